@@ -1,0 +1,302 @@
+//! Rule conditions compiled for matching: values normalised once (countries upper-case,
+//! names lower-case, times parsed), so matching never parses.
+//!
+//! Set semantics: `in` holds when the fact is known and one of the values; `not_in` holds
+//! when the fact is unknown or none of the values. `eu: true|false` holds when the
+//! visitor's country is known and its membership equals the value. A query condition
+//! tests the first value of that visitor parameter. A time window holds when
+//! `start <= now < end`, either bound open.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::{Conditions, SetTest, TimeWindow};
+use crate::device::DeviceCategory;
+use crate::diag::Diagnostics;
+use crate::facts::Facts;
+use crate::geo::normalise_country;
+use crate::lang::{is_language_tag, language_matches};
+
+/// A compiled string set test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Set<T> {
+    negate: bool,
+    values: Vec<T>,
+}
+
+impl<T: PartialEq> Set<T> {
+    fn holds_with(&self, fact: Option<&T>, eq: impl Fn(&T, &T) -> bool) -> bool {
+        let found = fact.is_some_and(|f| self.values.iter().any(|v| eq(f, v)));
+        found != self.negate
+    }
+
+    fn holds(&self, fact: Option<&T>) -> bool {
+        self.holds_with(fact, |a, b| a == b)
+    }
+
+    /// Values of a positive (`in`) test.
+    pub(crate) fn positive(&self) -> Option<&[T]> {
+        (!self.negate).then_some(self.values.as_slice())
+    }
+
+    /// Whether the test is `not_in`.
+    pub(crate) fn is_negated(&self) -> bool {
+        self.negate
+    }
+
+    /// The test's values.
+    pub(crate) fn values(&self) -> &[T] {
+        &self.values
+    }
+}
+
+impl<T: std::fmt::Display> Set<T> {
+    fn describe(&self) -> String {
+        let values: Vec<String> = self.values.iter().map(ToString::to_string).collect();
+        format!("{} [{}]", if self.negate { "not in" } else { "in" }, values.join(", "))
+    }
+}
+
+/// Compiled conditions of one rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Compiled {
+    pub(crate) country: Option<Set<String>>,
+    pub(crate) continent: Option<Set<String>>,
+    pub(crate) region: Option<Set<String>>,
+    pub(crate) city: Option<Set<String>>,
+    pub(crate) eu: Option<bool>,
+    pub(crate) asn: Option<Set<u32>>,
+    pub(crate) device: Option<Set<DeviceCategory>>,
+    pub(crate) os: Option<Set<String>>,
+    pub(crate) browser: Option<Set<String>>,
+    pub(crate) language: Option<Set<String>>,
+    pub(crate) query: Vec<(String, Set<String>)>,
+    pub(crate) time: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+}
+
+/// Which condition failed, and with what fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The condition's name (`country`, `device`, `query.utm_source`, ...).
+    pub condition: String,
+    /// What the condition wanted, e.g. `in [IN, AE]`.
+    pub expected: String,
+    /// The visitor's fact, if known.
+    pub actual: Option<String>,
+}
+
+fn mismatch(condition: &str, expected: String, actual: Option<String>) -> Mismatch {
+    Mismatch { condition: condition.to_owned(), expected, actual }
+}
+
+impl Compiled {
+    /// Whether the rule targets crawlers explicitly (`device: {in: [crawler, ...]}`).
+    pub(crate) fn targets_crawlers(&self) -> bool {
+        self.device.as_ref().and_then(Set::positive).is_some_and(|v| v.contains(&DeviceCategory::Crawler))
+    }
+
+    /// Whether nothing is tested.
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == Compiled::default()
+    }
+
+    /// Checks every condition in a fixed order, cheapest and most selective first.
+    pub(crate) fn check(&self, facts: &Facts) -> Result<(), Mismatch> {
+        let geo = &facts.geo;
+        if let Some(set) = &self.country {
+            if !set.holds(geo.country.as_ref()) {
+                return Err(mismatch("country", set.describe(), geo.country.clone()));
+            }
+        }
+        if let Some(set) = &self.device {
+            if !set.holds(Some(&facts.device)) {
+                return Err(mismatch("device", set.describe(), Some(facts.device.to_string())));
+            }
+        }
+        if let Some(set) = &self.continent {
+            if !set.holds(geo.continent.as_ref()) {
+                return Err(mismatch("continent", set.describe(), geo.continent.clone()));
+            }
+        }
+        if let Some(set) = &self.region {
+            if !set.holds(geo.region.as_ref()) {
+                return Err(mismatch("region", set.describe(), geo.region.clone()));
+            }
+        }
+        if let Some(set) = &self.city {
+            if !set.holds_with(geo.city.as_ref(), |a, b| a.eq_ignore_ascii_case(b)) {
+                return Err(mismatch("city", set.describe(), geo.city.clone()));
+            }
+        }
+        if let Some(want) = self.eu {
+            if geo.eu != Some(want) {
+                return Err(mismatch("eu", want.to_string(), geo.eu.map(|e| e.to_string())));
+            }
+        }
+        if let Some(set) = &self.asn {
+            if !set.holds(geo.asn.as_ref()) {
+                return Err(mismatch("asn", set.describe(), geo.asn.map(|a| a.to_string())));
+            }
+        }
+        if let Some(set) = &self.os {
+            if !set.holds(facts.os.as_ref()) {
+                return Err(mismatch("os", set.describe(), facts.os.clone()));
+            }
+        }
+        if let Some(set) = &self.browser {
+            if !set.holds(facts.browser.as_ref()) {
+                return Err(mismatch("browser", set.describe(), facts.browser.clone()));
+            }
+        }
+        if let Some(set) = &self.language {
+            if !set.holds_with(facts.language.as_ref(), |visitor, value| language_matches(visitor, value)) {
+                return Err(mismatch("language", set.describe(), facts.language.clone()));
+            }
+        }
+        for (name, set) in &self.query {
+            let value = facts.query_value(name).map(str::to_owned);
+            if !set.holds(value.as_ref()) {
+                return Err(mismatch(&format!("query.{name}"), set.describe(), value));
+            }
+        }
+        if let Some((start, end)) = &self.time {
+            let after_start = start.is_none_or(|s| facts.now >= s);
+            let before_end = end.is_none_or(|e| facts.now < e);
+            if !(after_start && before_end) {
+                let expected = format!(
+                    "from {} until {}",
+                    start.map_or("any time".into(), |s| s.to_rfc3339()),
+                    end.map_or("any time".into(), |e| e.to_rfc3339())
+                );
+                return Err(mismatch("time", expected, Some(facts.now.to_rfc3339())));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compiles conditions, reporting every problem under `path`.
+pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> Compiled {
+    let at = |field: &str| format!("{path}.{field}");
+    Compiled {
+        country: compile_set(doc.country.as_ref(), &at("country"), diags, |v| {
+            normalise_country(v).ok_or("not an ISO 3166-1 alpha-2 country code such as IN")
+        }),
+        continent: compile_set(doc.continent.as_ref(), &at("continent"), diags, |v| {
+            let code = v.trim().to_ascii_uppercase();
+            const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
+            CONTINENTS.contains(&code.as_str()).then_some(code).ok_or("not a continent code (AF AN AS EU NA OC SA)")
+        }),
+        region: compile_set(doc.region.as_ref(), &at("region"), diags, |v| {
+            let code = v.trim().to_ascii_uppercase();
+            let valid = code.split_once('-').is_some_and(|(cc, sub)| {
+                normalise_country(cc).is_some()
+                    && (1..=3).contains(&sub.len())
+                    && sub.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+            valid.then_some(code).ok_or("not an ISO 3166-2 code such as IN-MH")
+        }),
+        city: compile_set(doc.city.as_ref(), &at("city"), diags, |v| {
+            let city = v.trim();
+            (!city.is_empty() && city.len() <= 100).then(|| city.to_owned()).ok_or("a city name is 1 to 100 characters")
+        }),
+        eu: doc.eu,
+        asn: compile_set(doc.asn.as_ref(), &at("asn"), diags, |v| (*v > 0).then_some(*v).ok_or("ASN 0 is reserved")),
+        device: compile_set(doc.device.as_ref(), &at("device"), diags, |v| {
+            DeviceCategory::parse(v).ok_or("not a device category (desktop, mobile, tablet, crawler, other)")
+        }),
+        os: compile_set(doc.os.as_ref(), &at("os"), diags, name_value),
+        browser: compile_set(doc.browser.as_ref(), &at("browser"), diags, name_value),
+        language: compile_set(doc.language.as_ref(), &at("language"), diags, |v| {
+            is_language_tag(v.trim()).then(|| v.trim().to_ascii_lowercase()).ok_or("not a language tag such as hi or en-GB")
+        }),
+        query: doc
+            .query
+            .iter()
+            .filter_map(|(name, test)| {
+                let path = format!("{path}.query.{name}");
+                if name.is_empty() || name.starts_with("__") {
+                    diags.error("invalid_query_name", &path, "query parameter names are non-empty and may not start with __ (reserved)");
+                    return None;
+                }
+                let set = compile_set(Some(test), &path, diags, |v| Ok::<_, &str>(v.clone()))?;
+                Some((name.clone(), set))
+            })
+            .collect(),
+        time: doc.time.as_ref().and_then(|w| compile_window(w, &at("time"), diags)),
+    }
+}
+
+fn name_value(v: &String) -> Result<String, &'static str> {
+    let name = v.trim().to_ascii_lowercase();
+    let ok = !name.is_empty() && name.len() <= 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then_some(name).ok_or("names are 1 to 40 letters, digits, '-', '_' or '.'")
+}
+
+fn compile_set<T, U>(
+    test: Option<&SetTest<T>>,
+    path: &str,
+    diags: &mut Diagnostics,
+    value: impl Fn(&T) -> Result<U, &'static str>,
+) -> Option<Set<U>> {
+    let test = test?;
+    let (negate, key, raw) = match (&test.any_of, &test.not_in) {
+        (Some(values), None) => (false, "in", values),
+        (None, Some(values)) => (true, "not_in", values),
+        _ => {
+            diags.error("invalid_set_test", path, "a set test has exactly one of `in` and `not_in`");
+            return None;
+        }
+    };
+    if raw.is_empty() {
+        let effect = if negate { "always holds" } else { "can never hold: the rule never matches" };
+        diags.warning("empty_condition_set", format!("{path}.{key}"), format!("empty set: this condition {effect}"));
+    }
+    let mut values = Vec::with_capacity(raw.len());
+    for (i, v) in raw.iter().enumerate() {
+        match value(v) {
+            Ok(v) => values.push(v),
+            Err(why) => diags.error(invalid_code(path), format!("{path}.{key}[{i}]"), why),
+        }
+    }
+    Some(Set { negate, values })
+}
+
+fn invalid_code(path: &str) -> &'static str {
+    let field = path.rsplit('.').next().unwrap_or_default();
+    match field {
+        "country" => "invalid_country",
+        "continent" => "invalid_continent",
+        "region" => "invalid_region",
+        "city" => "invalid_city",
+        "asn" => "invalid_asn",
+        "device" => "invalid_device",
+        "os" => "invalid_os",
+        "browser" => "invalid_browser",
+        "language" => "invalid_language",
+        _ => "invalid_value",
+    }
+}
+
+fn compile_window(w: &TimeWindow, path: &str, diags: &mut Diagnostics) -> Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    let start = parse_time(w.start.as_deref(), &format!("{path}.start"), diags);
+    let end = parse_time(w.end.as_deref(), &format!("{path}.end"), diags);
+    if let (Some(s), Some(e)) = (start, end) {
+        if s >= e {
+            diags.error("empty_time_window", path, "the window's start must be before its end");
+        }
+    }
+    Some((start, end))
+}
+
+/// Parses an optional RFC 3339 time, reporting a bad one at `path`.
+pub(crate) fn parse_time(raw: Option<&str>, path: &str, diags: &mut Diagnostics) -> Option<DateTime<Utc>> {
+    let raw = raw?;
+    match DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => {
+            diags.error("invalid_time", path, format!("{raw:?} is not an RFC 3339 time such as 2026-11-01T00:00:00+05:30"));
+            None
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Rule files on disk (native only): a directory per handle, e.g. `rules/gharart/`, whose
+//! `*.json` files each hold any part of a [`HandleConfig`] (and an optional `$schema`).
+//! They are merged in file-name order; `handle` must agree wherever it is given and each
+//! handle-level setting may be given once. Diagnostics are mapped back to the file and
+//! the path inside it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::{CampaignDoc, DomainDoc, EntryDoc, HandleConfig, RuleDoc, TemplateDoc, DEFAULT_RISK_THRESHOLD};
+use crate::diag::{Diagnostic, Severity};
+
+/// One rule file's content.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    #[serde(default)]
+    handle: Option<String>,
+    #[serde(default)]
+    fallback: Option<String>,
+    #[serde(default)]
+    risk_threshold: Option<u8>,
+    #[serde(default)]
+    default_template: Option<String>,
+    #[serde(default)]
+    entries: Vec<EntryDoc>,
+    #[serde(default)]
+    rules: Vec<RuleDoc>,
+    #[serde(default)]
+    domains: Vec<DomainDoc>,
+    #[serde(default)]
+    templates: Vec<TemplateDoc>,
+    #[serde(default)]
+    campaigns: Vec<CampaignDoc>,
+}
+
+/// A diagnostic located in a file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileDiagnostic {
+    /// The file.
+    pub file: PathBuf,
+    /// The diagnostic, with its path inside that file.
+    #[serde(flatten)]
+    pub diagnostic: Diagnostic,
+}
+
+impl std::fmt::Display for FileDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.diagnostic)
+    }
+}
+
+/// Where each merged list element came from.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    files: Vec<PathBuf>,
+    /// `(list name, merged index) -> (file index, index in file)`.
+    lists: Vec<(&'static str, Vec<(usize, usize)>)>,
+    /// The file that set the handle-level settings.
+    settings: Option<usize>,
+}
+
+impl Origins {
+    /// Locates a merged-config diagnostic in its file.
+    pub fn locate(&self, diagnostic: &Diagnostic) -> FileDiagnostic {
+        let mut located = diagnostic.clone();
+        let mut file = self.settings.and_then(|i| self.files.get(i)).cloned().unwrap_or_default();
+        for (name, origins) in &self.lists {
+            let Some(rest) = diagnostic.path.strip_prefix(name).and_then(|r| r.strip_prefix('[')) else { continue };
+            let Some((index, tail)) = rest.split_once(']') else { continue };
+            let Some(&(f, local)) = index.parse::<usize>().ok().and_then(|i| origins.get(i)) else { continue };
+            file = self.files[f].clone();
+            located.path = format!("{name}[{local}]{tail}");
+        }
+        FileDiagnostic { file, diagnostic: located }
+    }
+}
+
+fn problem(file: &Path, code: &'static str, path: &str, message: String) -> FileDiagnostic {
+    FileDiagnostic {
+        file: file.to_owned(),
+        diagnostic: Diagnostic { severity: Severity::Error, code, path: path.to_owned(), id: None, message },
+    }
+}
+
+/// Reads and merges every `*.json` file of a handle directory.
+///
+/// # Errors
+/// Every file that cannot be read or parsed, and every conflict between files.
+pub fn load_dir(dir: &Path) -> Result<(HandleConfig, Origins), Vec<FileDiagnostic>> {
+    let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(read) => read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect(),
+        Err(e) => return Err(vec![problem(dir, "unreadable", "", format!("cannot read the directory: {e}"))]),
+    };
+    paths.sort();
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for path in &paths {
+        let parsed = fs::read(path)
+            .map_err(|e| problem(path, "unreadable", "", format!("cannot read: {e}")))
+            .and_then(|bytes| {
+                serde_json::from_slice::<RuleFile>(&bytes).map_err(|e| {
+                    let at = format!("line {} column {}", e.line(), e.column());
+                    problem(path, "invalid_json", &at, e.to_string())
+                })
+            });
+        match parsed {
+            Ok(file) => files.push((path.clone(), file)),
+            Err(p) => problems.push(p),
+        }
+    }
+    if files.is_empty() && problems.is_empty() {
+        problems.push(problem(dir, "no_rule_files", "", "no *.json rule files in this directory".into()));
+    }
+    let merged = merge(files, &mut problems);
+    if problems.is_empty() {
+        Ok(merged)
+    } else {
+        Err(problems)
+    }
+}
+
+fn merge(files: Vec<(PathBuf, RuleFile)>, problems: &mut Vec<FileDiagnostic>) -> (HandleConfig, Origins) {
+    let mut config = HandleConfig { risk_threshold: DEFAULT_RISK_THRESHOLD, ..Default::default() };
+    let mut origins = Origins::default();
+    let mut handle_file: Option<usize> = None;
+    let set_once = |name: &str, fi: usize, path: &Path, set: &mut Option<usize>, problems: &mut Vec<FileDiagnostic>| {
+        if set.is_some() {
+            problems.push(problem(path, "duplicate_setting", name, format!("{name} is already set in another rule file")));
+        }
+        *set = Some(fi);
+    };
+    let (mut fallback_file, mut threshold_file, mut template_file) = (None, None, None);
+    let mut lists: [(&'static str, Vec<(usize, usize)>); 5] =
+        [("entries", vec![]), ("rules", vec![]), ("domains", vec![]), ("templates", vec![]), ("campaigns", vec![])];
+    for (fi, (path, file)) in files.into_iter().enumerate() {
+        if let Some(handle) = file.handle {
+            match handle_file {
+                Some(_) if handle != config.handle => problems.push(problem(
+                    &path,
+                    "conflicting_handle",
+                    "handle",
+                    format!("handle {handle:?} differs from {:?} in another rule file", config.handle),
+                )),
+                _ => {
+                    config.handle = handle;
+                    handle_file = Some(fi);
+                }
+            }
+        }
+        if let Some(v) = file.fallback {
+            set_once("fallback", fi, &path, &mut fallback_file, problems);
+            config.fallback = Some(v);
+        }
+        if let Some(v) = file.risk_threshold {
+            set_once("risk_threshold", fi, &path, &mut threshold_file, problems);
+            config.risk_threshold = v;
+        }
+        if let Some(v) = file.default_template {
+            set_once("default_template", fi, &path, &mut template_file, problems);
+            config.default_template = Some(v);
+        }
+        let counts = [file.entries.len(), file.rules.len(), file.domains.len(), file.templates.len(), file.campaigns.len()];
+        for ((_, origin), count) in lists.iter_mut().zip(counts) {
+            origin.extend((0..count).map(|local| (fi, local)));
+        }
+        config.entries.extend(file.entries);
+        config.rules.extend(file.rules);
+        config.domains.extend(file.domains);
+        config.templates.extend(file.templates);
+        config.campaigns.extend(file.campaigns);
+        origins.files.push(path);
+    }
+    if handle_file.is_none() {
+        let first = origins.files.first().cloned().unwrap_or_default();
+        problems.push(problem(&first, "missing_handle", "handle", "no rule file names the handle".into()));
+    }
+    origins.settings = handle_file;
+    origins.lists = lists.into_iter().collect();
+    (config, origins)
+}
