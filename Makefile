@@ -1,0 +1,66 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make dev    install what is missing, build, seed local KV/D1 from rules/, serve on :8787
+#   make test   install what is missing, build, run every test (native and end-to-end)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export WRANGLER_SEND_METRICS := false
+export NO_UPDATE_NOTIFIER := 1
+
+PORT ?= 8787
+WRANGLER := node_modules/.bin/wrangler
+ROUTER := target/debug/router
+WASM := build/index_bg.wasm
+
+.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token clean
+
+dev: build cli .dev.vars
+	scripts/seed.sh
+	@echo "Serving on http://127.0.0.1:$(PORT). Preview token: make token"
+	$(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT)
+
+test: build cli
+	$(MAKE) test-native
+	$(MAKE) test-e2e
+
+setup: toolchain deps
+
+toolchain: .tools/wasm.env
+
+.tools/wasm.env: scripts/toolchain.sh Cargo.lock
+	scripts/toolchain.sh
+
+deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@command -v node >/dev/null || { echo "node (>= 20.3) is required: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build: setup
+	source .tools/wasm.env && .tools/bin/worker-build --release
+	@printf 'wasm: %s bytes raw, %s bytes gzipped\n' "$$(wc -c < $(WASM))" "$$(gzip -9c $(WASM) | wc -c)"
+
+cli:
+	cargo build --quiet --bin router
+
+.dev.vars:
+	scripts/dev-vars.sh .dev.vars
+
+seed: cli deps .dev.vars
+	scripts/seed.sh
+
+test-native:
+	cargo test --quiet --all-targets
+
+test-e2e: deps cli
+	node --test --test-concurrency=1 tests/e2e/
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+token: cli .dev.vars
+	@$(ROUTER) token preview --handle $${HANDLE:-gharart} --ttl $${TTL:-3600}
+
+clean:
+	rm -rf build target/wasm32-unknown-unknown .wrangler

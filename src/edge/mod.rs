@@ -1,0 +1,27 @@
+//! The edge layer (wasm only): turns requests into facts, reads KV and D1, and renders the
+//! core's decisions and results as responses. Nothing here decides anything.
+
+mod redirect;
+mod respond;
+mod settings;
+mod store;
+mod visitor;
+
+use worker::{event, Context, Env, Method, Request, Response, Result};
+
+use crate::compile::is_valid_slug;
+
+/// The Worker's fetch handler: a router over three path shapes, nothing more.
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let request_id = respond::request_id();
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (req.method(), segments.as_slice()) {
+        (Method::Get | Method::Head, [handle, slug]) if is_valid_slug(handle) && is_valid_slug(slug) => {
+            Ok(redirect::handle(&req, &env, handle, slug, &request_id).await)
+        }
+        (Method::Get | Method::Head, [""] | ["healthz"]) => respond::text(200, "edge-router: ok\n", &request_id),
+        _ => respond::not_found(&request_id, None),
+    }
+}

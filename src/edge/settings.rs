@@ -1,0 +1,58 @@
+//! Per-isolate settings read once from the Worker's vars and secrets.
+//!
+//! | name | meaning | default |
+//! |---|---|---|
+//! | `SNAPSHOT_TTL_SECONDS` | how long a handle's snapshot is served from the isolate before KV is read again | 30 |
+//! | `GEO_ORDER` | geo source order, e.g. `cf,mmdb` (production) or `mmdb,cf` (local dev) | `cf,mmdb` |
+//! | `TRUST_FORWARDED_IP` | `true` to take the client IP from `X-Forwarded-For` (local dev and tests only) | false |
+//! | `TOKEN_SECRET` (secret) | signs preview, ctx and site tokens | none: no preview, no ctx |
+//! | `CTX_TTL_SECONDS` | lifetime of ctx tokens handed to destinations | 604800 (7 days) |
+//! | `SAFE_FALLBACK_URL` | where visitors go when no snapshot can be read at all (https) | none: the safe page |
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use url::Url;
+use worker::Env;
+
+use crate::geo::GeoSource;
+
+/// Settings of this isolate.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) snapshot_ttl_ms: f64,
+    pub(crate) geo_order: Vec<GeoSource>,
+    pub(crate) trust_forwarded_ip: bool,
+    pub(crate) token_secret: Option<Vec<u8>>,
+    pub(crate) ctx_ttl_seconds: i64,
+    pub(crate) safe_fallback: Option<Url>,
+}
+
+thread_local! {
+    static SETTINGS: RefCell<Option<Rc<Settings>>> = const { RefCell::new(None) };
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string()).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The isolate's settings, read from `env` the first time.
+pub(crate) fn get(env: &Env) -> Rc<Settings> {
+    if let Some(settings) = SETTINGS.with(|s| s.borrow().clone()) {
+        return settings;
+    }
+    let number = |name: &str, default: i64| var(env, name).and_then(|v| v.parse::<i64>().ok()).filter(|n| *n >= 0).unwrap_or(default);
+    let settings = Rc::new(Settings {
+        snapshot_ttl_ms: number("SNAPSHOT_TTL_SECONDS", 30) as f64 * 1000.0,
+        geo_order: GeoSource::parse_order(&var(env, "GEO_ORDER").unwrap_or_default()),
+        trust_forwarded_ip: var(env, "TRUST_FORWARDED_IP").is_some_and(|v| v == "true" || v == "1"),
+        token_secret: var(env, "TOKEN_SECRET").filter(|s| s.len() >= 16).map(String::into_bytes),
+        ctx_ttl_seconds: number("CTX_TTL_SECONDS", 7 * 24 * 3600),
+        safe_fallback: var(env, "SAFE_FALLBACK_URL").and_then(|u| Url::parse(&u).ok()).filter(|u| u.scheme() == "https"),
+    });
+    if settings.token_secret.is_none() {
+        worker::console_warn!("TOKEN_SECRET is missing or shorter than 16 bytes: previews and ctx tokens are disabled");
+    }
+    SETTINGS.with(|s| *s.borrow_mut() = Some(settings.clone()));
+    settings
+}
