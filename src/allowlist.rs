@@ -68,14 +68,27 @@ impl fmt::Display for NotRoutable {
             Self::HasPort => f.write_str("destinations may not name a port"),
             Self::NotADomain => f.write_str("the destination host is not a domain name"),
             Self::UnknownDomain { host } => write!(f, "{host} is not on the destination allowlist"),
-            Self::Unverified { domain, verification } => {
-                write!(f, "{domain} is not verified (verification {})", verification_name(*verification))
+            Self::Unverified {
+                domain,
+                verification,
+            } => {
+                write!(
+                    f,
+                    "{domain} is not verified (verification {})",
+                    verification_name(*verification)
+                )
             }
             Self::Rejected { domain } => write!(f, "{domain} was rejected by a manual decision"),
-            Self::RiskTooHigh { domain, score, threshold } => {
+            Self::RiskTooHigh {
+                domain,
+                score,
+                threshold,
+            } => {
                 write!(f, "{domain} has risk score {score}, at or over the threshold {threshold}, and no approval")
             }
-            Self::Unscored { domain } => write!(f, "{domain} has no risk score and no manual decision"),
+            Self::Unscored { domain } => {
+                write!(f, "{domain} has no risk score and no manual decision")
+            }
         }
     }
 }
@@ -92,13 +105,20 @@ fn verification_name(v: Verification) -> &'static str {
 pub fn entry_routability(doc: &DomainDoc, threshold: u8) -> Result<(), NotRoutable> {
     let domain = doc.domain.clone();
     if doc.verification != Verification::Verified {
-        return Err(NotRoutable::Unverified { domain, verification: doc.verification });
+        return Err(NotRoutable::Unverified {
+            domain,
+            verification: doc.verification,
+        });
     }
     match (doc.decision.as_ref().map(|d| d.value), doc.risk_score) {
         (Some(DecisionValue::Approved), _) => Ok(()),
         (Some(DecisionValue::Rejected), _) => Err(NotRoutable::Rejected { domain }),
         (None, Some(score)) if score < threshold => Ok(()),
-        (None, Some(score)) => Err(NotRoutable::RiskTooHigh { domain, score, threshold }),
+        (None, Some(score)) => Err(NotRoutable::RiskTooHigh {
+            domain,
+            score,
+            threshold,
+        }),
         (None, None) => Err(NotRoutable::Unscored { domain }),
     }
 }
@@ -124,7 +144,9 @@ impl Allowlist {
                 }
             }
         }
-        allowlist.wildcards.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        allowlist
+            .wildcards
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         allowlist
     }
 
@@ -140,7 +162,11 @@ impl Allowlist {
             .iter()
             .find(|(suffix, _)| host.len() > suffix.len() && host.ends_with(suffix.as_str()))
             .map(|(_, verdict)| verdict.clone())
-            .unwrap_or_else(|| Err(NotRoutable::UnknownDomain { host: host.to_owned() }))
+            .unwrap_or_else(|| {
+                Err(NotRoutable::UnknownDomain {
+                    host: host.to_owned(),
+                })
+            })
     }
 
     /// Whether a URL may be redirected to.
@@ -198,7 +224,9 @@ impl fmt::Display for DomainError {
             Self::Empty => "domain is empty",
             Self::NotJustAHost => "give a bare host name: no port, path, query or user info",
             Self::Invalid => "not a valid domain name (IDNA or IP address)",
-            Self::BadLabel => "a label is empty, longer than 63 characters, or has invalid characters",
+            Self::BadLabel => {
+                "a label is empty, longer than 63 characters, or has invalid characters"
+            }
             Self::NotPublic => "a domain needs at least two labels and a non-numeric top level",
             Self::BadWildcard => "a wildcard must be the whole first label, as in *.example.com",
         })
@@ -216,7 +244,10 @@ impl std::error::Error for DomainError {}
 pub fn normalise_domain(raw: &str) -> Result<String, DomainError> {
     let mut name = raw.trim();
     for scheme in ["https://", "http://"] {
-        if name.len() >= scheme.len() && name[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        if name
+            .get(..scheme.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
+        {
             name = &name[scheme.len()..];
         }
     }
@@ -224,7 +255,9 @@ pub fn normalise_domain(raw: &str) -> Result<String, DomainError> {
     if name.is_empty() {
         return Err(DomainError::Empty);
     }
-    if name.chars().any(|c| matches!(c, '/' | '\\' | ':' | '@' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()) {
+    if name.chars().any(|c| {
+        matches!(c, '/' | '\\' | ':' | '@' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()
+    }) {
         return Err(DomainError::NotJustAHost);
     }
     let (wildcard, host) = match name.strip_prefix("*.") {
@@ -240,7 +273,11 @@ pub fn normalise_domain(raw: &str) -> Result<String, DomainError> {
     };
     let ascii = ascii.strip_suffix('.').unwrap_or(&ascii).to_owned();
     check_labels(&ascii)?;
-    Ok(if wildcard { format!("*.{ascii}") } else { ascii })
+    Ok(if wildcard {
+        format!("*.{ascii}")
+    } else {
+        ascii
+    })
 }
 
 fn check_labels(host: &str) -> Result<(), DomainError> {
@@ -250,14 +287,18 @@ fn check_labels(host: &str) -> Result<(), DomainError> {
     let labels: Vec<&str> = host.split('.').collect();
     for label in &labels {
         let ok = (1..=63).contains(&label.len())
-            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
             return Err(DomainError::BadLabel);
         }
     }
-    let top_numeric = labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    let top_numeric = labels
+        .last()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
     if labels.len() < 2 || top_numeric {
         return Err(DomainError::NotPublic);
     }
@@ -269,13 +310,23 @@ mod tests {
     use super::*;
     use crate::config::DomainDecision;
 
-    fn doc(domain: &str, verification: Verification, risk: Option<u8>, decision: Option<DecisionValue>) -> DomainDoc {
+    fn doc(
+        domain: &str,
+        verification: Verification,
+        risk: Option<u8>,
+        decision: Option<DecisionValue>,
+    ) -> DomainDoc {
         DomainDoc {
             domain: domain.into(),
             verification,
             token: None,
             risk_score: risk,
-            decision: decision.map(|value| DomainDecision { value, by: "t".into(), reason: "r".into(), at: "2026-01-01T00:00:00Z".into() }),
+            decision: decision.map(|value| DomainDecision {
+                value,
+                by: "t".into(),
+                reason: "r".into(),
+                at: "2026-01-01T00:00:00Z".into(),
+            }),
             verified_at: None,
         }
     }
@@ -297,7 +348,11 @@ mod tests {
         ];
         for (verification, risk, decision, routable) in cases {
             let d = doc("shop.example.com", verification, risk, decision);
-            assert_eq!(entry_routability(&d, 30).is_ok(), routable, "{verification:?} {risk:?} {decision:?}");
+            assert_eq!(
+                entry_routability(&d, 30).is_ok(),
+                routable,
+                "{verification:?} {risk:?} {decision:?}"
+            );
         }
     }
 
@@ -306,30 +361,86 @@ mod tests {
         let list = Allowlist::new(
             &[
                 doc("*.example.com", Verification::Verified, Some(1), None),
-                doc("bad.example.com", Verification::Verified, Some(1), Some(DecisionValue::Rejected)),
+                doc(
+                    "bad.example.com",
+                    Verification::Verified,
+                    Some(1),
+                    Some(DecisionValue::Rejected),
+                ),
                 doc("*.eu.example.com", Verification::Pending, None, None),
             ],
             30,
         );
         assert_eq!(list.check_host("shop.example.com"), Ok(()));
         assert_eq!(list.check_host("a.b.example.com"), Ok(()));
-        assert!(matches!(list.check_host("bad.example.com"), Err(NotRoutable::Rejected { .. })));
-        assert!(matches!(list.check_host("de.eu.example.com"), Err(NotRoutable::Unverified { .. })));
-        assert!(matches!(list.check_host("example.com"), Err(NotRoutable::UnknownDomain { .. })));
-        assert!(matches!(list.check_host("evilexample.com"), Err(NotRoutable::UnknownDomain { .. })));
+        assert!(matches!(
+            list.check_host("bad.example.com"),
+            Err(NotRoutable::Rejected { .. })
+        ));
+        assert!(matches!(
+            list.check_host("de.eu.example.com"),
+            Err(NotRoutable::Unverified { .. })
+        ));
+        assert!(matches!(
+            list.check_host("example.com"),
+            Err(NotRoutable::UnknownDomain { .. })
+        ));
+        assert!(matches!(
+            list.check_host("evilexample.com"),
+            Err(NotRoutable::UnknownDomain { .. })
+        ));
     }
 
     #[test]
     fn url_form() {
-        let list = Allowlist::new(&[doc("shop.example.com", Verification::Verified, Some(0), None)], 30);
+        let list = Allowlist::new(
+            &[doc(
+                "shop.example.com",
+                Verification::Verified,
+                Some(0),
+                None,
+            )],
+            30,
+        );
         let check = |u: &str| list.check_url(&Url::parse(u).unwrap());
         assert_eq!(check("https://shop.example.com/x?y=1"), Ok(()));
         assert_eq!(check("https://SHOP.example.com:443/"), Ok(()));
-        assert_eq!(check("http://shop.example.com/"), Err(NotRoutable::NotHttps));
-        assert_eq!(check("https://u:p@shop.example.com/"), Err(NotRoutable::HasUserInfo));
-        assert_eq!(check("https://shop.example.com:8443/"), Err(NotRoutable::HasPort));
+        assert_eq!(
+            check("http://shop.example.com/"),
+            Err(NotRoutable::NotHttps)
+        );
+        assert_eq!(
+            check("https://u:p@shop.example.com/"),
+            Err(NotRoutable::HasUserInfo)
+        );
+        assert_eq!(
+            check("https://shop.example.com:8443/"),
+            Err(NotRoutable::HasPort)
+        );
         assert_eq!(check("https://127.0.0.1/"), Err(NotRoutable::NotADomain));
         assert!(check("https://shop.example.com.evil.io/").is_err());
+    }
+
+    /// Regression: the scheme check sliced the input at byte 7 or 8, which panicked when
+    /// that fell inside a multi-byte character (any API body or rule file could do it).
+    #[test]
+    fn multi_byte_input_is_refused_not_a_panic() {
+        for raw in [
+            "/\u{16b8f}\u{1093f}F",
+            "ab\u{1f601}.com",
+            "https:/\u{e9}x.example.com",
+            "\u{e9}\u{e9}\u{e9}\u{e9}",
+        ] {
+            let _ = normalise_domain(raw);
+        }
+        assert_eq!(
+            normalise_domain("HTTPS://Shop.example.com"),
+            Ok("shop.example.com".into())
+        );
+        assert_eq!(
+            normalise_domain("ex\u{e4}mple.com"),
+            Ok("xn--exmple-cua.com".into())
+        );
     }
 
     #[test]

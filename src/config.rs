@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::campaign::CampaignStatus;
 
-/// Everything one handle routes with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Everything one handle routes with. Its [`Default`] matches what serde fills in for an
+/// empty document (in particular `risk_threshold` is [`DEFAULT_RISK_THRESHOLD`], not 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandleConfig {
     /// The tenant, e.g. `gharart`.
@@ -44,6 +45,22 @@ pub struct HandleConfig {
 
 /// The default risk threshold: scores of 0-29 are approved without a manual decision.
 pub const DEFAULT_RISK_THRESHOLD: u8 = 30;
+
+impl Default for HandleConfig {
+    fn default() -> Self {
+        HandleConfig {
+            handle: String::new(),
+            fallback: None,
+            risk_threshold: DEFAULT_RISK_THRESHOLD,
+            default_template: None,
+            entries: Vec::new(),
+            rules: Vec::new(),
+            domains: Vec::new(),
+            templates: Vec::new(),
+            campaigns: Vec::new(),
+        }
+    }
+}
 
 fn default_risk_threshold() -> u8 {
     DEFAULT_RISK_THRESHOLD
@@ -119,12 +136,18 @@ pub struct SetTest<T> {
 impl<T> SetTest<T> {
     /// A test that the fact is one of `values`.
     pub fn any_of(values: Vec<T>) -> Self {
-        SetTest { any_of: Some(values), not_in: None }
+        SetTest {
+            any_of: Some(values),
+            not_in: None,
+        }
     }
 
     /// A test that the fact is none of `values`.
     pub fn none_of(values: Vec<T>) -> Self {
-        SetTest { any_of: None, not_in: Some(values) }
+        SetTest {
+            any_of: None,
+            not_in: Some(values),
+        }
     }
 }
 
@@ -330,7 +353,29 @@ impl CampaignDoc {
     pub fn required_tags(&self) -> Vec<String> {
         match &self.traffic_tags {
             Some(tags) => tags.clone(),
-            None => DEFAULT_TRAFFIC_TAGS.iter().map(|t| (*t).to_owned()).collect(),
+            None => DEFAULT_TRAFFIC_TAGS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a derived `Default` gave `risk_threshold: 0`, so a configuration built
+    /// with `..Default::default()` approved no domain by its risk score, unlike the same
+    /// configuration read from JSON (serde's default is 30).
+    #[test]
+    fn default_config_has_the_documented_risk_threshold() -> Result<(), serde_json::Error> {
+        let parsed: HandleConfig = serde_json::from_str(r#"{"handle": ""}"#)?;
+        assert_eq!(HandleConfig::default(), parsed);
+        assert_eq!(
+            HandleConfig::default().risk_threshold,
+            DEFAULT_RISK_THRESHOLD
+        );
+        Ok(())
     }
 }

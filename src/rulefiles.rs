@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::{CampaignDoc, DomainDoc, EntryDoc, HandleConfig, RuleDoc, TemplateDoc, DEFAULT_RISK_THRESHOLD};
+use crate::config::{
+    CampaignDoc, DomainDoc, EntryDoc, HandleConfig, RuleDoc, TemplateDoc, DEFAULT_RISK_THRESHOLD,
+};
 use crate::diag::{Diagnostic, Severity};
 
 /// One rule file's content.
@@ -60,30 +62,61 @@ pub struct Origins {
     files: Vec<PathBuf>,
     /// `(list name, merged index) -> (file index, index in file)`.
     lists: Vec<(&'static str, Vec<(usize, usize)>)>,
-    /// The file that set the handle-level settings.
+    /// The file that set the handle.
     settings: Option<usize>,
+    /// `(setting name, file index)` of each other handle-level setting that was given.
+    setting_files: Vec<(&'static str, usize)>,
 }
 
 impl Origins {
     /// Locates a merged-config diagnostic in its file.
     pub fn locate(&self, diagnostic: &Diagnostic) -> FileDiagnostic {
         let mut located = diagnostic.clone();
-        let mut file = self.settings.and_then(|i| self.files.get(i)).cloned().unwrap_or_default();
+        let setting = self.setting_files.iter().find(|(name, _)| {
+            diagnostic
+                .path
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        });
+        let file_index = setting.map(|(_, i)| *i).or(self.settings);
+        let mut file = file_index
+            .and_then(|i| self.files.get(i))
+            .cloned()
+            .unwrap_or_default();
         for (name, origins) in &self.lists {
-            let Some(rest) = diagnostic.path.strip_prefix(name).and_then(|r| r.strip_prefix('[')) else { continue };
-            let Some((index, tail)) = rest.split_once(']') else { continue };
-            let Some(&(f, local)) = index.parse::<usize>().ok().and_then(|i| origins.get(i)) else { continue };
+            let Some(rest) = diagnostic
+                .path
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('['))
+            else {
+                continue;
+            };
+            let Some((index, tail)) = rest.split_once(']') else {
+                continue;
+            };
+            let Some(&(f, local)) = index.parse::<usize>().ok().and_then(|i| origins.get(i)) else {
+                continue;
+            };
             file = self.files[f].clone();
             located.path = format!("{name}[{local}]{tail}");
         }
-        FileDiagnostic { file, diagnostic: located }
+        FileDiagnostic {
+            file,
+            diagnostic: located,
+        }
     }
 }
 
 fn problem(file: &Path, code: &'static str, path: &str, message: String) -> FileDiagnostic {
     FileDiagnostic {
         file: file.to_owned(),
-        diagnostic: Diagnostic { severity: Severity::Error, code, path: path.to_owned(), id: None, message },
+        diagnostic: Diagnostic {
+            severity: Severity::Error,
+            code,
+            path: path.to_owned(),
+            id: None,
+            message,
+        },
     }
 }
 
@@ -93,8 +126,18 @@ fn problem(file: &Path, code: &'static str, path: &str, message: String) -> File
 /// Every file that cannot be read or parsed, and every conflict between files.
 pub fn load_dir(dir: &Path) -> Result<(HandleConfig, Origins), Vec<FileDiagnostic>> {
     let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
-        Ok(read) => read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect(),
-        Err(e) => return Err(vec![problem(dir, "unreadable", "", format!("cannot read the directory: {e}"))]),
+        Ok(read) => read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) => {
+            return Err(vec![problem(
+                dir,
+                "unreadable",
+                "",
+                format!("cannot read the directory: {e}"),
+            )])
+        }
     };
     paths.sort();
     let mut problems = Vec::new();
@@ -114,7 +157,12 @@ pub fn load_dir(dir: &Path) -> Result<(HandleConfig, Origins), Vec<FileDiagnosti
         }
     }
     if files.is_empty() && problems.is_empty() {
-        problems.push(problem(dir, "no_rule_files", "", "no *.json rule files in this directory".into()));
+        problems.push(problem(
+            dir,
+            "no_rule_files",
+            "",
+            "no *.json rule files in this directory".into(),
+        ));
     }
     let merged = merge(files, &mut problems);
     if problems.is_empty() {
@@ -124,19 +172,39 @@ pub fn load_dir(dir: &Path) -> Result<(HandleConfig, Origins), Vec<FileDiagnosti
     }
 }
 
-fn merge(files: Vec<(PathBuf, RuleFile)>, problems: &mut Vec<FileDiagnostic>) -> (HandleConfig, Origins) {
-    let mut config = HandleConfig { risk_threshold: DEFAULT_RISK_THRESHOLD, ..Default::default() };
+fn merge(
+    files: Vec<(PathBuf, RuleFile)>,
+    problems: &mut Vec<FileDiagnostic>,
+) -> (HandleConfig, Origins) {
+    let mut config = HandleConfig {
+        risk_threshold: DEFAULT_RISK_THRESHOLD,
+        ..Default::default()
+    };
     let mut origins = Origins::default();
     let mut handle_file: Option<usize> = None;
-    let set_once = |name: &str, fi: usize, path: &Path, set: &mut Option<usize>, problems: &mut Vec<FileDiagnostic>| {
+    let set_once = |name: &str,
+                    fi: usize,
+                    path: &Path,
+                    set: &mut Option<usize>,
+                    problems: &mut Vec<FileDiagnostic>| {
         if set.is_some() {
-            problems.push(problem(path, "duplicate_setting", name, format!("{name} is already set in another rule file")));
+            problems.push(problem(
+                path,
+                "duplicate_setting",
+                name,
+                format!("{name} is already set in another rule file"),
+            ));
         }
         *set = Some(fi);
     };
     let (mut fallback_file, mut threshold_file, mut template_file) = (None, None, None);
-    let mut lists: [(&'static str, Vec<(usize, usize)>); 5] =
-        [("entries", vec![]), ("rules", vec![]), ("domains", vec![]), ("templates", vec![]), ("campaigns", vec![])];
+    let mut lists: [(&'static str, Vec<(usize, usize)>); 5] = [
+        ("entries", vec![]),
+        ("rules", vec![]),
+        ("domains", vec![]),
+        ("templates", vec![]),
+        ("campaigns", vec![]),
+    ];
     for (fi, (path, file)) in files.into_iter().enumerate() {
         if let Some(handle) = file.handle {
             match handle_file {
@@ -144,7 +212,10 @@ fn merge(files: Vec<(PathBuf, RuleFile)>, problems: &mut Vec<FileDiagnostic>) ->
                     &path,
                     "conflicting_handle",
                     "handle",
-                    format!("handle {handle:?} differs from {:?} in another rule file", config.handle),
+                    format!(
+                        "handle {handle:?} differs from {:?} in another rule file",
+                        config.handle
+                    ),
                 )),
                 _ => {
                     config.handle = handle;
@@ -164,7 +235,13 @@ fn merge(files: Vec<(PathBuf, RuleFile)>, problems: &mut Vec<FileDiagnostic>) ->
             set_once("default_template", fi, &path, &mut template_file, problems);
             config.default_template = Some(v);
         }
-        let counts = [file.entries.len(), file.rules.len(), file.domains.len(), file.templates.len(), file.campaigns.len()];
+        let counts = [
+            file.entries.len(),
+            file.rules.len(),
+            file.domains.len(),
+            file.templates.len(),
+            file.campaigns.len(),
+        ];
         for ((_, origin), count) in lists.iter_mut().zip(counts) {
             origin.extend((0..count).map(|local| (fi, local)));
         }
@@ -177,9 +254,62 @@ fn merge(files: Vec<(PathBuf, RuleFile)>, problems: &mut Vec<FileDiagnostic>) ->
     }
     if handle_file.is_none() {
         let first = origins.files.first().cloned().unwrap_or_default();
-        problems.push(problem(&first, "missing_handle", "handle", "no rule file names the handle".into()));
+        problems.push(problem(
+            &first,
+            "missing_handle",
+            "handle",
+            "no rule file names the handle".into(),
+        ));
     }
     origins.settings = handle_file;
+    let given = [
+        ("fallback", fallback_file),
+        ("risk_threshold", threshold_file),
+        ("default_template", template_file),
+    ];
+    origins.setting_files = given
+        .into_iter()
+        .filter_map(|(name, file)| Some((name, file?)))
+        .collect();
     origins.lists = lists.into_iter().collect();
     (config, origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: every handle-level diagnostic was located in the file that set the
+    /// handle, even when another file set the offending setting.
+    #[test]
+    fn settings_are_located_in_the_file_that_set_them() -> Result<(), serde_json::Error> {
+        let files = vec![
+            (
+                PathBuf::from("handle.json"),
+                serde_json::from_str(r#"{"handle": "shop", "fallback": "https://x.example/"}"#)?,
+            ),
+            (
+                PathBuf::from("templates.json"),
+                serde_json::from_str(r#"{"default_template": "nope", "risk_threshold": 20}"#)?,
+            ),
+        ];
+        let mut problems = Vec::new();
+        let (_, origins) = merge(files, &mut problems);
+        assert!(problems.is_empty());
+        let at = |path: &str| {
+            let d = Diagnostic {
+                severity: Severity::Error,
+                code: "x",
+                path: path.into(),
+                id: None,
+                message: String::new(),
+            };
+            origins.locate(&d).file
+        };
+        assert_eq!(at("default_template"), PathBuf::from("templates.json"));
+        assert_eq!(at("risk_threshold"), PathBuf::from("templates.json"));
+        assert_eq!(at("fallback"), PathBuf::from("handle.json"));
+        assert_eq!(at("handle"), PathBuf::from("handle.json"));
+        Ok(())
+    }
 }
