@@ -17,7 +17,9 @@ const FNV_PRIME: u32 = 0x0100_0193;
 
 /// 32-bit FNV-1a of a byte string.
 pub fn fnv1a32(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(FNV_OFFSET, |hash, b| (hash ^ u32::from(*b)).wrapping_mul(FNV_PRIME))
+    bytes.iter().fold(FNV_OFFSET, |hash, b| {
+        (hash ^ u32::from(*b)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// The hash-v2 bucket number in `0..10000` for a seed and visitor id.
@@ -62,7 +64,11 @@ mod tests {
 
     #[test]
     fn seed_and_id_are_hashed_as_one_string() {
-        for (seed, id) in [("", "a"), ("diwali-ab", "0123456789abcdef0123456789abcdef"), ("x", "")] {
+        for (seed, id) in [
+            ("", "a"),
+            ("diwali-ab", "0123456789abcdef0123456789abcdef"),
+            ("x", ""),
+        ] {
             let joined = format!("{seed}{id}");
             let expected = fnv1a32(fnv1a32(joined.as_bytes()).to_string().as_bytes()) % 10_000;
             assert_eq!(bucket_number(seed, id), expected);

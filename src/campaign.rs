@@ -84,7 +84,9 @@ impl Transition {
 
     /// Parses a route's action segment.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Activate, Self::Pause, Self::Resume, Self::Cancel].into_iter().find(|t| t.as_str() == name)
+        [Self::Activate, Self::Pause, Self::Resume, Self::Cancel]
+            .into_iter()
+            .find(|t| t.as_str() == name)
     }
 }
 
@@ -99,7 +101,12 @@ pub struct TransitionError {
 
 impl fmt::Display for TransitionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot {} a campaign that is {}", self.transition.as_str(), self.from)
+        write!(
+            f,
+            "cannot {} a campaign that is {}",
+            self.transition.as_str(),
+            self.from
+        )
     }
 }
 
@@ -110,7 +117,10 @@ impl std::error::Error for TransitionError {}
 /// # Errors
 /// [`TransitionError`] when the state machine has no such edge (e.g. resuming a
 /// canceled campaign, or pausing a completed one).
-pub fn transition(from: CampaignStatus, transition: Transition) -> Result<CampaignStatus, TransitionError> {
+pub fn transition(
+    from: CampaignStatus,
+    transition: Transition,
+) -> Result<CampaignStatus, TransitionError> {
     use CampaignStatus::*;
     let to = match (from, transition) {
         (Draft, Transition::Activate) => Active,
@@ -124,7 +134,11 @@ pub fn transition(from: CampaignStatus, transition: Transition) -> Result<Campai
 
 /// The state a stored campaign is in at `now`: an active campaign whose end date has
 /// passed is completed.
-pub fn effective_status(stored: CampaignStatus, end: Option<DateTime<Utc>>, now: DateTime<Utc>) -> CampaignStatus {
+pub fn effective_status(
+    stored: CampaignStatus,
+    end: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> CampaignStatus {
     match (stored, end) {
         (CampaignStatus::Active, Some(end)) if now >= end => CampaignStatus::Completed,
         _ => stored,
@@ -139,7 +153,12 @@ mod tests {
     #[test]
     fn the_state_machine_of_the_seed() {
         let all = [Draft, Active, Paused, Canceled, Completed];
-        let moves = [Transition::Activate, Transition::Pause, Transition::Resume, Transition::Cancel];
+        let moves = [
+            Transition::Activate,
+            Transition::Pause,
+            Transition::Resume,
+            Transition::Cancel,
+        ];
         let mut allowed = Vec::new();
         for from in all {
             for t in moves {

@@ -36,9 +36,14 @@ pub fn compile(config: &HandleConfig) -> Result<Compiled, CompileError> {
     let mut diags = Diagnostics::default();
     let ruleset = build(config, &mut diags);
     if diags.has_errors() {
-        return Err(CompileError { diagnostics: diags.into_vec() });
+        return Err(CompileError {
+            diagnostics: diags.into_vec(),
+        });
     }
-    Ok(Compiled { ruleset, warnings: diags.into_vec() })
+    Ok(Compiled {
+        ruleset,
+        warnings: diags.into_vec(),
+    })
 }
 
 /// Every diagnostic of a configuration, errors first; empty when it is clean.
@@ -60,7 +65,9 @@ pub fn is_valid_id(id: &str) -> bool {
 pub fn is_valid_slug(slug: &str) -> bool {
     let mut bytes = slug.bytes();
     (1..=63).contains(&slug.len())
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
@@ -68,14 +75,22 @@ fn check_id(kind: &str, id: &str, path: &str, seen: &mut HashSet<String>, diags:
     if !is_valid_id(id) {
         diags.error("invalid_id", format!("{path}.id"), format!("{kind} ids are 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit"));
     } else if !seen.insert(id.to_owned()) {
-        diags.error("duplicate_id", format!("{path}.id"), format!("another {kind} already has the id {id:?}"));
+        diags.error(
+            "duplicate_id",
+            format!("{path}.id"),
+            format!("another {kind} already has the id {id:?}"),
+        );
     }
 }
 
 /// Parses a destination URL and checks its form; routability is decided separately.
 fn target(raw: &str, path: &str, allowlist: &Allowlist, diags: &mut Diagnostics) -> Option<Target> {
     if raw.len() > MAX_URL_LEN {
-        diags.error("invalid_url", path, format!("URLs are at most {MAX_URL_LEN} bytes"));
+        diags.error(
+            "invalid_url",
+            path,
+            format!("URLs are at most {MAX_URL_LEN} bytes"),
+        );
         return None;
     }
     let url = match Url::parse(raw.trim()) {
@@ -91,31 +106,55 @@ fn target(raw: &str, path: &str, allowlist: &Allowlist, diags: &mut Diagnostics)
     }
     let routable = allowlist.check_url(&url);
     if let Err(why) = &routable {
-        diags.warning("unroutable_destination", path, format!("{why}; visitors are never sent here until it is routable"));
+        diags.warning(
+            "unroutable_destination",
+            path,
+            format!("{why}; visitors are never sent here until it is routable"),
+        );
     }
     Some(Target { url, routable })
 }
 
 fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
     if !is_valid_slug(&config.handle) {
-        diags.error("invalid_handle", "handle", "handles are 1 to 63 lower-case letters, digits or '-'");
+        diags.error(
+            "invalid_handle",
+            "handle",
+            "handles are 1 to 63 lower-case letters, digits or '-'",
+        );
     }
     if config.risk_threshold > 100 {
-        diags.error("invalid_risk_threshold", "risk_threshold", "the risk threshold is 0 to 100");
+        diags.error(
+            "invalid_risk_threshold",
+            "risk_threshold",
+            "the risk threshold is 0 to 100",
+        );
     }
     let allowlist = build_allowlist(config, diags);
     diags.set_id(None);
-    let fallback = config.fallback.as_deref().and_then(|f| target(f, "fallback", &allowlist, diags));
+    let fallback = config
+        .fallback
+        .as_deref()
+        .and_then(|f| target(f, "fallback", &allowlist, diags));
     let templates = build_templates(&config.templates, diags);
-    let template_index: HashMap<&str, usize> = templates.iter().enumerate().map(|(i, t)| (t.id(), i)).collect();
-    let find_template = |id: &Option<String>, path: &str, diags: &mut Diagnostics| -> Option<usize> {
-        let id = id.as_deref()?;
-        let found = template_index.get(id).copied();
-        if found.is_none() {
-            diags.error("unknown_template", path, format!("no tracking template has the id {id:?}"));
-        }
-        found
-    };
+    let template_index: HashMap<&str, usize> = templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id(), i))
+        .collect();
+    let find_template =
+        |id: &Option<String>, path: &str, diags: &mut Diagnostics| -> Option<usize> {
+            let id = id.as_deref()?;
+            let found = template_index.get(id).copied();
+            if found.is_none() {
+                diags.error(
+                    "unknown_template",
+                    path,
+                    format!("no tracking template has the id {id:?}"),
+                );
+            }
+            found
+        };
     diags.set_id(None);
     let default_template = find_template(&config.default_template, "default_template", diags);
     let campaigns = build_campaigns(config, &allowlist, diags, &find_template);
@@ -124,19 +163,45 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         let path = format!("entries[{i}]");
         diags.set_id(Some(&doc.slug));
         if !is_valid_slug(&doc.slug) {
-            diags.error("invalid_slug", format!("{path}.slug"), "entry slugs are 1 to 63 lower-case letters, digits or '-'");
+            diags.error(
+                "invalid_slug",
+                format!("{path}.slug"),
+                "entry slugs are 1 to 63 lower-case letters, digits or '-'",
+            );
         } else if entries.contains_key(&doc.slug) {
-            diags.error("duplicate_id", format!("{path}.slug"), format!("another entry already has the slug {:?}", doc.slug));
+            diags.error(
+                "duplicate_id",
+                format!("{path}.slug"),
+                format!("another entry already has the slug {:?}", doc.slug),
+            );
         }
         let default = target(&doc.default, &format!("{path}.default"), &allowlist, diags);
         let template = find_template(&doc.template, &format!("{path}.template"), diags);
         if let Some(default) = default {
-            let entry = Entry { slug: doc.slug.clone(), default, template, rules: Vec::new(), index: EntryIndex::default() };
+            let entry = Entry {
+                slug: doc.slug.clone(),
+                default,
+                template,
+                rules: Vec::new(),
+                index: EntryIndex::default(),
+            };
             entries.insert(doc.slug.clone(), entry);
         }
     }
-    let mut rules = build_rules(config, &allowlist, &entries, &campaigns, diags, &find_template);
-    rules.sort_by(|a, b| a.0.priority.cmp(&b.0.priority).then_with(|| a.0.id.cmp(&b.0.id)));
+    let slugs: HashSet<&str> = config.entries.iter().map(|e| e.slug.as_str()).collect();
+    let mut rules = build_rules(
+        config,
+        &allowlist,
+        &slugs,
+        &campaigns,
+        diags,
+        &find_template,
+    );
+    rules.sort_by(|a, b| {
+        a.0.priority
+            .cmp(&b.0.priority)
+            .then_with(|| a.0.id.cmp(&b.0.id))
+    });
     for (index, (_, slugs)) in rules.iter().enumerate() {
         let all = slugs.iter().any(|s| s == "*");
         for (slug, entry) in entries.iter_mut() {
@@ -149,7 +214,16 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
     for entry in entries.values_mut() {
         entry.index = index_entry(&entry.rules, &rules);
     }
-    RuleSet { handle: config.handle.clone(), fallback, entries, rules, campaigns, templates, default_template, allowlist }
+    RuleSet {
+        handle: config.handle.clone(),
+        fallback,
+        entries,
+        rules,
+        campaigns,
+        templates,
+        default_template,
+        allowlist,
+    }
 }
 
 fn build_allowlist(config: &HandleConfig, diags: &mut Diagnostics) -> Allowlist {
@@ -160,18 +234,30 @@ fn build_allowlist(config: &HandleConfig, diags: &mut Diagnostics) -> Allowlist 
         diags.set_id(Some(&doc.domain));
         match normalise_domain(&doc.domain) {
             Ok(name) if name != doc.domain => {
-                diags.error("invalid_domain", format!("{path}.domain"), format!("write the domain in normal form: {name:?}"));
+                diags.error(
+                    "invalid_domain",
+                    format!("{path}.domain"),
+                    format!("write the domain in normal form: {name:?}"),
+                );
             }
             Ok(name) => {
                 if !seen.insert(name) {
-                    diags.error("duplicate_id", format!("{path}.domain"), "this domain is listed twice");
+                    diags.error(
+                        "duplicate_id",
+                        format!("{path}.domain"),
+                        "this domain is listed twice",
+                    );
                 }
                 domains.push(doc.clone());
             }
             Err(why) => diags.error("invalid_domain", format!("{path}.domain"), why.to_string()),
         }
         if doc.risk_score.is_some_and(|r| r > 100) {
-            diags.error("invalid_risk_score", format!("{path}.risk_score"), "risk scores are 0 to 100");
+            diags.error(
+                "invalid_risk_score",
+                format!("{path}.risk_score"),
+                "risk scores are 0 to 100",
+            );
         }
         if let Some(decision) = &doc.decision {
             parse_time(Some(&decision.at), &format!("{path}.decision.at"), diags);
@@ -191,7 +277,11 @@ fn build_templates(docs: &[TemplateDoc], diags: &mut Diagnostics) -> Vec<Templat
         for (name, value) in &doc.params {
             let at = format!("{path}.params.{name}");
             if name.is_empty() || name.starts_with("__") || name.len() > 64 {
-                diags.error("invalid_param_name", &at, "parameter names are 1 to 64 bytes and may not start with __ (reserved)");
+                diags.error(
+                    "invalid_param_name",
+                    &at,
+                    "parameter names are 1 to 64 bytes and may not start with __ (reserved)",
+                );
                 ok = false;
             }
             if let Err(why) = check_value(value) {
@@ -201,9 +291,14 @@ fn build_templates(docs: &[TemplateDoc], diags: &mut Diagnostics) -> Vec<Templat
         }
         if let Some(order) = &doc.precedence {
             let unique: HashSet<&ParamSource> = order.iter().collect();
-            let complete = order.contains(&ParamSource::Destination) && order.contains(&ParamSource::Template);
+            let complete =
+                order.contains(&ParamSource::Destination) && order.contains(&ParamSource::Template);
             if unique.len() != order.len() || !complete {
-                diags.error("invalid_precedence", format!("{path}.precedence"), "list destination and template once each, and visitor at most once");
+                diags.error(
+                    "invalid_precedence",
+                    format!("{path}.precedence"),
+                    "list destination and template once each, and visitor at most once",
+                );
                 ok = false;
             }
         }
@@ -218,53 +313,111 @@ fn build_templates(docs: &[TemplateDoc], diags: &mut Diagnostics) -> Vec<Templat
 
 type FindTemplate<'a> = dyn Fn(&Option<String>, &str, &mut Diagnostics) -> Option<usize> + 'a;
 
-fn build_campaigns(config: &HandleConfig, allowlist: &Allowlist, diags: &mut Diagnostics, find_template: &FindTemplate<'_>) -> Vec<Campaign> {
+fn build_campaigns(
+    config: &HandleConfig,
+    allowlist: &Allowlist,
+    diags: &mut Diagnostics,
+    find_template: &FindTemplate<'_>,
+) -> Vec<Campaign> {
     let mut seen = HashSet::new();
     let mut campaigns = Vec::with_capacity(config.campaigns.len());
     for (i, doc) in config.campaigns.iter().enumerate() {
         let path = format!("campaigns[{i}]");
         diags.set_id(Some(&doc.id));
         check_id("campaign", &doc.id, &path, &mut seen, diags);
-        let start = parse_time(doc.start_date.as_deref(), &format!("{path}.start_date"), diags);
+        let start = parse_time(
+            doc.start_date.as_deref(),
+            &format!("{path}.start_date"),
+            diags,
+        );
         let end = parse_time(doc.end_date.as_deref(), &format!("{path}.end_date"), diags);
         if let (Some(s), Some(e)) = (start, end) {
             if s >= e {
-                diags.error("invalid_dates", format!("{path}.end_date"), "end_date must be after start_date");
+                diags.error(
+                    "invalid_dates",
+                    format!("{path}.end_date"),
+                    "end_date must be after start_date",
+                );
             }
         }
         if doc.variants.is_empty() {
-            diags.error("no_variants", format!("{path}.variants"), "a campaign needs at least one variant");
+            diags.error(
+                "no_variants",
+                format!("{path}.variants"),
+                "a campaign needs at least one variant",
+            );
         } else if doc.variants.len() == 1 {
-            diags.warning("single_variant", format!("{path}.variants"), "one variant is not an A/B test");
+            diags.warning(
+                "single_variant",
+                format!("{path}.variants"),
+                "one variant is not an A/B test",
+            );
         }
         let total: u32 = doc.variants.iter().map(|v| u32::from(v.weight)).sum();
         if !doc.variants.is_empty() && total != 100 {
-            diags.error("invalid_weights", format!("{path}.variants"), format!("variant weights sum to {total}; they must sum to 100"));
+            diags.error(
+                "invalid_weights",
+                format!("{path}.variants"),
+                format!("variant weights sum to {total}; they must sum to 100"),
+            );
         }
         let mut keys = HashSet::new();
         let mut variants = Vec::with_capacity(doc.variants.len());
         for (j, v) in doc.variants.iter().enumerate() {
             let vpath = format!("{path}.variants[{j}]");
             if !is_valid_id(&v.key) {
-                diags.error("invalid_id", format!("{vpath}.key"), "variant keys are 1 to 64 letters, digits, '-', '_' or '.'");
+                diags.error(
+                    "invalid_id",
+                    format!("{vpath}.key"),
+                    "variant keys are 1 to 64 letters, digits, '-', '_' or '.'",
+                );
             } else if !keys.insert(v.key.clone()) {
-                diags.error("duplicate_id", format!("{vpath}.key"), format!("another variant already has the key {:?}", v.key));
+                diags.error(
+                    "duplicate_id",
+                    format!("{vpath}.key"),
+                    format!("another variant already has the key {:?}", v.key),
+                );
             }
-            if let Some(target) = target(&v.destination, &format!("{vpath}.destination"), allowlist, diags) {
-                variants.push(Variant { key: v.key.clone(), weight: v.weight, target });
+            if let Some(target) = target(
+                &v.destination,
+                &format!("{vpath}.destination"),
+                allowlist,
+                diags,
+            ) {
+                variants.push(Variant {
+                    key: v.key.clone(),
+                    weight: v.weight,
+                    target,
+                });
             }
         }
         let seed = doc.effective_seed();
         if seed.is_empty() || seed.len() > 128 || !seed.bytes().all(|b| b.is_ascii_graphic()) {
-            diags.error("invalid_seed", format!("{path}.seed"), "seeds are 1 to 128 printable ASCII characters (so other tools hash them alike)");
+            diags.error(
+                "invalid_seed",
+                format!("{path}.seed"),
+                "seeds are 1 to 128 printable ASCII characters (so other tools hash them alike)",
+            );
         }
         for (k, tag) in doc.required_tags().iter().enumerate() {
             if tag.is_empty() || tag.starts_with("__") {
-                diags.error("invalid_param_name", format!("{path}.traffic_tags[{k}]"), "traffic tags are query parameter names, not reserved __ ones");
+                diags.error(
+                    "invalid_param_name",
+                    format!("{path}.traffic_tags[{k}]"),
+                    "traffic tags are query parameter names, not reserved __ ones",
+                );
             }
         }
         let template = find_template(&doc.template, &format!("{path}.template"), diags);
-        campaigns.push(Campaign { id: doc.id.clone(), status: doc.status, start, end, variants, seed: seed.to_owned(), template });
+        campaigns.push(Campaign {
+            id: doc.id.clone(),
+            status: doc.status,
+            start,
+            end,
+            variants,
+            seed: seed.to_owned(),
+            template,
+        });
     }
     campaigns
 }
@@ -272,7 +425,7 @@ fn build_campaigns(config: &HandleConfig, allowlist: &Allowlist, diags: &mut Dia
 fn build_rules(
     config: &HandleConfig,
     allowlist: &Allowlist,
-    entries: &HashMap<String, Entry>,
+    entries: &HashSet<&str>,
     campaigns: &[Campaign],
     diags: &mut Diagnostics,
     find_template: &FindTemplate<'_>,
@@ -283,7 +436,15 @@ fn build_rules(
         let path = format!("rules[{i}]");
         diags.set_id(Some(&doc.id));
         check_id("rule", &doc.id, &path, &mut seen, diags);
-        if let Some(rule) = build_rule(doc, &path, allowlist, entries, campaigns, diags, find_template) {
+        if let Some(rule) = build_rule(
+            doc,
+            &path,
+            allowlist,
+            entries,
+            campaigns,
+            diags,
+            find_template,
+        ) {
             rules.push((rule, doc.entries.clone()));
         }
     }
@@ -296,39 +457,69 @@ pub(crate) fn build_rule(
     doc: &RuleDoc,
     path: &str,
     allowlist: &Allowlist,
-    entries: &HashMap<String, Entry>,
+    entries: &HashSet<&str>,
     campaigns: &[Campaign],
     diags: &mut Diagnostics,
     find_template: &FindTemplate<'_>,
 ) -> Option<Rule> {
     if doc.entries.is_empty() {
-        diags.error("no_entries", format!("{path}.entries"), "list the entry slugs this rule applies to, or \"*\" for all");
+        diags.error(
+            "no_entries",
+            format!("{path}.entries"),
+            "list the entry slugs this rule applies to, or \"*\" for all",
+        );
     }
     for (j, slug) in doc.entries.iter().enumerate() {
-        if slug != "*" && !entries.contains_key(slug) {
-            diags.error("unknown_entry", format!("{path}.entries[{j}]"), format!("no entry has the slug {slug:?}"));
+        if slug != "*" && !entries.contains(slug.as_str()) {
+            diags.error(
+                "unknown_entry",
+                format!("{path}.entries[{j}]"),
+                format!("no entry has the slug {slug:?}"),
+            );
         }
     }
     let conditions = conditions::compile(&doc.conditions, &format!("{path}.conditions"), diags);
-    let destination = doc.destination.as_deref().and_then(|d| target(d, &format!("{path}.destination"), allowlist, diags));
+    let destination = doc
+        .destination
+        .as_deref()
+        .and_then(|d| target(d, &format!("{path}.destination"), allowlist, diags));
     let campaign = doc.campaign.as_deref().and_then(|id| {
         let found = campaigns.iter().position(|c| c.id == id);
         if found.is_none() {
-            diags.error("unknown_campaign", format!("{path}.campaign"), format!("no campaign has the id {id:?}"));
+            diags.error(
+                "unknown_campaign",
+                format!("{path}.campaign"),
+                format!("no campaign has the id {id:?}"),
+            );
         }
         found
     });
     if doc.destination.is_none() && doc.campaign.is_none() {
-        diags.error("no_action", path, "a rule needs a destination, a campaign, or both");
+        diags.error(
+            "no_action",
+            path,
+            "a rule needs a destination, a campaign, or both",
+        );
     }
     let template = find_template(&doc.template, &format!("{path}.template"), diags);
-    Some(Rule { id: doc.id.clone(), priority: doc.priority, enabled: doc.enabled, conditions, destination, campaign, template })
+    Some(Rule {
+        id: doc.id.clone(),
+        priority: doc.priority,
+        enabled: doc.enabled,
+        conditions,
+        destination,
+        campaign,
+        template,
+    })
 }
 
 /// Builds the country index of one entry from its rules (in evaluation order).
 fn index_entry(entry_rules: &[u32], rules: &[Rule]) -> EntryIndex {
     let mut index = EntryIndex::default();
-    let enabled = entry_rules.iter().copied().filter(|&i| rules[i as usize].enabled);
+    let enabled = entry_rules
+        .iter()
+        .copied()
+        .filter(|&i| rules[i as usize].enabled);
     let mut keyed: Vec<(u32, &[String])> = Vec::new();
     for i in enabled {
         let rule = &rules[i as usize];
@@ -342,7 +533,11 @@ fn index_entry(entry_rules: &[u32], rules: &[Rule]) -> EntryIndex {
     }
     for (i, countries) in &keyed {
         for country in countries.iter() {
-            index.by_country.entry(country.clone()).or_default().push(*i);
+            index
+                .by_country
+                .entry(country.clone())
+                .or_default()
+                .push(*i);
         }
     }
     for list in index.by_country.values_mut() {

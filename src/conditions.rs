@@ -53,9 +53,16 @@ impl<T: PartialEq> Set<T> {
 impl<T: std::fmt::Display> Set<T> {
     fn describe(&self) -> String {
         let values: Vec<String> = self.values.iter().map(ToString::to_string).collect();
-        format!("{} [{}]", if self.negate { "not in" } else { "in" }, values.join(", "))
+        format!(
+            "{} [{}]",
+            if self.negate { "not in" } else { "in" },
+            values.join(", ")
+        )
     }
 }
+
+/// A compiled time window: inclusive start, exclusive end, either open.
+pub(crate) type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// Compiled conditions of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,7 +78,7 @@ pub(crate) struct Compiled {
     pub(crate) browser: Option<Set<String>>,
     pub(crate) language: Option<Set<String>>,
     pub(crate) query: Vec<(String, Set<String>)>,
-    pub(crate) time: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub(crate) time: Option<Window>,
 }
 
 /// Which condition failed, and with what fact.
@@ -86,13 +93,20 @@ pub struct Mismatch {
 }
 
 fn mismatch(condition: &str, expected: String, actual: Option<String>) -> Mismatch {
-    Mismatch { condition: condition.to_owned(), expected, actual }
+    Mismatch {
+        condition: condition.to_owned(),
+        expected,
+        actual,
+    }
 }
 
 impl Compiled {
     /// Whether the rule targets crawlers explicitly (`device: {in: [crawler, ...]}`).
     pub(crate) fn targets_crawlers(&self) -> bool {
-        self.device.as_ref().and_then(Set::positive).is_some_and(|v| v.contains(&DeviceCategory::Crawler))
+        self.device
+            .as_ref()
+            .and_then(Set::positive)
+            .is_some_and(|v| v.contains(&DeviceCategory::Crawler))
     }
 
     /// Whether nothing is tested.
@@ -110,7 +124,11 @@ impl Compiled {
         }
         if let Some(set) = &self.device {
             if !set.holds(Some(&facts.device)) {
-                return Err(mismatch("device", set.describe(), Some(facts.device.to_string())));
+                return Err(mismatch(
+                    "device",
+                    set.describe(),
+                    Some(facts.device.to_string()),
+                ));
             }
         }
         if let Some(set) = &self.continent {
@@ -130,12 +148,20 @@ impl Compiled {
         }
         if let Some(want) = self.eu {
             if geo.eu != Some(want) {
-                return Err(mismatch("eu", want.to_string(), geo.eu.map(|e| e.to_string())));
+                return Err(mismatch(
+                    "eu",
+                    want.to_string(),
+                    geo.eu.map(|e| e.to_string()),
+                ));
             }
         }
         if let Some(set) = &self.asn {
             if !set.holds(geo.asn.as_ref()) {
-                return Err(mismatch("asn", set.describe(), geo.asn.map(|a| a.to_string())));
+                return Err(mismatch(
+                    "asn",
+                    set.describe(),
+                    geo.asn.map(|a| a.to_string()),
+                ));
             }
         }
         if let Some(set) = &self.os {
@@ -149,7 +175,9 @@ impl Compiled {
             }
         }
         if let Some(set) = &self.language {
-            if !set.holds_with(facts.language.as_ref(), |visitor, value| language_matches(visitor, value)) {
+            if !set.holds_with(facts.language.as_ref(), |visitor, value| {
+                language_matches(visitor, value)
+            }) {
                 return Err(mismatch("language", set.describe(), facts.language.clone()));
             }
         }
@@ -185,7 +213,10 @@ pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> 
         continent: compile_set(doc.continent.as_ref(), &at("continent"), diags, |v| {
             let code = v.trim().to_ascii_uppercase();
             const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
-            CONTINENTS.contains(&code.as_str()).then_some(code).ok_or("not a continent code (AF AN AS EU NA OC SA)")
+            CONTINENTS
+                .contains(&code.as_str())
+                .then_some(code)
+                .ok_or("not a continent code (AF AN AS EU NA OC SA)")
         }),
         region: compile_set(doc.region.as_ref(), &at("region"), diags, |v| {
             let code = v.trim().to_ascii_uppercase();
@@ -194,21 +225,32 @@ pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> 
                     && (1..=3).contains(&sub.len())
                     && sub.bytes().all(|b| b.is_ascii_alphanumeric())
             });
-            valid.then_some(code).ok_or("not an ISO 3166-2 code such as IN-MH")
+            valid
+                .then_some(code)
+                .ok_or("not an ISO 3166-2 code such as IN-MH")
         }),
         city: compile_set(doc.city.as_ref(), &at("city"), diags, |v| {
             let city = v.trim();
-            (!city.is_empty() && city.len() <= 100).then(|| city.to_owned()).ok_or("a city name is 1 to 100 characters")
+            (!city.is_empty() && city.len() <= 100)
+                .then(|| city.to_owned())
+                .ok_or("a city name is 1 to 100 characters")
         }),
         eu: doc.eu,
-        asn: compile_set(doc.asn.as_ref(), &at("asn"), diags, |v| (*v > 0).then_some(*v).ok_or("ASN 0 is reserved")),
-        device: compile_set(doc.device.as_ref(), &at("device"), diags, |v| {
-            DeviceCategory::parse(v).ok_or("not a device category (desktop, mobile, tablet, crawler, other)")
+        asn: compile_set(doc.asn.as_ref(), &at("asn"), diags, |v| {
+            (*v > 0).then_some(*v).ok_or("ASN 0 is reserved")
         }),
-        os: compile_set(doc.os.as_ref(), &at("os"), diags, name_value),
-        browser: compile_set(doc.browser.as_ref(), &at("browser"), diags, name_value),
+        device: compile_set(doc.device.as_ref(), &at("device"), diags, |v| {
+            DeviceCategory::parse(v)
+                .ok_or("not a device category (desktop, mobile, tablet, crawler, other)")
+        }),
+        os: compile_set(doc.os.as_ref(), &at("os"), diags, |v| name_value(v)),
+        browser: compile_set(doc.browser.as_ref(), &at("browser"), diags, |v| {
+            name_value(v)
+        }),
         language: compile_set(doc.language.as_ref(), &at("language"), diags, |v| {
-            is_language_tag(v.trim()).then(|| v.trim().to_ascii_lowercase()).ok_or("not a language tag such as hi or en-GB")
+            is_language_tag(v.trim())
+                .then(|| v.trim().to_ascii_lowercase())
+                .ok_or("not a language tag such as hi or en-GB")
         }),
         query: doc
             .query
@@ -216,21 +258,33 @@ pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> 
             .filter_map(|(name, test)| {
                 let path = format!("{path}.query.{name}");
                 if name.is_empty() || name.starts_with("__") {
-                    diags.error("invalid_query_name", &path, "query parameter names are non-empty and may not start with __ (reserved)");
+                    diags.error(
+                        "invalid_query_name",
+                        &path,
+                        "query parameter names are non-empty and may not start with __ (reserved)",
+                    );
                     return None;
                 }
                 let set = compile_set(Some(test), &path, diags, |v| Ok::<_, &str>(v.clone()))?;
                 Some((name.clone(), set))
             })
             .collect(),
-        time: doc.time.as_ref().and_then(|w| compile_window(w, &at("time"), diags)),
+        time: doc
+            .time
+            .as_ref()
+            .and_then(|w| compile_window(w, &at("time"), diags)),
     }
 }
 
-fn name_value(v: &String) -> Result<String, &'static str> {
+fn name_value(v: &str) -> Result<String, &'static str> {
     let name = v.trim().to_ascii_lowercase();
-    let ok = !name.is_empty() && name.len() <= 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    ok.then_some(name).ok_or("names are 1 to 40 letters, digits, '-', '_' or '.'")
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then_some(name)
+        .ok_or("names are 1 to 40 letters, digits, '-', '_' or '.'")
 }
 
 fn compile_set<T, U>(
@@ -244,13 +298,25 @@ fn compile_set<T, U>(
         (Some(values), None) => (false, "in", values),
         (None, Some(values)) => (true, "not_in", values),
         _ => {
-            diags.error("invalid_set_test", path, "a set test has exactly one of `in` and `not_in`");
+            diags.error(
+                "invalid_set_test",
+                path,
+                "a set test has exactly one of `in` and `not_in`",
+            );
             return None;
         }
     };
     if raw.is_empty() {
-        let effect = if negate { "always holds" } else { "can never hold: the rule never matches" };
-        diags.warning("empty_condition_set", format!("{path}.{key}"), format!("empty set: this condition {effect}"));
+        let effect = if negate {
+            "always holds"
+        } else {
+            "can never hold: the rule never matches"
+        };
+        diags.warning(
+            "empty_condition_set",
+            format!("{path}.{key}"),
+            format!("empty set: this condition {effect}"),
+        );
     }
     let mut values = Vec::with_capacity(raw.len());
     for (i, v) in raw.iter().enumerate() {
@@ -278,24 +344,36 @@ fn invalid_code(path: &str) -> &'static str {
     }
 }
 
-fn compile_window(w: &TimeWindow, path: &str, diags: &mut Diagnostics) -> Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+fn compile_window(w: &TimeWindow, path: &str, diags: &mut Diagnostics) -> Option<Window> {
     let start = parse_time(w.start.as_deref(), &format!("{path}.start"), diags);
     let end = parse_time(w.end.as_deref(), &format!("{path}.end"), diags);
     if let (Some(s), Some(e)) = (start, end) {
         if s >= e {
-            diags.error("empty_time_window", path, "the window's start must be before its end");
+            diags.error(
+                "empty_time_window",
+                path,
+                "the window's start must be before its end",
+            );
         }
     }
     Some((start, end))
 }
 
 /// Parses an optional RFC 3339 time, reporting a bad one at `path`.
-pub(crate) fn parse_time(raw: Option<&str>, path: &str, diags: &mut Diagnostics) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(
+    raw: Option<&str>,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Option<DateTime<Utc>> {
     let raw = raw?;
     match DateTime::parse_from_rfc3339(raw) {
         Ok(t) => Some(t.with_timezone(&Utc)),
         Err(_) => {
-            diags.error("invalid_time", path, format!("{raw:?} is not an RFC 3339 time such as 2026-11-01T00:00:00+05:30"));
+            diags.error(
+                "invalid_time",
+                path,
+                format!("{raw:?} is not an RFC 3339 time such as 2026-11-01T00:00:00+05:30"),
+            );
             None
         }
     }

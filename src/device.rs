@@ -29,8 +29,13 @@ pub enum DeviceCategory {
 
 impl DeviceCategory {
     /// Every category, in a stable order (used by the route matrix).
-    pub const ALL: [DeviceCategory; 5] =
-        [Self::Desktop, Self::Mobile, Self::Tablet, Self::Crawler, Self::Other];
+    pub const ALL: [DeviceCategory; 5] = [
+        Self::Desktop,
+        Self::Mobile,
+        Self::Tablet,
+        Self::Crawler,
+        Self::Other,
+    ];
 
     /// The category's name in rule files and traces.
     pub fn as_str(self) -> &'static str {
@@ -45,7 +50,9 @@ impl DeviceCategory {
 
     /// Parses a category name (case-insensitive).
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(name.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(name.trim()))
     }
 }
 
@@ -96,8 +103,17 @@ const MAX_UA_LEN: usize = 512;
 
 /// Classifies a device from its headers. Never fails: unknown input is `other`.
 pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
-    let Some(ua) = headers.user_agent.map(truncate_ua).filter(|ua| !ua.trim().is_empty()) else {
-        return DeviceFacts { category: DeviceCategory::Other, os: None, browser: None, source: DeviceSource::Missing };
+    let Some(ua) = headers
+        .user_agent
+        .map(truncate_ua)
+        .filter(|ua| !ua.trim().is_empty())
+    else {
+        return DeviceFacts {
+            category: DeviceCategory::Other,
+            os: None,
+            browser: None,
+            source: DeviceSource::Missing,
+        };
     };
     let mut facts = from_user_agent(ua);
     if facts.category != DeviceCategory::Crawler {
@@ -129,11 +145,20 @@ fn from_user_agent(ua: &str) -> DeviceFacts {
                 "smartphone" | "mobilephone" => DeviceCategory::Mobile,
                 _ => DeviceCategory::Other,
             };
-            (category, os, normalise_browser(result.name, result.category))
+            (
+                category,
+                os,
+                normalise_browser(result.name, result.category),
+            )
         }
         None => (DeviceCategory::Other, None, None),
     };
-    DeviceFacts { category, os, browser, source: DeviceSource::UserAgent }
+    DeviceFacts {
+        category,
+        os,
+        browser,
+        source: DeviceSource::UserAgent,
+    }
 }
 
 fn is_tablet(ua: &str, woothee_os: &str) -> bool {
@@ -188,15 +213,18 @@ fn apply_client_hints(facts: &mut DeviceFacts, headers: DeviceHeaders<'_>) {
             facts.source = DeviceSource::ClientHints;
         }
     }
-    let platform = headers.ch_platform.map(|p| p.trim().trim_matches('"')).and_then(|p| match p {
-        "Android" => Some("android"),
-        "iOS" => Some("ios"),
-        "macOS" => Some("macos"),
-        "Windows" => Some("windows"),
-        "Linux" => Some("linux"),
-        "Chrome OS" | "ChromeOS" => Some("chromeos"),
-        _ => None,
-    });
+    let platform = headers
+        .ch_platform
+        .map(|p| p.trim().trim_matches('"'))
+        .and_then(|p| match p {
+            "Android" => Some("android"),
+            "iOS" => Some("ios"),
+            "macOS" => Some("macos"),
+            "Windows" => Some("windows"),
+            "Linux" => Some("linux"),
+            "Chrome OS" | "ChromeOS" => Some("chromeos"),
+            _ => None,
+        });
     if let Some(os) = platform {
         if facts.os.as_deref() != Some(os) {
             facts.os = Some(os.to_owned());
@@ -214,25 +242,60 @@ mod tests {
     const ANDROID_PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36";
     const ANDROID_TABLET: &str = "Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
     const WINDOWS_CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
-    const MAC_FIREFOX: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:125.0) Gecko/20100101 Firefox/125.0";
-    const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    const MAC_FIREFOX: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:125.0) Gecko/20100101 Firefox/125.0";
+    const GOOGLEBOT: &str =
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
     fn ua(ua: &str) -> DeviceFacts {
-        classify(DeviceHeaders { user_agent: Some(ua), ..Default::default() })
+        classify(DeviceHeaders {
+            user_agent: Some(ua),
+            ..Default::default()
+        })
     }
 
     #[test]
     fn user_agents() {
-        struct Case(&'static str, DeviceCategory, Option<&'static str>, Option<&'static str>);
+        struct Case(
+            &'static str,
+            DeviceCategory,
+            Option<&'static str>,
+            Option<&'static str>,
+        );
         let cases = [
             Case(IPHONE, DeviceCategory::Mobile, Some("ios"), Some("safari")),
             Case(IPAD, DeviceCategory::Tablet, Some("ios"), Some("safari")),
-            Case(ANDROID_PHONE, DeviceCategory::Mobile, Some("android"), Some("chrome")),
-            Case(ANDROID_TABLET, DeviceCategory::Tablet, Some("android"), Some("chrome")),
-            Case(WINDOWS_CHROME, DeviceCategory::Desktop, Some("windows"), Some("chrome")),
-            Case(MAC_FIREFOX, DeviceCategory::Desktop, Some("macos"), Some("firefox")),
+            Case(
+                ANDROID_PHONE,
+                DeviceCategory::Mobile,
+                Some("android"),
+                Some("chrome"),
+            ),
+            Case(
+                ANDROID_TABLET,
+                DeviceCategory::Tablet,
+                Some("android"),
+                Some("chrome"),
+            ),
+            Case(
+                WINDOWS_CHROME,
+                DeviceCategory::Desktop,
+                Some("windows"),
+                Some("chrome"),
+            ),
+            Case(
+                MAC_FIREFOX,
+                DeviceCategory::Desktop,
+                Some("macos"),
+                Some("firefox"),
+            ),
             Case(GOOGLEBOT, DeviceCategory::Crawler, None, None),
-            Case("curl/8.5.0", DeviceCategory::Other, None, Some("http-library")),
+            Case(
+                "curl/8.5.0",
+                DeviceCategory::Other,
+                None,
+                Some("http-library"),
+            ),
         ];
         for Case(input, category, os, browser) in cases {
             let facts = ua(input);
@@ -246,7 +309,10 @@ mod tests {
     #[test]
     fn missing_user_agent_is_other() {
         let facts = classify(DeviceHeaders::default());
-        assert_eq!((facts.category, facts.source), (DeviceCategory::Other, DeviceSource::Missing));
+        assert_eq!(
+            (facts.category, facts.source),
+            (DeviceCategory::Other, DeviceSource::Missing)
+        );
     }
 
     #[test]
@@ -269,12 +335,19 @@ mod tests {
             ch_mobile: Some("?0"),
             ch_platform: Some("\"Windows\""),
         });
-        assert_eq!((facts.category, facts.source), (DeviceCategory::Desktop, DeviceSource::UserAgent));
+        assert_eq!(
+            (facts.category, facts.source),
+            (DeviceCategory::Desktop, DeviceSource::UserAgent)
+        );
     }
 
     #[test]
     fn crawlers_ignore_hints() {
-        let facts = classify(DeviceHeaders { user_agent: Some(GOOGLEBOT), ch_mobile: Some("?1"), ch_platform: None });
+        let facts = classify(DeviceHeaders {
+            user_agent: Some(GOOGLEBOT),
+            ch_mobile: Some("?1"),
+            ch_platform: None,
+        });
         assert_eq!(facts.category, DeviceCategory::Crawler);
     }
 
@@ -289,7 +362,10 @@ mod tests {
         for c in DeviceCategory::ALL {
             assert_eq!(DeviceCategory::parse(c.as_str()), Some(c));
         }
-        assert_eq!(DeviceCategory::parse("MOBILE"), Some(DeviceCategory::Mobile));
+        assert_eq!(
+            DeviceCategory::parse("MOBILE"),
+            Some(DeviceCategory::Mobile)
+        );
         assert_eq!(DeviceCategory::parse("phone"), None);
     }
 }

@@ -59,17 +59,33 @@ impl Diagnostics {
     }
 
     /// Records an error.
-    pub fn error(&mut self, code: &'static str, path: impl Into<String>, message: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Error, code, path.into(), message.into());
     }
 
     /// Records a warning.
-    pub fn warning(&mut self, code: &'static str, path: impl Into<String>, message: impl Into<String>) {
+    pub fn warning(
+        &mut self,
+        code: &'static str,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.push(Severity::Warning, code, path.into(), message.into());
     }
 
     fn push(&mut self, severity: Severity, code: &'static str, path: String, message: String) {
-        self.list.push(Diagnostic { severity, code, path, id: self.id.clone(), message });
+        self.list.push(Diagnostic {
+            severity,
+            code,
+            path,
+            id: self.id.clone(),
+            message,
+        });
     }
 
     /// Whether any error was recorded.
@@ -94,7 +110,9 @@ pub struct CompileError {
 impl CompileError {
     /// Only the errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 }
 

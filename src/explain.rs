@@ -109,7 +109,10 @@ fn fact(value: Option<String>, source: crate::facts::FactSource) -> FactTrace {
     FactTrace { value, source }
 }
 
-fn facts_trace(facts: &Facts, s: &FactSources) -> std::collections::BTreeMap<&'static str, FactTrace> {
+fn facts_trace(
+    facts: &Facts,
+    s: &FactSources,
+) -> std::collections::BTreeMap<&'static str, FactTrace> {
     let g = &facts.geo;
     [
         ("country", fact(g.country.clone(), s.country)),
@@ -130,27 +133,58 @@ fn facts_trace(facts: &Facts, s: &FactSources) -> std::collections::BTreeMap<&'s
 
 fn rule_trace(step: RuleStep) -> (&'static str, String, Option<Mismatch>, Option<NotRoutable>) {
     match step {
-        RuleStep::Won => ("won", "conditions hold and the destination is routable".into(), None, None),
+        RuleStep::Won => (
+            "won",
+            "conditions hold and the destination is routable".into(),
+            None,
+            None,
+        ),
         RuleStep::Disabled => ("skipped", "rule is disabled".into(), None, None),
-        RuleStep::CrawlerSkipped => ("skipped", "crawlers only take rules that target the crawler device".into(), None, None),
+        RuleStep::CrawlerSkipped => (
+            "skipped",
+            "crawlers only take rules that target the crawler device".into(),
+            None,
+            None,
+        ),
         RuleStep::NoMatch(m) => {
             let actual = m.actual.clone().unwrap_or_else(|| "unknown".into());
-            ("no_match", format!("{} {} does not satisfy {}", m.condition, actual, m.expected), Some(m), None)
+            (
+                "no_match",
+                format!("{} {} does not satisfy {}", m.condition, actual, m.expected),
+                Some(m),
+                None,
+            )
         }
-        RuleStep::Unroutable(r) => ("skipped", format!("conditions hold but the destination is not routable: {r}"), None, Some(r)),
+        RuleStep::Unroutable(r) => (
+            "skipped",
+            format!("conditions hold but the destination is not routable: {r}"),
+            None,
+            Some(r),
+        ),
         RuleStep::NotReached => ("not_reached", "an earlier rule won".into(), None, None),
     }
 }
 
 impl RuleSet {
     /// Decides a visit the slow, fully traced way and explains it.
-    pub fn explain(&self, visit: &Visit<'_>, ctx: &ExplainContext<'_>) -> (Explanation, Option<url::Url>) {
+    pub fn explain(
+        &self,
+        visit: &Visit<'_>,
+        ctx: &ExplainContext<'_>,
+    ) -> (Explanation, Option<url::Url>) {
         let (decision, steps) = self.decide_traced(visit);
         let rules = steps
             .into_iter()
             .map(|(rule, step)| {
                 let (result, reason, mismatch, unroutable) = rule_trace(step);
-                RuleTrace { id: rule.id.clone(), priority: rule.priority, result, reason, mismatch, unroutable }
+                RuleTrace {
+                    id: rule.id.clone(),
+                    priority: rule.priority,
+                    result,
+                    reason,
+                    mismatch,
+                    unroutable,
+                }
             })
             .collect();
         let location = self.location(&decision, visit, None);
@@ -164,7 +198,11 @@ impl RuleSet {
             rejected_overrides: ctx.rejected.to_vec(),
             facts: facts_trace(visit.facts, ctx.sources),
             rules,
-            outcome: if location.is_none() && decision.location.is_some() { Outcome::SafePage } else { decision.outcome },
+            outcome: if location.is_none() && decision.location.is_some() {
+                Outcome::SafePage
+            } else {
+                decision.outcome
+            },
             rule: decision.rule.map(|r| r.id.clone()),
             campaign: campaign_trace(self, &decision, visit),
             template: self.template_for(&decision).map(|t| t.id().to_owned()),
@@ -174,7 +212,11 @@ impl RuleSet {
     }
 }
 
-fn campaign_trace(set: &RuleSet, decision: &Decision<'_>, visit: &Visit<'_>) -> Option<CampaignTrace> {
+fn campaign_trace(
+    set: &RuleSet,
+    decision: &Decision<'_>,
+    visit: &Visit<'_>,
+) -> Option<CampaignTrace> {
     let now = visit.facts.now;
     if let Some(a) = decision.assignment {
         return Some(CampaignTrace {
@@ -196,12 +238,15 @@ fn campaign_trace(set: &RuleSet, decision: &Decision<'_>, visit: &Visit<'_>) -> 
             no_variant: Some(reason.clone()),
         });
     }
-    decision.rule.and_then(|r| set.rule_campaign(r)).map(|c| CampaignTrace {
-        id: c.id.clone(),
-        status: c.status_at(now),
-        variant: None,
-        bucket: None,
-        forced: false,
-        no_variant: None,
-    })
+    decision
+        .rule
+        .and_then(|r| set.rule_campaign(r))
+        .map(|c| CampaignTrace {
+            id: c.id.clone(),
+            status: c.status_at(now),
+            variant: None,
+            bucket: None,
+            forced: false,
+            no_variant: None,
+        })
 }

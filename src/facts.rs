@@ -83,7 +83,10 @@ impl Facts {
 
     /// The value of a visitor query parameter (first occurrence).
     pub fn query_value(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -150,7 +153,8 @@ pub fn gather(inputs: FactInputs<'_>) -> (Facts, FactSources) {
         query: inputs.query,
         now: inputs.now,
     };
-    let known = |present: bool, source: FactSource| if present { source } else { FactSource::Unknown };
+    let known =
+        |present: bool, source: FactSource| if present { source } else { FactSource::Unknown };
     sources.device = device_source;
     sources.os = known(facts.os.is_some(), device_source);
     sources.browser = known(facts.browser.is_some(), device_source);
@@ -183,8 +187,16 @@ fn merge_geo(order: &[(GeoSource, GeoFacts)]) -> (GeoFacts, FactSources) {
         geo.region = found.region.clone();
         geo.city = found.city.clone();
         sources.country = (*source).into();
-        sources.region = if geo.region.is_some() { (*source).into() } else { unknown };
-        sources.city = if geo.city.is_some() { (*source).into() } else { unknown };
+        sources.region = if geo.region.is_some() {
+            (*source).into()
+        } else {
+            unknown
+        };
+        sources.city = if geo.city.is_some() {
+            (*source).into()
+        } else {
+            unknown
+        };
     }
     if let Some((source, found)) = order.iter().find(|(_, g)| g.asn.is_some()) {
         geo.asn = found.asn;
@@ -193,13 +205,25 @@ fn merge_geo(order: &[(GeoSource, GeoFacts)]) -> (GeoFacts, FactSources) {
     if let Some((source, found)) = country_source {
         geo.continent = found.continent.clone();
         geo.eu = found.eu;
-        sources.continent = if geo.continent.is_some() { (*source).into() } else { unknown };
-        sources.eu = if geo.eu.is_some() { (*source).into() } else { unknown };
+        sources.continent = if geo.continent.is_some() {
+            (*source).into()
+        } else {
+            unknown
+        };
+        sources.eu = if geo.eu.is_some() {
+            (*source).into()
+        } else {
+            unknown
+        };
     }
     if let Some(country) = geo.country.clone() {
         if geo.continent.is_none() {
             geo.continent = continent_of(&country).map(str::to_owned);
-            sources.continent = if geo.continent.is_some() { FactSource::Derived } else { unknown };
+            sources.continent = if geo.continent.is_some() {
+                FactSource::Derived
+            } else {
+                unknown
+            };
         }
         if geo.eu.is_none() {
             geo.eu = Some(is_eu_member(&country));
@@ -220,7 +244,11 @@ fn apply_overrides(facts: &mut Facts, sources: &mut FactSources, o: &Overrides) 
             asn: None,
         };
         sources.country = FactSource::Override;
-        sources.continent = if facts.geo.continent.is_some() { FactSource::Derived } else { FactSource::Unknown };
+        sources.continent = if facts.geo.continent.is_some() {
+            FactSource::Derived
+        } else {
+            FactSource::Unknown
+        };
         sources.eu = FactSource::Derived;
         sources.region = FactSource::Unknown;
         sources.city = FactSource::Unknown;
@@ -277,14 +305,23 @@ mod tests {
         assert_eq!(facts.geo.country.as_deref(), Some("IN"));
         assert_eq!(facts.geo.region.as_deref(), Some("IN-MH"));
         assert_eq!(facts.geo.continent.as_deref(), Some("AS"));
-        assert_eq!((sources.country, sources.region), (FactSource::Cf, FactSource::Cf));
+        assert_eq!(
+            (sources.country, sources.region),
+            (FactSource::Cf, FactSource::Cf)
+        );
     }
 
     #[test]
     fn region_is_never_taken_from_another_country() {
         let inputs = FactInputs {
             geo: vec![
-                (GeoSource::Mmdb, GeoFacts { country: Some("IN".into()), ..Default::default() }),
+                (
+                    GeoSource::Mmdb,
+                    GeoFacts {
+                        country: Some("IN".into()),
+                        ..Default::default()
+                    },
+                ),
                 (GeoSource::Cf, geo("US", Some("CA"), Some(13335))),
             ],
             now: now(),
@@ -293,8 +330,15 @@ mod tests {
         let (facts, sources) = gather(inputs);
         assert_eq!(facts.geo.country.as_deref(), Some("IN"));
         assert_eq!(facts.geo.region, None);
-        assert_eq!(facts.geo.asn, Some(13335), "ASN does not depend on the country source");
-        assert_eq!((sources.continent, sources.eu, sources.asn), (FactSource::Derived, FactSource::Derived, FactSource::Cf));
+        assert_eq!(
+            facts.geo.asn,
+            Some(13335),
+            "ASN does not depend on the country source"
+        );
+        assert_eq!(
+            (sources.continent, sources.eu, sources.asn),
+            (FactSource::Derived, FactSource::Derived, FactSource::Cf)
+        );
     }
 
     #[test]
@@ -322,13 +366,28 @@ mod tests {
         assert_eq!(facts.device, DeviceCategory::Tablet);
         assert_eq!(facts.language.as_deref(), Some("ar"));
         assert_eq!(facts.now.to_rfc3339(), "2026-12-24T10:00:00+00:00");
-        assert_eq!((sources.country, sources.device, sources.language, sources.time),
-            (FactSource::Override, FactSource::Override, FactSource::Override, FactSource::Override));
+        assert_eq!(
+            (
+                sources.country,
+                sources.device,
+                sources.language,
+                sources.time
+            ),
+            (
+                FactSource::Override,
+                FactSource::Override,
+                FactSource::Override,
+                FactSource::Override
+            )
+        );
     }
 
     #[test]
     fn nothing_known() {
-        let (facts, sources) = gather(FactInputs { now: now(), ..Default::default() });
+        let (facts, sources) = gather(FactInputs {
+            now: now(),
+            ..Default::default()
+        });
         assert_eq!(facts, Facts::at(now()));
         assert_eq!(sources.country, FactSource::Unknown);
         assert_eq!(sources.time, FactSource::Clock);

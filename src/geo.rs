@@ -71,9 +71,10 @@ pub struct GeoFacts {
 }
 
 impl GeoFacts {
-    /// Builds facts from raw values, normalising codes and filling continent and EU
-    /// membership from the country when the source did not give them.
-    pub fn normalised(
+    /// Builds facts from what one source said, normalising codes but deriving nothing:
+    /// continent and EU membership stay unknown unless the source gave them, so the
+    /// explain trace can tell a source's facts from derived ones.
+    pub fn from_source(
         country: Option<&str>,
         continent: Option<&str>,
         region_code: Option<&str>,
@@ -83,15 +84,42 @@ impl GeoFacts {
         let country = country.and_then(normalise_country);
         let continent = continent
             .map(|c| c.trim().to_ascii_uppercase())
-            .filter(|c| c.len() == 2)
-            .or_else(|| country.as_deref().and_then(continent_of).map(str::to_owned));
+            .filter(|c| c.len() == 2);
         let region = match (&country, region_code) {
             (Some(cc), Some(code)) => normalise_region(cc, code),
             _ => None,
         };
-        let city = city.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
-        let eu = country.as_deref().map(is_eu_member);
-        GeoFacts { country, continent, region, city, eu, asn }
+        let city = city
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        GeoFacts {
+            country,
+            continent,
+            region,
+            city,
+            eu: None,
+            asn,
+        }
+    }
+
+    /// Like [`GeoFacts::from_source`], then fills continent and EU membership from the
+    /// country when they are missing: the facts as rules see them.
+    pub fn normalised(
+        country: Option<&str>,
+        continent: Option<&str>,
+        region_code: Option<&str>,
+        city: Option<&str>,
+        asn: Option<u32>,
+    ) -> Self {
+        let mut facts = Self::from_source(country, continent, region_code, city, asn);
+        if let Some(cc) = facts.country.clone() {
+            facts.continent = facts
+                .continent
+                .or_else(|| continent_of(&cc).map(str::to_owned));
+            facts.eu = Some(is_eu_member(&cc));
+        }
+        facts
     }
 
     /// Whether this source knows nothing at all.
@@ -148,7 +176,9 @@ pub fn is_eu_member(country: &str) -> bool {
 
 /// Every country code the continent table knows, for tests and tools.
 pub fn known_countries() -> impl Iterator<Item = &'static str> {
-    CONTINENTS.iter().flat_map(|(_, members)| members.split(' '))
+    CONTINENTS
+        .iter()
+        .flat_map(|(_, members)| members.split(' '))
 }
 
 /// Why a MaxMind DB could not be opened.
@@ -230,11 +260,27 @@ struct Named<'a> {
 
 impl Record<'_> {
     fn into_facts(self) -> GeoFacts {
-        let country = self.country_code.or_else(|| self.country.as_ref().and_then(|c| c.iso_code));
+        let country = self
+            .country_code
+            .or_else(|| self.country.as_ref().and_then(|c| c.iso_code));
         let continent = self.continent.as_ref().and_then(|c| c.code);
-        let region = self.subdivisions.as_ref().and_then(|s| s.first()).and_then(|s| s.iso_code);
-        let city = self.city.as_ref().and_then(|c| c.names.as_ref()).and_then(|n| n.get("en").copied());
-        GeoFacts::normalised(country, continent, region, city, self.autonomous_system_number)
+        let region = self
+            .subdivisions
+            .as_ref()
+            .and_then(|s| s.first())
+            .and_then(|s| s.iso_code);
+        let city = self
+            .city
+            .as_ref()
+            .and_then(|c| c.names.as_ref())
+            .and_then(|n| n.get("en").copied());
+        GeoFacts::from_source(
+            country,
+            continent,
+            region,
+            city,
+            self.autonomous_system_number,
+        )
     }
 }
 
@@ -244,9 +290,16 @@ mod tests {
 
     #[test]
     fn continents_cover_storefront_markets() {
-        for (country, continent) in
-            [("IN", "AS"), ("AE", "AS"), ("GB", "EU"), ("DE", "EU"), ("US", "NA"), ("AU", "OC"), ("BR", "SA"), ("NG", "AF")]
-        {
+        for (country, continent) in [
+            ("IN", "AS"),
+            ("AE", "AS"),
+            ("GB", "EU"),
+            ("DE", "EU"),
+            ("US", "NA"),
+            ("AU", "OC"),
+            ("BR", "SA"),
+            ("NG", "AF"),
+        ] {
             assert_eq!(continent_of(country), Some(continent), "{country}");
         }
         assert_eq!(continent_of("ZZ"), None);
@@ -282,7 +335,8 @@ mod tests {
         assert_eq!(normalise_region("IN", "IN-MH"), Some("IN-MH".into()));
         assert_eq!(normalise_region("IN", "US-CA"), None);
         assert_eq!(normalise_region("IN", "M H"), None);
-        let facts = GeoFacts::normalised(Some("de"), None, Some("BY"), Some(" Munich "), Some(3320));
+        let facts =
+            GeoFacts::normalised(Some("de"), None, Some("BY"), Some(" Munich "), Some(3320));
         assert_eq!(facts.continent.as_deref(), Some("EU"));
         assert_eq!(facts.region.as_deref(), Some("DE-BY"));
         assert_eq!(facts.city.as_deref(), Some("Munich"));
@@ -291,8 +345,14 @@ mod tests {
 
     #[test]
     fn source_order() {
-        assert_eq!(GeoSource::parse_order("mmdb, cf"), vec![GeoSource::Mmdb, GeoSource::Cf]);
-        assert_eq!(GeoSource::parse_order("bogus"), vec![GeoSource::Cf, GeoSource::Mmdb]);
+        assert_eq!(
+            GeoSource::parse_order("mmdb, cf"),
+            vec![GeoSource::Mmdb, GeoSource::Cf]
+        );
+        assert_eq!(
+            GeoSource::parse_order("bogus"),
+            vec![GeoSource::Cf, GeoSource::Mmdb]
+        );
         assert_eq!(GeoSource::parse_order("cf,cf"), vec![GeoSource::Cf]);
     }
 

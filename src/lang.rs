@@ -23,9 +23,15 @@ pub fn preferred_language(header: &str) -> Option<String> {
             continue;
         }
         let weight = parts
-            .find_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
             .map_or(Some(1000), parse_qvalue);
-        let Some(weight) = weight.filter(|w| *w > 0) else { continue };
+        let Some(weight) = weight.filter(|w| *w > 0) else {
+            continue;
+        };
         if best.is_none_or(|(_, w)| weight > w) {
             best = Some((tag, weight));
         }
@@ -51,7 +57,9 @@ pub fn is_language_tag(tag: &str) -> bool {
     let first_ok = subtags
         .next()
         .is_some_and(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic()));
-    first_ok && subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+    first_ok
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Parses an RFC 9110 qvalue into thousandths (`0.8` is 800); `None` when malformed.
@@ -88,14 +96,25 @@ mod tests {
             ("en;q=abc, pt-BR;q=0.2", Some("pt-br")),
         ];
         for (header, expected) in cases {
-            assert_eq!(preferred_language(header).as_deref(), expected, "{header:?}");
+            assert_eq!(
+                preferred_language(header).as_deref(),
+                expected,
+                "{header:?}"
+            );
         }
     }
 
     #[test]
     fn bounded_on_hostile_headers() {
-        let header = format!("{}de", "x-invalid-tag-that-is-far-too-long-to-be-real,".repeat(1000));
-        assert_eq!(preferred_language(&header), None, "entries past the limit are ignored");
+        let header = format!(
+            "{}de",
+            "x-invalid-tag-that-is-far-too-long-to-be-real,".repeat(1000)
+        );
+        assert_eq!(
+            preferred_language(&header),
+            None,
+            "entries past the limit are ignored"
+        );
         assert_eq!(preferred_language(&"a".repeat(100_000)), None);
     }
 

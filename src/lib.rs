@@ -47,6 +47,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod allowlist;
+pub mod api;
 pub mod bucket;
 pub mod campaign;
 pub mod compile;

@@ -108,9 +108,20 @@ where
                 }
                 "device" => set(&mut out.overrides.device, DeviceCategory::parse(value)),
                 "os" => set(&mut out.overrides.os, plain_name(value)),
-                "lang" => set(&mut out.overrides.lang, is_language_tag(value).then(|| value.to_ascii_lowercase())),
-                "variant" => set(&mut out.overrides.variant, plain_name(value).map(|_| value.to_owned())),
-                "at" => set(&mut out.overrides.at, DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc))),
+                "lang" => set(
+                    &mut out.overrides.lang,
+                    is_language_tag(value).then(|| value.to_ascii_lowercase()),
+                ),
+                "variant" => set(
+                    &mut out.overrides.variant,
+                    plain_name(value).map(|_| value.to_owned()),
+                ),
+                "at" => set(
+                    &mut out.overrides.at,
+                    DateTime::parse_from_rfc3339(value)
+                        .ok()
+                        .map(|t| t.with_timezone(&Utc)),
+                ),
                 _ => true,
             };
             if !ok {
@@ -144,7 +155,10 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) -> bool {
 }
 
 fn plain_name(value: &str) -> Option<String> {
-    let ok = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let ok = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     ok.then(|| value.to_ascii_lowercase())
 }
 
@@ -175,7 +189,13 @@ mod tests {
             ("__unknown", "x"),
             ("q", "saree"),
         ]);
-        assert_eq!(split.forwarded, vec![("utm_source".into(), "ig".into()), ("q".into(), "saree".into())]);
+        assert_eq!(
+            split.forwarded,
+            vec![
+                ("utm_source".into(), "ig".into()),
+                ("q".into(), "saree".into())
+            ]
+        );
         assert_eq!(split.token.as_deref(), Some("tok"));
         assert!(split.explain);
         let o = &split.overrides;
@@ -184,13 +204,21 @@ mod tests {
         assert_eq!(o.device, Some(DeviceCategory::Tablet));
         assert_eq!(o.lang.as_deref(), Some("ar-ae"));
         assert_eq!(o.variant.as_deref(), Some("b"));
-        assert_eq!(o.at.map(|t| t.to_rfc3339()), Some("2026-11-01T04:30:00+00:00".into()));
+        assert_eq!(
+            o.at.map(|t| t.to_rfc3339()),
+            Some("2026-11-01T04:30:00+00:00".into())
+        );
         assert!(split.rejected.is_empty());
     }
 
     #[test]
     fn invalid_overrides_are_reported_and_ignored() {
-        let split = split_query([("__country", "India"), ("__device", "phone"), ("__at", "yesterday"), ("__region", "MH")]);
+        let split = split_query([
+            ("__country", "India"),
+            ("__device", "phone"),
+            ("__at", "yesterday"),
+            ("__region", "MH"),
+        ]);
         assert!(split.overrides.is_empty());
         let names: Vec<&str> = split.rejected.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["__country", "__device", "__at", "__region"]);
@@ -198,7 +226,9 @@ mod tests {
 
     #[test]
     fn forwarding_is_bounded() {
-        let many: Vec<(String, String)> = (0..100).map(|i| (format!("p{i}"), "v".to_owned())).collect();
+        let many: Vec<(String, String)> = (0..100)
+            .map(|i| (format!("p{i}"), "v".to_owned()))
+            .collect();
         let split = split_query(many);
         assert_eq!(split.forwarded.len(), MAX_FORWARDED_PARAMS);
         assert_eq!(split.dropped, 100 - MAX_FORWARDED_PARAMS);

@@ -274,7 +274,12 @@ impl RuleSet {
         let candidates = if facts.device == DeviceCategory::Crawler {
             &entry.index.crawler
         } else {
-            match facts.geo.country.as_ref().and_then(|c| entry.index.by_country.get(c)) {
+            match facts
+                .geo
+                .country
+                .as_ref()
+                .and_then(|c| entry.index.by_country.get(c))
+            {
                 Some(list) => list,
                 None => &entry.index.open,
             }
@@ -292,7 +297,10 @@ impl RuleSet {
     }
 
     /// Decides a visit by walking every rule of the entry, recording each step.
-    pub(crate) fn decide_traced<'r>(&'r self, visit: &Visit<'_>) -> (Decision<'r>, Vec<(&'r Rule, RuleStep)>) {
+    pub(crate) fn decide_traced<'r>(
+        &'r self,
+        visit: &Visit<'_>,
+    ) -> (Decision<'r>, Vec<(&'r Rule, RuleStep)>) {
         let Some(entry) = self.entries.get(visit.entry) else {
             return (self.unknown_entry(), Vec::new());
         };
@@ -304,7 +312,9 @@ impl RuleSet {
                 RuleStep::NotReached
             } else if !rule.enabled {
                 RuleStep::Disabled
-            } else if visit.facts.device == DeviceCategory::Crawler && !rule.conditions.targets_crawlers() {
+            } else if visit.facts.device == DeviceCategory::Crawler
+                && !rule.conditions.targets_crawlers()
+            {
                 RuleStep::CrawlerSkipped
             } else if let Err(m) = rule.conditions.check(visit.facts) {
                 RuleStep::NoMatch(m)
@@ -312,7 +322,10 @@ impl RuleSet {
                 decided = Some(decision);
                 RuleStep::Won
             } else {
-                let reason = rule.destination.as_ref().and_then(|t| t.routable.clone().err());
+                let reason = rule
+                    .destination
+                    .as_ref()
+                    .and_then(|t| t.routable.clone().err());
                 RuleStep::Unroutable(reason.unwrap_or(NotRoutable::NotADomain))
             };
             steps.push((rule, step));
@@ -321,7 +334,12 @@ impl RuleSet {
     }
 
     /// A matched rule's decision, or `None` when it is skipped (unroutable destination).
-    fn resolve<'r>(&'r self, entry: &'r Entry, rule: &'r Rule, visit: &Visit<'_>) -> Option<Decision<'r>> {
+    fn resolve<'r>(
+        &'r self,
+        entry: &'r Entry,
+        rule: &'r Rule,
+        visit: &Visit<'_>,
+    ) -> Option<Decision<'r>> {
         let won = |location: &'r Url| Decision {
             outcome: Outcome::Rule,
             rule: Some(rule),
@@ -335,12 +353,18 @@ impl RuleSet {
             return target.routable.is_ok().then(|| won(&target.url));
         };
         match assign(campaign, visit) {
-            Ok(assignment) => Some(Decision { assignment: Some(assignment), ..won(&assignment.variant.target.url) }),
+            Ok(assignment) => Some(Decision {
+                assignment: Some(assignment),
+                ..won(&assignment.variant.target.url)
+            }),
             Err(reason) => {
                 let own = rule.destination.as_ref().filter(|t| t.routable.is_ok());
                 let mut decision = match own {
                     Some(target) => won(&target.url),
-                    None => Decision { rule: Some(rule), ..self.entry_default(entry) },
+                    None => Decision {
+                        rule: Some(rule),
+                        ..self.entry_default(entry)
+                    },
                 };
                 decision.no_variant = Some((campaign, reason));
                 Some(decision)
@@ -357,11 +381,25 @@ impl RuleSet {
                 None => (Outcome::SafePage, None),
             }
         };
-        Decision { outcome, rule: None, entry: Some(entry), location, assignment: None, no_variant: None }
+        Decision {
+            outcome,
+            rule: None,
+            entry: Some(entry),
+            location,
+            assignment: None,
+            no_variant: None,
+        }
     }
 
     fn unknown_entry(&self) -> Decision<'_> {
-        Decision { outcome: Outcome::UnknownEntry, rule: None, entry: None, location: None, assignment: None, no_variant: None }
+        Decision {
+            outcome: Outcome::UnknownEntry,
+            rule: None,
+            entry: None,
+            location: None,
+            assignment: None,
+            no_variant: None,
+        }
     }
 
     /// The tracking template a decision uses: the campaign's (when a variant was
@@ -379,7 +417,12 @@ impl RuleSet {
     /// The final location: the decision's destination with the tracking template and the
     /// forwarded visitor query applied, checked against the allowlist once more. `None`
     /// means the safe page.
-    pub fn location(&self, decision: &Decision<'_>, visit: &Visit<'_>, ctx: Option<&str>) -> Option<Url> {
+    pub fn location(
+        &self,
+        decision: &Decision<'_>,
+        visit: &Visit<'_>,
+        ctx: Option<&str>,
+    ) -> Option<Url> {
         let destination = decision.location?;
         let values = RenderValues {
             handle: &self.handle,
@@ -391,7 +434,12 @@ impl RuleSet {
             device: Some(visit.facts.device.as_str()),
             ctx,
         };
-        let url = render(destination, self.template_for(decision), &visit.facts.query, &values);
+        let url = render(
+            destination,
+            self.template_for(decision),
+            &visit.facts.query,
+            &values,
+        );
         self.allowlist.check_url(&url).is_ok().then_some(url)
     }
 }
@@ -402,7 +450,9 @@ fn assign<'r>(campaign: &'r Campaign, visit: &Visit<'_>) -> Result<Assignment<'r
     if facts.device == DeviceCategory::Crawler {
         return Err(NoVariant::Crawler);
     }
-    let forced = visit.forced_variant.and_then(|key| campaign.variants.iter().find(|v| v.key == key));
+    let forced = visit
+        .forced_variant
+        .and_then(|key| campaign.variants.iter().find(|v| v.key == key));
     let (variant, bucket) = match forced {
         Some(variant) => (variant, None),
         None => {
@@ -422,7 +472,15 @@ fn assign<'r>(campaign: &'r Campaign, visit: &Visit<'_>) -> Result<Assignment<'r
         }
     };
     if let Err(reason) = &variant.target.routable {
-        return Err(NoVariant::VariantUnroutable { variant: variant.key.clone(), reason: reason.clone() });
+        return Err(NoVariant::VariantUnroutable {
+            variant: variant.key.clone(),
+            reason: reason.clone(),
+        });
     }
-    Ok(Assignment { campaign, variant, bucket, forced: forced.is_some() })
+    Ok(Assignment {
+        campaign,
+        variant,
+        bucket,
+        forced: forced.is_some(),
+    })
 }

@@ -75,7 +75,12 @@ pub struct Loaded {
 impl Snapshot {
     /// Wraps a configuration as version `version`.
     pub fn new(config: HandleConfig, version: u64, published_at: String) -> Self {
-        Snapshot { format: FORMAT, version, published_at, config }
+        Snapshot {
+            format: FORMAT,
+            version,
+            published_at,
+            config,
+        }
     }
 
     /// Serialises for KV.
@@ -97,5 +102,9 @@ pub fn load(handle: &str, bytes: &[u8]) -> Result<Loaded, SnapshotError> {
         return Err(SnapshotError::WrongHandle(snapshot.config.handle));
     }
     let compiled = compile(&snapshot.config).map_err(SnapshotError::Compile)?;
-    Ok(Loaded { version: snapshot.version, published_at: snapshot.published_at, ruleset: compiled.ruleset })
+    Ok(Loaded {
+        version: snapshot.version,
+        published_at: snapshot.published_at,
+        ruleset: compiled.ruleset,
+    })
 }

@@ -6,7 +6,8 @@
 //! campaign, unknown country, no ctx token) is left out rather than sent empty.
 //!
 //! Precedence: for each parameter *name*, the first source in the template's precedence
-//! list that has it supplies all its values; the default is
+//! list that has it supplies all its values (the template "has" every name it declares,
+//! even one left out for want of a value, so a visitor cannot fill in `gh_variant`); the default is
 //! `destination, template, visitor`: the route's own parameters are never changed, the
 //! marketer's tags come next, and visitor parameters only fill names nobody else set. A
 //! list without `visitor` forwards no visitor parameters. A parameter whose template value
@@ -24,8 +25,11 @@ use url::Url;
 use crate::config::{ParamSource, TemplateDoc};
 
 /// The default precedence.
-pub const DEFAULT_PRECEDENCE: [ParamSource; 3] =
-    [ParamSource::Destination, ParamSource::Template, ParamSource::Visitor];
+pub const DEFAULT_PRECEDENCE: [ParamSource; 3] = [
+    ParamSource::Destination,
+    ParamSource::Template,
+    ParamSource::Visitor,
+];
 
 /// A placeholder name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +113,8 @@ fn parse_value(value: &str) -> Result<Vec<Piece>, TemplateError> {
                     pieces.push(Piece::Text(rest[..open].to_owned()));
                 }
                 let name = &rest[open + 1..close];
-                let hole = Placeholder::parse(name).ok_or_else(|| TemplateError::UnknownPlaceholder(name.to_owned()))?;
+                let hole = Placeholder::parse(name)
+                    .ok_or_else(|| TemplateError::UnknownPlaceholder(name.to_owned()))?;
                 pieces.push(Piece::Hole(hole));
                 rest = &rest[close + 1..];
             }
@@ -183,8 +188,15 @@ impl Template {
             let pieces = parse_value(value).map_err(|e| (name.clone(), e))?;
             params.push((name.clone(), pieces));
         }
-        let precedence = doc.precedence.clone().unwrap_or_else(|| DEFAULT_PRECEDENCE.to_vec());
-        Ok(Template { id: doc.id.clone(), params, precedence })
+        let precedence = doc
+            .precedence
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PRECEDENCE.to_vec());
+        Ok(Template {
+            id: doc.id.clone(),
+            params,
+            precedence,
+        })
     }
 
     /// The template's id.
@@ -199,7 +211,9 @@ impl Template {
 
     /// Whether any parameter carries the ctx token.
     pub fn uses_ctx(&self) -> bool {
-        self.params.iter().any(|(_, pieces)| pieces.contains(&Piece::Hole(Placeholder::Ctx)))
+        self.params
+            .iter()
+            .any(|(_, pieces)| pieces.contains(&Piece::Hole(Placeholder::Ctx)))
     }
 
     fn render_params(&self, values: &RenderValues<'_>) -> Vec<(String, String)> {
@@ -230,11 +244,22 @@ impl Template {
 /// Builds the final location: the destination with its own, the template's and the
 /// visitor's parameters merged by precedence. Only the query changes; scheme, host and
 /// path are the destination's, so the result is exactly as routable as the destination.
-pub fn render(destination: &Url, template: Option<&Template>, visitor: &[(String, String)], values: &RenderValues<'_>) -> Url {
-    let own: Vec<(String, String)> =
-        destination.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+pub fn render(
+    destination: &Url,
+    template: Option<&Template>,
+    visitor: &[(String, String)],
+    values: &RenderValues<'_>,
+) -> Url {
+    let own: Vec<(String, String)> = destination
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let (rendered, precedence, locked) = match template {
-        Some(t) => (t.render_params(values), t.precedence.as_slice(), t.ctx_names()),
+        Some(t) => (
+            t.render_params(values),
+            t.precedence.as_slice(),
+            t.ctx_names(),
+        ),
         None => (Vec::new(), &DEFAULT_PRECEDENCE[..], HashSet::new()),
     };
     let sources: [(ParamSource, &[(String, String)]); 3] = [
@@ -242,8 +267,21 @@ pub fn render(destination: &Url, template: Option<&Template>, visitor: &[(String
         (ParamSource::Template, &rendered),
         (ParamSource::Visitor, visitor),
     ];
-    let mut owner: HashMap<&str, ParamSource> = locked.iter().map(|name| (*name, ParamSource::Template)).collect();
+    let mut owner: HashMap<&str, ParamSource> = locked
+        .iter()
+        .map(|name| (*name, ParamSource::Template))
+        .collect();
     for wanted in precedence {
+        if *wanted == ParamSource::Template {
+            // The template claims every name it declares, rendered or not: a parameter
+            // left out for want of a value is not refilled by a later source.
+            for name in template
+                .iter()
+                .flat_map(|t| t.params.iter().map(|(name, _)| name.as_str()))
+            {
+                owner.entry(name).or_insert(ParamSource::Template);
+            }
+        }
         for (source, pairs) in &sources {
             if source == wanted {
                 for (name, _) in pairs.iter() {
@@ -254,7 +292,9 @@ pub fn render(destination: &Url, template: Option<&Template>, visitor: &[(String
     }
     let mut kept: Vec<(&str, &str)> = Vec::new();
     for (source, pairs) in &sources {
-        let owned = pairs.iter().filter(|(name, _)| owner.get(name.as_str()) == Some(source));
+        let owned = pairs
+            .iter()
+            .filter(|(name, _)| owner.get(name.as_str()) == Some(source));
         kept.extend(owned.map(|(k, v)| (k.as_str(), v.as_str())));
     }
     let mut url = destination.clone();
@@ -272,12 +312,22 @@ mod tests {
     use super::*;
 
     fn template(params: &[(&str, &str)], precedence: Option<Vec<ParamSource>>) -> Template {
-        let params: BTreeMap<String, String> = params.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        Template::compile(&TemplateDoc { id: "t".into(), params, precedence }).unwrap()
+        let params: BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Template::compile(&TemplateDoc {
+            id: "t".into(),
+            params,
+            precedence,
+        })
+        .unwrap()
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        list.iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     fn values() -> RenderValues<'static> {
@@ -297,7 +347,10 @@ mod tests {
     fn parses_placeholders() {
         assert_eq!(check_value("plain"), Ok(()));
         assert_eq!(check_value("{country}-{device}"), Ok(()));
-        assert_eq!(check_value("{nope}"), Err(TemplateError::UnknownPlaceholder("nope".into())));
+        assert_eq!(
+            check_value("{nope}"),
+            Err(TemplateError::UnknownPlaceholder("nope".into()))
+        );
         assert_eq!(check_value("{country"), Err(TemplateError::Unbalanced));
         assert_eq!(check_value("country}"), Err(TemplateError::Unbalanced));
         assert_eq!(check_value("}{country}"), Err(TemplateError::Unbalanced));
@@ -306,9 +359,20 @@ mod tests {
 
     #[test]
     fn default_precedence_keeps_destination_then_template_then_visitor() {
-        let t = template(&[("utm_source", "edge"), ("utm_content", "{country}-{device}"), ("page", "t")], None);
+        let t = template(
+            &[
+                ("utm_source", "edge"),
+                ("utm_content", "{country}-{device}"),
+                ("page", "t"),
+            ],
+            None,
+        );
         let dest = Url::parse("https://shop.example.com/in?page=d&x=1").unwrap();
-        let visitor = pairs(&[("utm_source", "instagram"), ("ref", "friend"), ("page", "v")]);
+        let visitor = pairs(&[
+            ("utm_source", "instagram"),
+            ("ref", "friend"),
+            ("page", "v"),
+        ]);
         let url = render(&dest, Some(&t), &visitor, &values());
         assert_eq!(
             url.as_str(),
@@ -318,16 +382,28 @@ mod tests {
 
     #[test]
     fn visitor_first_precedence_lets_incoming_tags_win() {
-        let precedence = vec![ParamSource::Visitor, ParamSource::Destination, ParamSource::Template];
+        let precedence = vec![
+            ParamSource::Visitor,
+            ParamSource::Destination,
+            ParamSource::Template,
+        ];
         let t = template(&[("utm_source", "edge")], Some(precedence));
         let dest = Url::parse("https://shop.example.com/").unwrap();
-        let url = render(&dest, Some(&t), &pairs(&[("utm_source", "instagram")]), &values());
+        let url = render(
+            &dest,
+            Some(&t),
+            &pairs(&[("utm_source", "instagram")]),
+            &values(),
+        );
         assert_eq!(url.query(), Some("utm_source=instagram"));
     }
 
     #[test]
     fn without_visitor_in_precedence_nothing_is_forwarded() {
-        let t = template(&[("a", "1")], Some(vec![ParamSource::Destination, ParamSource::Template]));
+        let t = template(
+            &[("a", "1")],
+            Some(vec![ParamSource::Destination, ParamSource::Template]),
+        );
         let dest = Url::parse("https://shop.example.com/").unwrap();
         let url = render(&dest, Some(&t), &pairs(&[("b", "2")]), &values());
         assert_eq!(url.query(), Some("a=1"));
@@ -335,21 +411,72 @@ mod tests {
 
     #[test]
     fn missing_placeholder_values_leave_the_parameter_out() {
-        let t = template(&[("v", "{variant}"), ("c", "{campaign}:{variant}"), ("s", "static")], None);
+        let t = template(
+            &[
+                ("v", "{variant}"),
+                ("c", "{campaign}:{variant}"),
+                ("s", "static"),
+            ],
+            None,
+        );
         let dest = Url::parse("https://shop.example.com/").unwrap();
-        let none = RenderValues { handle: "h", entry: "e", ..Default::default() };
-        assert_eq!(render(&dest, Some(&t), &[], &none).query(), Some("s=static"));
+        let none = RenderValues {
+            handle: "h",
+            entry: "e",
+            ..Default::default()
+        };
+        assert_eq!(
+            render(&dest, Some(&t), &[], &none).query(),
+            Some("s=static")
+        );
+    }
+
+    /// Regression: a template parameter left out for want of a value (no variant) was
+    /// refilled from the visitor's query, so `?gh_variant=story` planted a variant.
+    #[test]
+    fn declared_names_are_not_refilled_by_later_sources() {
+        let t = template(&[("gh_variant", "{variant}"), ("utm_source", "edge")], None);
+        let dest = Url::parse("https://shop.example.com/").unwrap();
+        let visitor = pairs(&[("gh_variant", "story"), ("ref", "x")]);
+        let none = RenderValues {
+            handle: "h",
+            entry: "e",
+            ..Default::default()
+        };
+        assert_eq!(
+            render(&dest, Some(&t), &visitor, &none).query(),
+            Some("utm_source=edge&ref=x")
+        );
     }
 
     #[test]
     fn ctx_is_always_the_routers() {
-        let t = template(&[("gh_ctx", "{ctx}")], Some(vec![ParamSource::Visitor, ParamSource::Destination, ParamSource::Template]));
+        let t = template(
+            &[("gh_ctx", "{ctx}")],
+            Some(vec![
+                ParamSource::Visitor,
+                ParamSource::Destination,
+                ParamSource::Template,
+            ]),
+        );
         let dest = Url::parse("https://shop.example.com/?gh_ctx=dest").unwrap();
         let forged = pairs(&[("gh_ctx", "forged")]);
         let with = render(&dest, Some(&t), &forged, &values());
         assert_eq!(with.query(), Some("gh_ctx=v1.abc.def"));
-        let without = render(&dest, Some(&t), &forged, &RenderValues { ctx: None, ..values() });
-        assert_eq!(without.query(), None, "no ctx issued: the name is dropped everywhere");
+        let without = render(
+            &dest,
+            Some(&t),
+            &forged,
+            &RenderValues {
+                ctx: None,
+                ..values()
+            },
+        );
+        assert_eq!(
+            without.query(),
+            None,
+            "no ctx issued: the name is dropped everywhere"
+        );
     }
 
     #[test]
@@ -362,7 +489,15 @@ mod tests {
     #[test]
     fn hostile_values_are_encoded_not_injected() {
         let dest = Url::parse("https://shop.example.com/").unwrap();
-        let url = render(&dest, None, &pairs(&[("x", "a\r\nSet-Cookie: y=1"), ("r", "https://evil.example/")]), &values());
+        let url = render(
+            &dest,
+            None,
+            &pairs(&[
+                ("x", "a\r\nSet-Cookie: y=1"),
+                ("r", "https://evil.example/"),
+            ]),
+            &values(),
+        );
         assert_eq!(url.host_str(), Some("shop.example.com"));
         assert!(!url.as_str().contains('\r') && !url.as_str().contains('\n'));
     }

@@ -128,7 +128,8 @@ pub struct Signed<T> {
 }
 
 fn kind_key(secret: &[u8], kind: TokenKind) -> HmacSha256 {
-    let mut derive = <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable_hmac());
+    let mut derive =
+        <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable_hmac());
     derive.update(b"edge-router/");
     derive.update(kind.label().as_bytes());
     let key = derive.finalize().into_bytes();
@@ -151,8 +152,18 @@ fn mac_for(secret: &[u8], kind: TokenKind, payload_b64: &str) -> HmacSha256 {
 }
 
 /// Signs claims valid from `now` for `ttl_seconds`.
-pub fn sign<T: Serialize>(kind: TokenKind, secret: &[u8], claims: T, now: i64, ttl_seconds: i64) -> String {
-    let signed = Signed { iat: now, exp: now.saturating_add(ttl_seconds), claims };
+pub fn sign<T: Serialize>(
+    kind: TokenKind,
+    secret: &[u8],
+    claims: T,
+    now: i64,
+    ttl_seconds: i64,
+) -> String {
+    let signed = Signed {
+        iat: now,
+        exp: now.saturating_add(ttl_seconds),
+        claims,
+    };
     let json = serde_json::to_vec(&signed).unwrap_or_default();
     let payload = URL_SAFE_NO_PAD.encode(json);
     let tag = mac_for(secret, kind, &payload).finalize().into_bytes();
@@ -164,17 +175,30 @@ pub fn sign<T: Serialize>(kind: TokenKind, secret: &[u8], claims: T, now: i64, t
 /// # Errors
 /// [`TokenError`]: malformed, bad signature (including a token of another kind), expired,
 /// or issued in the future.
-pub fn verify<T: DeserializeOwned>(kind: TokenKind, secret: &[u8], token: &str, now: i64) -> Result<Signed<T>, TokenError> {
+pub fn verify<T: DeserializeOwned>(
+    kind: TokenKind,
+    secret: &[u8],
+    token: &str,
+    now: i64,
+) -> Result<Signed<T>, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some("v1"), Some(payload), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some("v1"), Some(payload), Some(tag), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(TokenError::Malformed);
     };
-    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;
-    mac_for(secret, kind, payload).verify_slice(&tag).map_err(|_| TokenError::BadSignature)?;
-    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::Malformed)?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(tag)
+        .map_err(|_| TokenError::Malformed)?;
+    mac_for(secret, kind, payload)
+        .verify_slice(&tag)
+        .map_err(|_| TokenError::BadSignature)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
     let signed: Signed<T> = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
     if signed.iat > now.saturating_add(MAX_SKEW_SECONDS) {
         return Err(TokenError::NotYetValid);
@@ -193,13 +217,17 @@ mod tests {
     const NOW: i64 = 1_790_000_000;
 
     fn preview(handle: &str) -> PreviewClaims {
-        PreviewClaims { handle: handle.into(), sub: None }
+        PreviewClaims {
+            handle: handle.into(),
+            sub: None,
+        }
     }
 
     #[test]
     fn round_trip() {
         let token = sign(TokenKind::Preview, SECRET, preview("gharart"), NOW, 600);
-        let signed: Signed<PreviewClaims> = verify(TokenKind::Preview, SECRET, &token, NOW + 599).unwrap();
+        let signed: Signed<PreviewClaims> =
+            verify(TokenKind::Preview, SECRET, &token, NOW + 599).unwrap();
         assert_eq!(signed.claims.handle, "gharart");
         assert_eq!((signed.iat, signed.exp), (NOW, NOW + 600));
     }
@@ -207,10 +235,24 @@ mod tests {
     #[test]
     fn expiry_and_skew() {
         let token = sign(TokenKind::Preview, SECRET, preview("g"), NOW, 600);
-        assert_eq!(verify::<PreviewClaims>(TokenKind::Preview, SECRET, &token, NOW + 600), Err(TokenError::Expired));
-        assert!(verify::<PreviewClaims>(TokenKind::Preview, SECRET, &token, NOW - MAX_SKEW_SECONDS).is_ok());
         assert_eq!(
-            verify::<PreviewClaims>(TokenKind::Preview, SECRET, &token, NOW - MAX_SKEW_SECONDS - 1),
+            verify::<PreviewClaims>(TokenKind::Preview, SECRET, &token, NOW + 600),
+            Err(TokenError::Expired)
+        );
+        assert!(verify::<PreviewClaims>(
+            TokenKind::Preview,
+            SECRET,
+            &token,
+            NOW - MAX_SKEW_SECONDS
+        )
+        .is_ok());
+        assert_eq!(
+            verify::<PreviewClaims>(
+                TokenKind::Preview,
+                SECRET,
+                &token,
+                NOW - MAX_SKEW_SECONDS - 1
+            ),
             Err(TokenError::NotYetValid)
         );
     }
@@ -218,33 +260,76 @@ mod tests {
     #[test]
     fn kinds_and_secrets_do_not_mix() {
         let token = sign(TokenKind::Preview, SECRET, preview("g"), NOW, 600);
-        assert_eq!(verify::<PreviewClaims>(TokenKind::Ctx, SECRET, &token, NOW), Err(TokenError::BadSignature));
-        assert_eq!(verify::<PreviewClaims>(TokenKind::Preview, b"other", &token, NOW), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify::<PreviewClaims>(TokenKind::Ctx, SECRET, &token, NOW),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            verify::<PreviewClaims>(TokenKind::Preview, b"other", &token, NOW),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
     fn tampering_is_detected() {
-        let token = sign(TokenKind::Ctx, SECRET, CtxClaims { handle: "g".into(), campaign: "c".into(), variant: "a".into(), vid: "v".into() }, NOW, 600);
+        let token = sign(
+            TokenKind::Ctx,
+            SECRET,
+            CtxClaims {
+                handle: "g".into(),
+                campaign: "c".into(),
+                variant: "a".into(),
+                vid: "v".into(),
+            },
+            NOW,
+            600,
+        );
         let (head, tag) = token.rsplit_once('.').unwrap();
-        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"iat":1,"exp":9999999999,"handle":"g","campaign":"c","variant":"b","vid":"v"}"#);
+        let forged_payload = URL_SAFE_NO_PAD.encode(
+            br#"{"iat":1,"exp":9999999999,"handle":"g","campaign":"c","variant":"b","vid":"v"}"#,
+        );
         let forged = format!("v1.{forged_payload}.{tag}");
-        assert_eq!(verify::<CtxClaims>(TokenKind::Ctx, SECRET, &forged, NOW), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify::<CtxClaims>(TokenKind::Ctx, SECRET, &forged, NOW),
+            Err(TokenError::BadSignature)
+        );
         let mut flipped = tag.to_owned().into_bytes();
         flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
         let flipped = format!("{head}.{}", String::from_utf8(flipped).unwrap());
-        assert_eq!(verify::<CtxClaims>(TokenKind::Ctx, SECRET, &flipped, NOW), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify::<CtxClaims>(TokenKind::Ctx, SECRET, &flipped, NOW),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
     fn malformed_inputs() {
-        for bad in ["", "v1", "v1.a", "v2.a.b", "v1.a.b.c", "v1.!!!.???", &"x".repeat(MAX_TOKEN_LEN + 1)] {
+        for bad in [
+            "",
+            "v1",
+            "v1.a",
+            "v2.a.b",
+            "v1.a.b.c",
+            "v1.!!!.???",
+            &"x".repeat(MAX_TOKEN_LEN + 1),
+        ] {
             let err = verify::<PreviewClaims>(TokenKind::Preview, SECRET, bad, NOW).unwrap_err();
-            assert!(matches!(err, TokenError::Malformed | TokenError::BadSignature), "{bad}: {err:?}");
+            assert!(
+                matches!(err, TokenError::Malformed | TokenError::BadSignature),
+                "{bad}: {err:?}"
+            );
         }
         // A correctly signed payload that is not the claims is malformed, not accepted.
         let payload = URL_SAFE_NO_PAD.encode(b"[1,2,3]");
-        let tag = URL_SAFE_NO_PAD.encode(mac_for(SECRET, TokenKind::Preview, &payload).finalize().into_bytes());
+        let tag = URL_SAFE_NO_PAD.encode(
+            mac_for(SECRET, TokenKind::Preview, &payload)
+                .finalize()
+                .into_bytes(),
+        );
         let token = format!("v1.{payload}.{tag}");
-        assert_eq!(verify::<PreviewClaims>(TokenKind::Preview, SECRET, &token, NOW), Err(TokenError::Malformed));
+        assert_eq!(
+            verify::<PreviewClaims>(TokenKind::Preview, SECRET, &token, NOW),
+            Err(TokenError::Malformed)
+        );
     }
 }

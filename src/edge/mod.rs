@@ -18,10 +18,14 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method(), segments.as_slice()) {
-        (Method::Get | Method::Head, [handle, slug]) if is_valid_slug(handle) && is_valid_slug(slug) => {
+        (Method::Get | Method::Head, [handle, slug])
+            if is_valid_slug(handle) && is_valid_slug(slug) =>
+        {
             Ok(redirect::handle(&req, &env, handle, slug, &request_id).await)
         }
-        (Method::Get | Method::Head, [""] | ["healthz"]) => respond::text(200, "edge-router: ok\n", &request_id),
+        (Method::Get | Method::Head, [""] | ["healthz"]) => {
+            respond::text(200, "edge-router: ok\n", &request_id)
+        }
         _ => respond::not_found(&request_id, None),
     }
 }

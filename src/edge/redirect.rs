@@ -18,7 +18,13 @@ use crate::snapshot::Loaded;
 use crate::token::{self, CtxClaims, PreviewClaims, TokenKind};
 
 /// Handles a visit; whatever fails, the visitor gets a safe answer.
-pub(crate) async fn handle(req: &Request, env: &Env, handle: &str, slug: &str, request_id: &str) -> Response {
+pub(crate) async fn handle(
+    req: &Request,
+    env: &Env,
+    handle: &str,
+    slug: &str,
+    request_id: &str,
+) -> Response {
     let settings = settings::get(env);
     match visit(req, env, &settings, handle, slug, request_id).await {
         Ok(response) => response,
@@ -36,13 +42,26 @@ fn unavailable(settings: &Settings, request_id: &str) -> Response {
         headers.set("X-Router-Outcome", "snapshot_unavailable")?;
         match &settings.safe_fallback {
             Some(url) => respond::redirect(url.as_str(), headers),
-            None => respond::page(200, "Back soon", "This link is briefly unavailable. Please try again in a minute.", headers, request_id),
+            None => respond::page(
+                200,
+                "Back soon",
+                "This link is briefly unavailable. Please try again in a minute.",
+                headers,
+                request_id,
+            ),
         }
     };
     build().unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| Response::builder().empty()))
 }
 
-async fn visit(req: &Request, env: &Env, settings: &Settings, handle: &str, slug: &str, request_id: &str) -> worker::Result<Response> {
+async fn visit(
+    req: &Request,
+    env: &Env,
+    settings: &Settings,
+    handle: &str,
+    slug: &str,
+    request_id: &str,
+) -> worker::Result<Response> {
     let now_ms = respond::now_ms();
     let kv = env.kv("CONFIG")?;
     let loaded = match store::snapshot(&kv, handle, now_ms, settings.snapshot_ttl_ms).await {
@@ -54,19 +73,26 @@ async fn visit(req: &Request, env: &Env, settings: &Settings, handle: &str, slug
     let url = req.url()?;
     let split = split_query(url.query_pairs());
     let preview = match (&split.token, &settings.token_secret) {
-        (Some(token), Some(secret)) => token::verify::<PreviewClaims>(TokenKind::Preview, secret, token, now.timestamp())
-            .ok()
-            .filter(|signed| signed.claims.handle == handle),
+        (Some(token), Some(secret)) => {
+            token::verify::<PreviewClaims>(TokenKind::Preview, secret, token, now.timestamp())
+                .ok()
+                .filter(|signed| signed.claims.handle == handle)
+        }
         _ => None,
     };
     let is_preview = preview.is_some();
     let overrides = is_preview.then_some(&split.overrides);
 
     let geo = visitor::geo_sources(req, &kv, settings, now_ms).await;
-    let [user_agent, ch_mobile, ch_platform, accept_language] = visitor::device_headers(req.headers());
+    let [user_agent, ch_mobile, ch_platform, accept_language] =
+        visitor::device_headers(req.headers());
     let (facts, sources) = gather(FactInputs {
         geo,
-        device: DeviceHeaders { user_agent: user_agent.as_deref(), ch_mobile: ch_mobile.as_deref(), ch_platform: ch_platform.as_deref() },
+        device: DeviceHeaders {
+            user_agent: user_agent.as_deref(),
+            ch_mobile: ch_mobile.as_deref(),
+            ch_platform: ch_platform.as_deref(),
+        },
         accept_language: accept_language.as_deref(),
         query: split.forwarded.clone(),
         now,
@@ -99,19 +125,38 @@ async fn visit(req: &Request, env: &Env, settings: &Settings, handle: &str, slug
     }
     let decision = loaded.ruleset.decide(&visit);
     let ctx = match (decision.assignment, &settings.token_secret, is_preview) {
-        (Some(a), Some(secret), false) if loaded.ruleset.template_for(&decision).is_some_and(|t| t.uses_ctx()) => {
+        (Some(a), Some(secret), false)
+            if loaded
+                .ruleset
+                .template_for(&decision)
+                .is_some_and(|t| t.uses_ctx()) =>
+        {
             let claims = CtxClaims {
                 handle: handle.to_owned(),
                 campaign: a.campaign.id.clone(),
                 variant: a.variant.key.clone(),
                 vid: visitor_id.clone(),
             };
-            Some(token::sign(TokenKind::Ctx, secret, claims, now.timestamp(), settings.ctx_ttl_seconds))
+            Some(token::sign(
+                TokenKind::Ctx,
+                secret,
+                claims,
+                now.timestamp(),
+                settings.ctx_ttl_seconds,
+            ))
         }
         _ => None,
     };
     let location = loaded.ruleset.location(&decision, &visit, ctx.as_deref());
-    answer(&loaded, decision.outcome, location, headers, set_cookie.then_some(&visitor_id), is_preview, request_id)
+    answer(
+        &loaded,
+        decision.outcome,
+        location,
+        headers,
+        set_cookie.then_some(&visitor_id),
+        is_preview,
+        request_id,
+    )
 }
 
 fn answer(
@@ -137,7 +182,13 @@ fn answer(
         }
         (None, _) => {
             headers.set("X-Router-Outcome", "safe_page")?;
-            respond::page(200, "Nothing to show here yet", "This link has no destination we can send you to right now.", headers, request_id)
+            respond::page(
+                200,
+                "Nothing to show here yet",
+                "This link has no destination we can send you to right now.",
+                headers,
+                request_id,
+            )
         }
     }
 }

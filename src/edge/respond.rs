@@ -43,20 +43,30 @@ pub(crate) fn base_headers(request_id: &str) -> Result<Headers> {
 pub(crate) fn text(status: u16, body: &str, request_id: &str) -> Result<Response> {
     let headers = base_headers(request_id)?;
     headers.set("Content-Type", "text/plain; charset=utf-8")?;
-    Ok(ResponseBuilder::new().with_status(status).with_headers(headers).fixed(body.as_bytes().to_vec()))
+    Ok(ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.as_bytes().to_vec()))
 }
 
 /// A JSON response.
 pub(crate) fn json<T: Serialize>(status: u16, value: &T, headers: Headers) -> Result<Response> {
-    let body = serde_json::to_vec_pretty(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let body =
+        serde_json::to_vec_pretty(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
     headers.set("Content-Type", "application/json; charset=utf-8")?;
-    Ok(ResponseBuilder::new().with_status(status).with_headers(headers).fixed(body))
+    Ok(ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body))
 }
 
 /// A 302 to `location` with the given headers.
 pub(crate) fn redirect(location: &str, headers: Headers) -> Result<Response> {
     headers.set("Location", location)?;
-    Ok(ResponseBuilder::new().with_status(302).with_headers(headers).empty())
+    Ok(ResponseBuilder::new()
+        .with_status(302)
+        .with_headers(headers)
+        .empty())
 }
 
 const PAGE: &str = r#"<!doctype html>
@@ -67,11 +77,23 @@ const PAGE: &str = r#"<!doctype html>
 "#;
 
 /// The worker's own safe page: nothing to follow, a reference for support.
-pub(crate) fn page(status: u16, title: &str, message: &str, headers: Headers, request_id: &str) -> Result<Response> {
-    let body = PAGE.replace("TITLE", title).replace("MESSAGE", message).replace("RID", request_id);
+pub(crate) fn page(
+    status: u16,
+    title: &str,
+    message: &str,
+    headers: Headers,
+    request_id: &str,
+) -> Result<Response> {
+    let body = PAGE
+        .replace("TITLE", title)
+        .replace("MESSAGE", message)
+        .replace("RID", request_id);
     headers.set("Content-Type", "text/html; charset=utf-8")?;
     headers.set("X-Robots-Tag", "noindex")?;
-    Ok(ResponseBuilder::new().with_status(status).with_headers(headers).fixed(body.into_bytes()))
+    Ok(ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.into_bytes()))
 }
 
 /// 404 for a path that is no route, handle or entry.
@@ -81,5 +103,11 @@ pub(crate) fn not_found(request_id: &str, snapshot_version: Option<u64>) -> Resu
         headers.set("X-Snapshot-Version", &version.to_string())?;
     }
     headers.set("X-Router-Outcome", "unknown_entry")?;
-    page(404, "Link not found", "This link does not exist or is no longer active.", headers, request_id)
+    page(
+        404,
+        "Link not found",
+        "This link does not exist or is no longer active.",
+        headers,
+        request_id,
+    )
 }

@@ -33,7 +33,11 @@ thread_local! {
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string()).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// The isolate's settings, read from `env` the first time.
@@ -41,14 +45,23 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
     if let Some(settings) = SETTINGS.with(|s| s.borrow().clone()) {
         return settings;
     }
-    let number = |name: &str, default: i64| var(env, name).and_then(|v| v.parse::<i64>().ok()).filter(|n| *n >= 0).unwrap_or(default);
+    let number = |name: &str, default: i64| {
+        var(env, name)
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .unwrap_or(default)
+    };
     let settings = Rc::new(Settings {
         snapshot_ttl_ms: number("SNAPSHOT_TTL_SECONDS", 30) as f64 * 1000.0,
         geo_order: GeoSource::parse_order(&var(env, "GEO_ORDER").unwrap_or_default()),
         trust_forwarded_ip: var(env, "TRUST_FORWARDED_IP").is_some_and(|v| v == "true" || v == "1"),
-        token_secret: var(env, "TOKEN_SECRET").filter(|s| s.len() >= 16).map(String::into_bytes),
+        token_secret: var(env, "TOKEN_SECRET")
+            .filter(|s| s.len() >= 16)
+            .map(String::into_bytes),
         ctx_ttl_seconds: number("CTX_TTL_SECONDS", 7 * 24 * 3600),
-        safe_fallback: var(env, "SAFE_FALLBACK_URL").and_then(|u| Url::parse(&u).ok()).filter(|u| u.scheme() == "https"),
+        safe_fallback: var(env, "SAFE_FALLBACK_URL")
+            .and_then(|u| Url::parse(&u).ok())
+            .filter(|u| u.scheme() == "https"),
     });
     if settings.token_secret.is_none() {
         worker::console_warn!("TOKEN_SECRET is missing or shorter than 16 bytes: previews and ctx tokens are disabled");

@@ -51,7 +51,10 @@ struct Slot {
 impl Slot {
     fn lookup(&self) -> SnapshotLookup {
         match (&self.loaded, self.missing) {
-            (Some(loaded), _) => SnapshotLookup::Ready { loaded: loaded.clone(), stale: self.stale },
+            (Some(loaded), _) => SnapshotLookup::Ready {
+                loaded: loaded.clone(),
+                stale: self.stale,
+            },
             (None, true) => SnapshotLookup::Missing,
             (None, false) => SnapshotLookup::Unavailable,
         }
@@ -64,9 +67,20 @@ thread_local! {
 }
 
 /// The handle's snapshot, from the isolate cache or (when older than `ttl_ms`) from KV.
-pub(crate) async fn snapshot(kv: &KvStore, handle: &str, now_ms: f64, ttl_ms: f64) -> SnapshotLookup {
+pub(crate) async fn snapshot(
+    kv: &KvStore,
+    handle: &str,
+    now_ms: f64,
+    ttl_ms: f64,
+) -> SnapshotLookup {
     let cached = SNAPSHOTS.with(|c| {
-        c.borrow().get(handle).map(|slot| (slot.lookup(), now_ms - slot.checked_at_ms < ttl_ms, slot.loaded.clone()))
+        c.borrow().get(handle).map(|slot| {
+            (
+                slot.lookup(),
+                now_ms - slot.checked_at_ms < ttl_ms,
+                slot.loaded.clone(),
+            )
+        })
     });
     let held = match cached {
         Some((lookup, true, _)) => return lookup,
@@ -84,19 +98,57 @@ pub(crate) async fn snapshot(kv: &KvStore, handle: &str, now_ms: f64, ttl_ms: f6
     };
     let slot = match (fresh, held) {
         (Ok(Some(loaded)), Some(held)) if loaded.version < held.version => {
-            worker::console_warn!("KV returned snapshot version {} for {handle}, older than {}; keeping the newer", loaded.version, held.version);
-            Slot { loaded: Some(held), stale: false, missing: false, checked_at_ms: now_ms }
+            worker::console_warn!(
+                "KV returned snapshot version {} for {handle}, older than {}; keeping the newer",
+                loaded.version,
+                held.version
+            );
+            Slot {
+                loaded: Some(held),
+                stale: false,
+                missing: false,
+                checked_at_ms: now_ms,
+            }
         }
-        (Ok(Some(loaded)), _) => Slot { loaded: Some(Rc::new(loaded)), stale: false, missing: false, checked_at_ms: now_ms },
-        (Ok(None), None) => Slot { loaded: None, stale: false, missing: true, checked_at_ms: now_ms },
+        (Ok(Some(loaded)), _) => Slot {
+            loaded: Some(Rc::new(loaded)),
+            stale: false,
+            missing: false,
+            checked_at_ms: now_ms,
+        },
+        (Ok(None), None) => Slot {
+            loaded: None,
+            stale: false,
+            missing: true,
+            checked_at_ms: now_ms,
+        },
         (Ok(None), Some(held)) => {
-            worker::console_warn!("snapshot for {handle} is missing from KV; keeping the last-known-good one");
-            Slot { loaded: Some(held), stale: true, missing: false, checked_at_ms: now_ms }
+            worker::console_warn!(
+                "snapshot for {handle} is missing from KV; keeping the last-known-good one"
+            );
+            Slot {
+                loaded: Some(held),
+                stale: true,
+                missing: false,
+                checked_at_ms: now_ms,
+            }
         }
         (Err(why), held) => {
-            worker::console_error!("{why}; {}", if held.is_some() { "keeping the last-known-good one" } else { "no snapshot held" });
+            worker::console_error!(
+                "{why}; {}",
+                if held.is_some() {
+                    "keeping the last-known-good one"
+                } else {
+                    "no snapshot held"
+                }
+            );
             let stale = held.is_some();
-            Slot { loaded: held, stale, missing: false, checked_at_ms: now_ms }
+            Slot {
+                loaded: held,
+                stale,
+                missing: false,
+                checked_at_ms: now_ms,
+            }
         }
     };
     let lookup = slot.lookup();
@@ -140,7 +192,9 @@ pub(crate) async fn geodb(kv: &KvStore, now_ms: f64) -> Option<Rc<GeoDb>> {
             }
         },
         Ok(None) => {
-            worker::console_warn!("{MMDB_KEY} is not in KV: IP geolocation falls back to request.cf only");
+            worker::console_warn!(
+                "{MMDB_KEY} is not in KV: IP geolocation falls back to request.cf only"
+            );
             GeoSlot::Failed { at_ms: now_ms }
         }
         Err(e) => {

@@ -23,7 +23,7 @@ fn header(headers: &Headers, name: &str) -> Option<String> {
 /// Geo facts of `request.cf`, if it has any.
 fn cf_geo(req: &Request) -> Option<GeoFacts> {
     let cf = req.cf()?;
-    let facts = GeoFacts::normalised(
+    let facts = GeoFacts::from_source(
         cf.country().as_deref(),
         cf.continent().as_deref(),
         cf.region_code().as_deref(),
@@ -51,15 +51,27 @@ pub(crate) fn parse_forwarded(value: &str) -> Option<IpAddr> {
     if first.len() > 64 {
         return None;
     }
-    first.trim_start_matches('[').trim_end_matches(']').parse().ok()
+    first
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// What each configured geo source says, in order. The MaxMind DB is only read (and
 /// looked in) when a source before it, or no source at all, left the country unknown.
-pub(crate) async fn geo_sources(req: &Request, kv: &KvStore, settings: &Settings, now_ms: f64) -> Vec<(GeoSource, GeoFacts)> {
+pub(crate) async fn geo_sources(
+    req: &Request,
+    kv: &KvStore,
+    settings: &Settings,
+    now_ms: f64,
+) -> Vec<(GeoSource, GeoFacts)> {
     let mut found = Vec::with_capacity(settings.geo_order.len());
     for source in &settings.geo_order {
-        if found.iter().any(|(_, g): &(GeoSource, GeoFacts)| g.country.is_some()) {
+        if found
+            .iter()
+            .any(|(_, g): &(GeoSource, GeoFacts)| g.country.is_some())
+        {
             break;
         }
         let facts = match source {
@@ -89,15 +101,26 @@ pub(crate) fn cookie_visitor_id(headers: &Headers) -> Option<String> {
 
 /// Whether a string is a visitor id as the router mints them.
 pub(crate) fn is_visitor_id(value: &str) -> bool {
-    value.len() == 32 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    value.len() == 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The `Set-Cookie` value for a new visitor id.
 pub(crate) fn set_cookie(visitor_id: &str) -> String {
-    format!("{COOKIE}={visitor_id}; Max-Age={COOKIE_MAX_AGE}; Path=/; Secure; HttpOnly; SameSite=Lax")
+    format!(
+        "{COOKIE}={visitor_id}; Max-Age={COOKIE_MAX_AGE}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    )
 }
 
 /// `User-Agent`, `Sec-CH-UA-Mobile`, `Sec-CH-UA-Platform`, `Accept-Language`.
 pub(crate) fn device_headers(headers: &Headers) -> [Option<String>; 4] {
-    ["User-Agent", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform", "Accept-Language"].map(|name| header(headers, name))
+    [
+        "User-Agent",
+        "Sec-CH-UA-Mobile",
+        "Sec-CH-UA-Platform",
+        "Accept-Language",
+    ]
+    .map(|name| header(headers, name))
 }

@@ -72,7 +72,15 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate { dir } => cmd_validate(&dir, cli.json),
         Command::Snapshot { dir, version, out } => cmd_snapshot(&dir, version, out.as_deref()),
-        Command::Token { kind: TokenCommand::Preview { handle, ttl, sub, dev_vars } } => cmd_token(&handle, ttl, sub, &dev_vars, cli.json),
+        Command::Token {
+            kind:
+                TokenCommand::Preview {
+                    handle,
+                    ttl,
+                    sub,
+                    dev_vars,
+                },
+        } => cmd_token(&handle, ttl, sub, &dev_vars, cli.json),
     };
     match result {
         Ok(code) => code,
@@ -84,14 +92,20 @@ pub(crate) fn main() -> ExitCode {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 /// Loads and validates a rule directory; all diagnostics located in their files.
 fn load(dir: &Path) -> (Option<HandleConfig>, Vec<FileDiagnostic>) {
     match load_dir(dir) {
         Ok((config, origins)) => {
-            let located = validate(&config).iter().map(|d| Origins::locate(&origins, d)).collect();
+            let located = validate(&config)
+                .iter()
+                .map(|d| Origins::locate(&origins, d))
+                .collect();
             (Some(config), located)
         }
         Err(problems) => (None, problems),
@@ -99,7 +113,9 @@ fn load(dir: &Path) -> (Option<HandleConfig>, Vec<FileDiagnostic>) {
 }
 
 fn has_errors(diagnostics: &[FileDiagnostic]) -> bool {
-    diagnostics.iter().any(|d| d.diagnostic.severity == Severity::Error)
+    diagnostics
+        .iter()
+        .any(|d| d.diagnostic.severity == Severity::Error)
 }
 
 fn cmd_validate(dir: &Path, json: bool) -> Result<ExitCode, String> {
@@ -107,30 +123,51 @@ fn cmd_validate(dir: &Path, json: bool) -> Result<ExitCode, String> {
     let failed = has_errors(&diagnostics);
     if json {
         let out = serde_json::json!({ "ok": !failed, "diagnostics": diagnostics });
-        println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
     } else {
         for d in &diagnostics {
             println!("{d}");
         }
-        let errors = diagnostics.iter().filter(|d| d.diagnostic.severity == Severity::Error).count();
-        println!("{}: {errors} error(s), {} warning(s)", dir.display(), diagnostics.len() - errors);
+        let errors = diagnostics
+            .iter()
+            .filter(|d| d.diagnostic.severity == Severity::Error)
+            .count();
+        println!(
+            "{}: {errors} error(s), {} warning(s)",
+            dir.display(),
+            diagnostics.len() - errors
+        );
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn cmd_snapshot(dir: &Path, version: Option<u64>, out: Option<&Path>) -> Result<ExitCode, String> {
     let (config, diagnostics) = load(dir);
-    for d in diagnostics.iter().filter(|d| d.diagnostic.severity == Severity::Error) {
+    for d in diagnostics
+        .iter()
+        .filter(|d| d.diagnostic.severity == Severity::Error)
+    {
         eprintln!("{d}");
     }
     let Some(config) = config.filter(|_| !has_errors(&diagnostics)) else {
         return Ok(ExitCode::FAILURE);
     };
-    let published = chrono::DateTime::from_timestamp(now(), 0).unwrap_or_default().to_rfc3339();
+    let published = chrono::DateTime::from_timestamp(now(), 0)
+        .unwrap_or_default()
+        .to_rfc3339();
     let snapshot = Snapshot::new(config, version.unwrap_or(now() as u64), published);
     let json = snapshot.to_json();
     match out {
-        Some(path) => fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        Some(path) => {
+            fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?
+        }
         None => println!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
@@ -141,8 +178,12 @@ fn token_secret(dev_vars: &Path) -> Result<String, String> {
     if let Ok(secret) = std::env::var("TOKEN_SECRET") {
         return Ok(secret);
     }
-    let text = fs::read_to_string(dev_vars)
-        .map_err(|e| format!("TOKEN_SECRET is not set and {} cannot be read ({e}); run `make dev` once to create it", dev_vars.display()))?;
+    let text = fs::read_to_string(dev_vars).map_err(|e| {
+        format!(
+            "TOKEN_SECRET is not set and {} cannot be read ({e}); run `make dev` once to create it",
+            dev_vars.display()
+        )
+    })?;
     text.lines()
         .filter_map(|line| line.trim().split_once('='))
         .find(|(key, _)| key.trim() == "TOKEN_SECRET")
@@ -150,15 +191,33 @@ fn token_secret(dev_vars: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("{} has no TOKEN_SECRET", dev_vars.display()))
 }
 
-fn cmd_token(handle: &str, ttl: i64, sub: Option<String>, dev_vars: &Path, json: bool) -> Result<ExitCode, String> {
+fn cmd_token(
+    handle: &str,
+    ttl: i64,
+    sub: Option<String>,
+    dev_vars: &Path,
+    json: bool,
+) -> Result<ExitCode, String> {
     if ttl <= 0 {
         return Err("--ttl must be positive".into());
     }
     let secret = token_secret(dev_vars)?;
     let issued = now();
-    let token = token::sign(TokenKind::Preview, secret.as_bytes(), PreviewClaims { handle: handle.to_owned(), sub }, issued, ttl);
+    let token = token::sign(
+        TokenKind::Preview,
+        secret.as_bytes(),
+        PreviewClaims {
+            handle: handle.to_owned(),
+            sub,
+        },
+        issued,
+        ttl,
+    );
     if json {
-        println!("{}", serde_json::json!({ "token": token, "handle": handle, "expires_at": issued + ttl }));
+        println!(
+            "{}",
+            serde_json::json!({ "token": token, "handle": handle, "expires_at": issued + ttl })
+        );
     } else {
         println!("{token}");
     }
