@@ -214,6 +214,13 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
     for entry in entries.values_mut() {
         entry.index = index_entry(&entry.rules, &rules);
     }
+    let mut router_params: Vec<String> = templates
+        .iter()
+        .flat_map(|t| t.computed_params())
+        .map(str::to_owned)
+        .collect();
+    router_params.sort_unstable();
+    router_params.dedup();
     RuleSet {
         handle: config.handle.clone(),
         fallback,
@@ -223,6 +230,7 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         templates,
         default_template,
         allowlist,
+        router_params,
     }
 }
 

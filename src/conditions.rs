@@ -51,7 +51,8 @@ impl<T: PartialEq> Set<T> {
 }
 
 impl<T: std::fmt::Display> Set<T> {
-    fn describe(&self) -> String {
+    /// The test in words, e.g. `in [IN, AE]`.
+    pub(crate) fn describe(&self) -> String {
         let values: Vec<String> = self.values.iter().map(ToString::to_string).collect();
         format!(
             "{} [{}]",

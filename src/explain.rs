@@ -68,6 +68,9 @@ pub struct Explanation {
     pub entry: String,
     /// Whether a valid preview token came with the request.
     pub preview: bool,
+    /// Whom the preview token was minted for, if it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_sub: Option<String>,
     /// Overrides in effect.
     pub overrides: Overrides,
     /// Override parameters that were refused, with why.
@@ -97,6 +100,8 @@ pub struct ExplainContext<'a> {
     pub snapshot_version: u64,
     /// Whether the preview token was valid.
     pub preview: bool,
+    /// The preview token's subject.
+    pub preview_sub: Option<&'a str>,
     /// Overrides in effect (empty without a valid token).
     pub overrides: &'a Overrides,
     /// Refused override parameters.
@@ -188,14 +193,23 @@ impl RuleSet {
             })
             .collect();
         let location = self.location(&decision, visit, None);
+        let mut rejected = ctx.rejected.to_vec();
+        let forced = decision.assignment.is_some_and(|a| a.forced);
+        if ctx.overrides.variant.is_some() && !forced {
+            rejected.push((
+                "__variant".to_owned(),
+                "not a variant of the winning rule's campaign (or no campaign rule won)",
+            ));
+        }
         let explanation = Explanation {
             request_id: ctx.request_id.to_owned(),
             snapshot_version: ctx.snapshot_version,
             handle: self.handle.clone(),
             entry: visit.entry.to_owned(),
             preview: ctx.preview,
+            preview_sub: ctx.preview_sub.map(str::to_owned),
             overrides: ctx.overrides.clone(),
-            rejected_overrides: ctx.rejected.to_vec(),
+            rejected_overrides: rejected,
             facts: facts_trace(visit.facts, ctx.sources),
             rules,
             outcome: if location.is_none() && decision.location.is_some() {

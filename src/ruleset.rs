@@ -123,6 +123,9 @@ pub struct RuleSet {
     pub(crate) templates: Vec<Template>,
     pub(crate) default_template: Option<usize>,
     pub(crate) allowlist: Allowlist,
+    /// Names of template parameters whose values the router computes (they hold a
+    /// placeholder) in any of the handle's templates: never taken from a visitor.
+    pub(crate) router_params: Vec<String>,
 }
 
 /// One visit to decide.
@@ -416,7 +419,11 @@ impl RuleSet {
 
     /// The final location: the decision's destination with the tracking template and the
     /// forwarded visitor query applied, checked against the allowlist once more. `None`
-    /// means the safe page.
+    /// means the safe page. Visitor parameters named like a router-computed template
+    /// parameter of any of the handle's templates (`gh_rule={rule}`,
+    /// `gh_variant={variant}`, ...) are dropped, so attribution tags cannot be planted;
+    /// unless the applied template explicitly ranks the visitor before itself (a
+    /// marketer's choice, e.g. to keep a sharer's UTM tags).
     pub fn location(
         &self,
         decision: &Decision<'_>,
@@ -434,12 +441,16 @@ impl RuleSet {
             device: Some(visit.facts.device.as_str()),
             ctx,
         };
-        let url = render(
-            destination,
-            self.template_for(decision),
-            &visit.facts.query,
-            &values,
-        );
+        let template = self.template_for(decision);
+        let visitor_first = template.is_some_and(Template::lets_visitor_win);
+        let forwarded: Vec<(String, String)> = visit
+            .facts
+            .query
+            .iter()
+            .filter(|(name, _)| visitor_first || !self.router_params.contains(name))
+            .cloned()
+            .collect();
+        let url = render(destination, template, &forwarded, &values);
         self.allowlist.check_url(&url).is_ok().then_some(url)
     }
 }

@@ -14,8 +14,8 @@
 //! holds `{ctx}` is always the router's: it wins over every source, and when no ctx token
 //! is issued the name is dropped from every source, so a visitor can never plant a ctx.
 //!
-//! Output order: kept destination parameters, then template parameters, then visitor
-//! parameters, each in their own order.
+//! Output order: kept destination parameters (their own order), then template parameters
+//! (by name), then visitor parameters (their own order).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -207,6 +207,20 @@ impl Template {
     /// Whether the template sets a parameter of this name.
     pub fn sets_param(&self, name: &str) -> bool {
         self.params.iter().any(|(n, _)| n == name)
+    }
+
+    /// Names of the parameters whose values hold a placeholder (computed by the router).
+    pub fn computed_params(&self) -> impl Iterator<Item = &str> {
+        self.params
+            .iter()
+            .filter(|(_, pieces)| pieces.iter().any(|p| matches!(p, Piece::Hole(_))))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Whether the precedence ranks the visitor's parameters before the template's.
+    pub fn lets_visitor_win(&self) -> bool {
+        let rank = |source| self.precedence.iter().position(|s| *s == source);
+        matches!((rank(ParamSource::Visitor), rank(ParamSource::Template)), (Some(v), Some(t)) if v < t)
     }
 
     /// Whether any parameter carries the ctx token.

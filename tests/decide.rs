@@ -121,6 +121,7 @@ fn assert_traced_agrees(set: &RuleSet, visit: &Visit<'_>) {
         request_id: "t",
         snapshot_version: 0,
         preview: false,
+        preview_sub: None,
         overrides: &overrides,
         rejected: &[],
         sources: &sources,

@@ -4,7 +4,9 @@
 //! - compile-then-decide never panics, even on invalid configurations;
 //! - the indexed walk (`decide`) and the traced walk (`explain`) agree;
 //! - bucketing is uniform (chi-square) and stable (same seed and id, same bucket; a
-//!   visitor's variant survives other campaigns being added and rules being reordered).
+//!   visitor's variant survives other campaigns being added and rules being reordered);
+//! - the rule audit's claims hold: a shadowed rule never wins, and same-priority rules
+//!   that both hold for a visitor are reported as colliding (`properties/audit.rs`).
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -18,6 +20,8 @@ use edge_router::{compile, validate, RuleSet, Visit};
 use proptest::prelude::*;
 use url::{Host, Url};
 
+#[path = "properties/audit.rs"]
+mod audit;
 #[path = "properties/broken.rs"]
 mod broken;
 #[path = "properties/gen.rs"]
@@ -114,6 +118,7 @@ fn check_visit(
         request_id: "p",
         snapshot_version: 0,
         preview: false,
+        preview_sub: None,
         overrides: &overrides,
         rejected: &[],
         sources: &sources,

@@ -210,6 +210,7 @@ fn run_case(set: &RuleSet, case: &Case, file_now: Option<&str>) -> Result<Observ
         request_id: "vector",
         snapshot_version: 1,
         preview: false,
+        preview_sub: None,
         overrides: &overrides,
         rejected: &[],
         sources: &sources,

@@ -1,6 +1,7 @@
 //! The edge layer (wasm only): turns requests into facts, reads KV and D1, and renders the
 //! core's decisions and results as responses. Nothing here decides anything.
 
+mod api;
 mod redirect;
 mod respond;
 mod settings;
@@ -16,8 +17,14 @@ use crate::compile::is_valid_slug;
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request_id = respond::request_id();
     let path = req.path();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Visitor paths are matched case-insensitively and with a trailing slash tolerated:
+    // links get retyped and upper-cased in print. Handles and slugs are lower-case.
+    let lowered = path.to_ascii_lowercase();
+    let trimmed = lowered.trim_start_matches('/');
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    let segments: Vec<&str> = trimmed.split('/').collect();
     match (req.method(), segments.as_slice()) {
+        (_, ["v2", ..]) => Ok(api::handle(req, &env, &request_id).await),
         (Method::Get | Method::Head, [handle, slug])
             if is_valid_slug(handle) && is_valid_slug(slug) =>
         {

@@ -64,8 +64,9 @@ async fn visit(
 ) -> worker::Result<Response> {
     let now_ms = respond::now_ms();
     let kv = env.kv("CONFIG")?;
-    let loaded = match store::snapshot(&kv, handle, now_ms, settings.snapshot_ttl_ms).await {
-        SnapshotLookup::Ready { loaded, .. } => loaded,
+    let (loaded, stale) = match store::snapshot(&kv, handle, now_ms, settings.snapshot_ttl_ms).await
+    {
+        SnapshotLookup::Ready { loaded, stale } => (loaded, stale),
         SnapshotLookup::Missing => return respond::not_found(request_id, None),
         SnapshotLookup::Unavailable => return Ok(unavailable(settings, request_id)),
     };
@@ -111,11 +112,16 @@ async fn visit(
 
     let headers = base_headers(request_id)?;
     headers.set("X-Snapshot-Version", &loaded.version.to_string())?;
+    if stale {
+        // Serving the last-known-good snapshot: the latest read from KV failed.
+        headers.set("X-Snapshot-Stale", "1")?;
+    }
     if is_preview && split.explain {
         let context = ExplainContext {
             request_id,
             snapshot_version: loaded.version,
             preview: true,
+            preview_sub: preview.as_ref().and_then(|p| p.claims.sub.as_deref()),
             overrides: &split.overrides,
             rejected: &split.rejected,
             sources: &sources,

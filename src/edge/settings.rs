@@ -8,6 +8,12 @@
 //! | `TOKEN_SECRET` (secret) | signs preview, ctx and site tokens | none: no preview, no ctx |
 //! | `CTX_TTL_SECONDS` | lifetime of ctx tokens handed to destinations | 604800 (7 days) |
 //! | `SAFE_FALLBACK_URL` | where visitors go when no snapshot can be read at all (https) | none: the safe page |
+//! | `JWT_SECRET` (secret) | verifies HS256 JWTs of the management API | none: PATs only |
+//! | `API_MAX_BODY_BYTES` | request body limit of the API (413 above) | 65536 |
+//! | `API_READS_PER_MINUTE` | reads per caller and route per minute (429 above) | 300 |
+//! | `API_WRITES_PER_MINUTE` | writes per caller and route per minute (429 above) | 60 |
+//! | `DAILY_WRITE_LIMIT` | writes per handle per UTC day (429 above) | 1000 |
+//! | `DOH_RESOLVER_URL` | DNS-over-HTTPS JSON resolver for domain verification | `https://cloudflare-dns.com/dns-query` |
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,6 +21,8 @@ use std::rc::Rc;
 use url::Url;
 use worker::Env;
 
+use crate::api::body::DEFAULT_MAX_BODY_BYTES;
+use crate::api::doh::DEFAULT_RESOLVER;
 use crate::geo::GeoSource;
 
 /// Settings of this isolate.
@@ -26,6 +34,12 @@ pub(crate) struct Settings {
     pub(crate) token_secret: Option<Vec<u8>>,
     pub(crate) ctx_ttl_seconds: i64,
     pub(crate) safe_fallback: Option<Url>,
+    pub(crate) jwt_secret: Option<Vec<u8>>,
+    pub(crate) api_max_body_bytes: usize,
+    pub(crate) reads_per_minute: u32,
+    pub(crate) writes_per_minute: u32,
+    pub(crate) daily_write_limit: u32,
+    pub(crate) doh_resolver: String,
 }
 
 thread_local! {
@@ -62,6 +76,14 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
         safe_fallback: var(env, "SAFE_FALLBACK_URL")
             .and_then(|u| Url::parse(&u).ok())
             .filter(|u| u.scheme() == "https"),
+        jwt_secret: var(env, "JWT_SECRET")
+            .filter(|s| s.len() >= 16)
+            .map(String::into_bytes),
+        api_max_body_bytes: number("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64) as usize,
+        reads_per_minute: number("API_READS_PER_MINUTE", 300) as u32,
+        writes_per_minute: number("API_WRITES_PER_MINUTE", 60) as u32,
+        daily_write_limit: number("DAILY_WRITE_LIMIT", 1000) as u32,
+        doh_resolver: var(env, "DOH_RESOLVER_URL").unwrap_or_else(|| DEFAULT_RESOLVER.to_owned()),
     });
     if settings.token_secret.is_none() {
         worker::console_warn!("TOKEN_SECRET is missing or shorter than 16 bytes: previews and ctx tokens are disabled");

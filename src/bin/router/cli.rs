@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
+use edge_router::api::auth::{new_pat, pat_hash, Scope};
 use edge_router::rulefiles::{load_dir, FileDiagnostic, Origins};
 use edge_router::snapshot::Snapshot;
 use edge_router::token::{self, PreviewClaims, TokenKind};
@@ -45,6 +46,22 @@ enum Command {
         #[command(subcommand)]
         kind: TokenCommand,
     },
+    /// Create a personal access token for the management API: prints the token once and
+    /// the SQL that stores its SHA-256 (never the token) in D1's api_tokens table.
+    Pat {
+        /// The handle the token may manage.
+        #[arg(long)]
+        handle: String,
+        /// Space-separated scopes (e.g. "rules:read rules:write", or "admin").
+        #[arg(long, default_value = "admin")]
+        scopes: String,
+        /// Who the token is for (recorded as the author of changes).
+        #[arg(long, default_value = "developer")]
+        sub: String,
+        /// Lifetime in days (none: until revoked).
+        #[arg(long)]
+        days: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +98,12 @@ pub(crate) fn main() -> ExitCode {
                     dev_vars,
                 },
         } => cmd_token(&handle, ttl, sub, &dev_vars, cli.json),
+        Command::Pat {
+            handle,
+            scopes,
+            sub,
+            days,
+        } => cmd_pat(&handle, &scopes, &sub, days, cli.json),
     };
     match result {
         Ok(code) => code,
@@ -220,6 +243,60 @@ fn cmd_token(
         );
     } else {
         println!("{token}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Quotes a value as an SQL string literal.
+fn sql_text(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn cmd_pat(
+    handle: &str,
+    scopes: &str,
+    sub: &str,
+    days: Option<i64>,
+    json: bool,
+) -> Result<ExitCode, String> {
+    if !edge_router::compile::is_valid_slug(handle) {
+        return Err(format!("{handle:?} is not a handle"));
+    }
+    let unknown: Vec<&str> = scopes
+        .split_whitespace()
+        .filter(|s| Scope::parse(s).is_none())
+        .collect();
+    if !unknown.is_empty() || scopes.trim().is_empty() {
+        let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        return Err(format!(
+            "unknown scope(s) {unknown:?}; known: {}",
+            known.join(" ")
+        ));
+    }
+    let mut random = [0u8; 32];
+    getrandom::getrandom(&mut random).map_err(|e| format!("no randomness: {e}"))?;
+    let token = new_pat(&random);
+    let hash = pat_hash(&token);
+    let expires = days.map(|d| now() + d * 86_400);
+    let created = chrono::DateTime::from_timestamp(now(), 0)
+        .unwrap_or_default()
+        .to_rfc3339();
+    let sql = format!(
+        "INSERT INTO api_tokens (hash, handle, scopes, sub, expires_at, revoked, created_at) VALUES ({}, {}, {}, {}, {}, 0, {});",
+        sql_text(&hash),
+        sql_text(handle),
+        sql_text(scopes.trim()),
+        sql_text(sub),
+        expires.map_or("NULL".to_owned(), |e| e.to_string()),
+        sql_text(&created),
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "token": token, "hash": hash, "handle": handle, "scopes": scopes.trim(), "sub": sub, "expires_at": expires, "sql": sql })
+        );
+    } else {
+        println!("token: {token}\nstore it with (D1): {sql}");
     }
     Ok(ExitCode::SUCCESS)
 }
