@@ -132,6 +132,19 @@ pub fn transition(
     Ok(to)
 }
 
+/// The transitions the state machine allows from `from`, in route order.
+pub fn allowed_transitions(from: CampaignStatus) -> Vec<Transition> {
+    [
+        Transition::Activate,
+        Transition::Pause,
+        Transition::Resume,
+        Transition::Cancel,
+    ]
+    .into_iter()
+    .filter(|t| transition(from, *t).is_ok())
+    .collect()
+}
+
 /// The state a stored campaign is in at `now`: an active campaign whose end date has
 /// passed is completed.
 pub fn effective_status(
@@ -186,6 +199,11 @@ mod tests {
         assert_eq!(err.to_string(), "cannot resume a campaign that is canceled");
         assert!(transition(Completed, Transition::Pause).is_err());
         assert!(Canceled.is_terminal() && Completed.is_terminal() && !Paused.is_terminal());
+        assert_eq!(
+            allowed_transitions(Paused),
+            vec![Transition::Resume, Transition::Cancel]
+        );
+        assert!(allowed_transitions(Completed).is_empty());
     }
 
     #[test]

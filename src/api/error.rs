@@ -19,6 +19,9 @@ pub enum ApiError {
     TokenExpired,
     /// The token belongs to another handle. 403 `wrong_handle`.
     WrongHandle,
+    /// A campaign-scoped (site) token is for another campaign of the handle. 403
+    /// `wrong_campaign`.
+    WrongCampaign,
     /// The token lacks the route's scope. 403 `insufficient_scope`.
     InsufficientScope(&'static str),
     /// No such route. 404 `route_not_found`.
@@ -82,7 +85,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::MissingToken | Self::InvalidToken | Self::TokenExpired => 401,
-            Self::WrongHandle | Self::InsufficientScope(_) => 403,
+            Self::WrongHandle | Self::WrongCampaign | Self::InsufficientScope(_) => 403,
             Self::RouteNotFound | Self::NotFound { .. } => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::BodyTooLarge(_) => 413,
@@ -104,6 +107,7 @@ impl ApiError {
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",
             Self::WrongHandle => "wrong_handle",
+            Self::WrongCampaign => "wrong_campaign",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -169,6 +173,7 @@ impl fmt::Display for ApiError {
             Self::InvalidToken => f.write_str("the token is not valid"),
             Self::TokenExpired => f.write_str("the token has expired"),
             Self::WrongHandle => f.write_str("the token is not for this handle"),
+            Self::WrongCampaign => f.write_str("the token is not for this campaign"),
             Self::InsufficientScope(scope) => write!(f, "this route needs the scope {scope}"),
             Self::RouteNotFound => f.write_str("no such route; see /v2/openapi.json"),
             Self::MethodNotAllowed(allowed) => write!(f, "allowed methods: {}", allowed.join(", ")),

@@ -1,0 +1,349 @@
+//! Site-structure campaign pages: one page per campaign, with a draft (`PUT`) and a
+//! published revision (`publish`), each carrying an access level; the public routes read
+//! the published revision only, never the draft. The edge stores a [`PageState`] as JSON
+//! per `(handle, campaign)`.
+//!
+//! Decisions:
+//! - **Revisions** count every `PUT` (1, 2, ...); publishing copies the draft, revision
+//!   number included, so `draft.revision > published.revision` means unpublished
+//!   changes. Publishing an already published draft changes nothing (idempotent, `false`);
+//!   without a draft it is 409 `nothing_to_publish`.
+//! - **Access levels** are metadata the storefront enforces (the worker does not log
+//!   visitors in): the public read serves `PUBLIC`, `FREE_WITH_LOGIN` and `PAID` pages
+//!   with their level, so the site can gate them; a `PRIVATE` page is never served
+//!   publicly (404 `page_not_found`, as if unpublished).
+//! - **Site tokens** let a public client (the storefront's page editor) edit and publish
+//!   one campaign's page through `PUT` and `POST .../publish` under
+//!   `/v2/public/handles/{handle}/site-structure/campaigns/{id}`. They are minted by
+//!   `POST /v2/handles/{handle}/campaigns/{id}/site-tokens` (scope `pages:write`, body
+//!   `{"ttl_seconds": n}` optional; default 1 h, at most 24 h) as
+//!   [`TokenKind::Site`] tokens with [`SiteClaims`] `{handle, campaign}`, signed with the
+//!   site key derived from `TOKEN_SECRET`, and presented as `Authorization: Bearer
+//!   <token>`. They cannot be revoked; keep them short-lived.
+//!
+//! The page document's shape is in [`document`] and served as [`page_schema`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::ApiError;
+use crate::diag::Diagnostics;
+use crate::token::{self, SiteClaims, TokenError, TokenKind};
+
+pub mod document;
+#[cfg(test)]
+mod tests;
+
+pub use document::page_schema;
+
+/// Who may see a page (enforced by the storefront).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccessLevel {
+    /// Anyone.
+    Public,
+    /// Visitors signed in with a free account (what campaign pages need).
+    FreeWithLogin,
+    /// Paying members.
+    Paid,
+    /// Nobody outside Gharart; never served by the public routes.
+    Private,
+}
+
+impl AccessLevel {
+    /// The level's name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "PUBLIC",
+            Self::FreeWithLogin => "FREE_WITH_LOGIN",
+            Self::Paid => "PAID",
+            Self::Private => "PRIVATE",
+        }
+    }
+}
+
+/// Body of `PUT .../site-structure/campaigns/{id}` (management and public).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageInput {
+    /// Who may see the page.
+    pub access_level: AccessLevel,
+    /// The page document (see [`page_schema`]).
+    pub document: Value,
+}
+
+/// One revision of a page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageRevision {
+    /// Revision number (1 for the first `PUT`).
+    pub revision: u64,
+    /// Who may see it.
+    pub access_level: AccessLevel,
+    /// The document.
+    pub document: Value,
+    /// When the draft was written (RFC 3339).
+    pub updated_at: String,
+    /// Who wrote it (token subject, or `site-token`).
+    pub updated_by: String,
+    /// When it was published (published revisions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    /// Who published it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_by: Option<String>,
+}
+
+/// A campaign page: its draft and its published revision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageState {
+    /// The latest `PUT`.
+    #[serde(default)]
+    pub draft: Option<PageRevision>,
+    /// What the public routes serve.
+    #[serde(default)]
+    pub published: Option<PageRevision>,
+}
+
+impl PageState {
+    /// The highest revision number (0 for a page never written).
+    pub fn revision(&self) -> u64 {
+        let rev = |r: &Option<PageRevision>| r.as_ref().map_or(0, |r| r.revision);
+        rev(&self.draft).max(rev(&self.published))
+    }
+
+    /// Whether the draft has changes the public does not see yet.
+    pub fn unpublished_changes(&self) -> bool {
+        match (&self.draft, &self.published) {
+            (Some(d), Some(p)) => d.revision > p.revision,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Validates a page body and stores it as the new draft; returns it.
+///
+/// # Errors
+/// [`ApiError::Validation`] with every problem, paths like `$.document.blocks[2].type`.
+pub fn put_draft<'s>(
+    state: &'s mut PageState,
+    campaign: &str,
+    input: PageInput,
+    by: &str,
+    now: &str,
+) -> Result<&'s PageRevision, ApiError> {
+    let mut diags = Diagnostics::default();
+    diags.set_id(Some(campaign));
+    document::check(&input.document, "$.document", &mut diags);
+    if diags.has_errors() {
+        return Err(ApiError::Validation(document::cap(diags.into_vec())));
+    }
+    let revision = state.revision() + 1;
+    Ok(state.draft.insert(PageRevision {
+        revision,
+        access_level: input.access_level,
+        document: input.document,
+        updated_at: now.to_owned(),
+        updated_by: by.to_owned(),
+        published_at: None,
+        published_by: None,
+    }))
+}
+
+/// Publishes the draft; returns whether anything changed (publishing the revision that
+/// is already published does nothing).
+///
+/// # Errors
+/// [`ApiError::Conflict`] `nothing_to_publish` without a draft.
+pub fn publish(state: &mut PageState, by: &str, now: &str) -> Result<bool, ApiError> {
+    let Some(draft) = &state.draft else {
+        return Err(ApiError::Conflict {
+            code: "nothing_to_publish",
+            message: "this campaign page has no draft; PUT one first".into(),
+        });
+    };
+    if state
+        .published
+        .as_ref()
+        .is_some_and(|p| p.revision == draft.revision)
+    {
+        return Ok(false);
+    }
+    state.published = Some(PageRevision {
+        published_at: Some(now.to_owned()),
+        published_by: Some(by.to_owned()),
+        ..draft.clone()
+    });
+    Ok(true)
+}
+
+/// A page as the management API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageView<'s> {
+    /// The campaign.
+    pub campaign: &'s str,
+    /// The draft, if any.
+    pub draft: Option<&'s PageRevision>,
+    /// The published revision, if any.
+    pub published: Option<&'s PageRevision>,
+    /// Whether the draft is newer than what is published.
+    pub unpublished_changes: bool,
+}
+
+/// The management view of a page.
+pub fn page_view<'s>(campaign: &'s str, state: &'s PageState) -> PageView<'s> {
+    PageView {
+        campaign,
+        draft: state.draft.as_ref(),
+        published: state.published.as_ref(),
+        unpublished_changes: state.unpublished_changes(),
+    }
+}
+
+/// A published page as the public routes show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicPage<'s> {
+    /// The campaign.
+    pub campaign: &'s str,
+    /// The published revision's number.
+    pub revision: u64,
+    /// Who may see it (the storefront enforces it).
+    pub access_level: AccessLevel,
+    /// The document.
+    pub document: &'s Value,
+    /// When it was published.
+    pub published_at: Option<&'s str>,
+    /// Where its schema is served.
+    pub schema: String,
+}
+
+/// The public view: the published revision only, never the draft, and nothing for a
+/// `PRIVATE` page. `schema_url` is where the edge serves [`page_schema`].
+pub fn public_view<'s>(
+    campaign: &'s str,
+    state: &'s PageState,
+    schema_url: &str,
+) -> Option<PublicPage<'s>> {
+    let published = state
+        .published
+        .as_ref()
+        .filter(|p| p.access_level != AccessLevel::Private)?;
+    Some(PublicPage {
+        campaign,
+        revision: published.revision,
+        access_level: published.access_level,
+        document: &published.document,
+        published_at: published.published_at.as_deref(),
+        schema: schema_url.to_owned(),
+    })
+}
+
+/// Default lifetime of a site token.
+pub const DEFAULT_SITE_TOKEN_TTL: i64 = 3600;
+/// Longest lifetime of a site token.
+pub const MAX_SITE_TOKEN_TTL: i64 = 24 * 3600;
+
+/// Body of `POST .../campaigns/{id}/site-tokens` (may be empty).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteTokenRequest {
+    /// Lifetime in seconds (default 3600, at most 86400).
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A minted site token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteToken {
+    /// The token; send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Handle it is for.
+    pub handle: String,
+    /// Campaign whose page it may edit and publish.
+    pub campaign: String,
+    /// Expiry (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// Mints a site token for one campaign's page.
+///
+/// # Errors
+/// [`ApiError::InvalidBody`] at `$.ttl_seconds` outside 1..=86400.
+pub fn mint_site_token(
+    secret: &[u8],
+    handle: &str,
+    campaign: &str,
+    request: &SiteTokenRequest,
+    now: DateTime<Utc>,
+) -> Result<SiteToken, ApiError> {
+    let ttl = request.ttl_seconds.unwrap_or(DEFAULT_SITE_TOKEN_TTL);
+    if !(1..=MAX_SITE_TOKEN_TTL).contains(&ttl) {
+        return Err(ApiError::InvalidBody {
+            path: "$.ttl_seconds".into(),
+            message: format!("1 to {MAX_SITE_TOKEN_TTL} seconds"),
+        });
+    }
+    let claims = SiteClaims {
+        handle: handle.to_owned(),
+        campaign: campaign.to_owned(),
+    };
+    let now = now.timestamp();
+    Ok(SiteToken {
+        token: token::sign(TokenKind::Site, secret, claims, now, ttl),
+        handle: handle.to_owned(),
+        campaign: campaign.to_owned(),
+        expires_at: now + ttl,
+    })
+}
+
+/// The token of a public page route's `Authorization: Bearer` header.
+///
+/// # Errors
+/// [`ApiError::MissingToken`] without a header, [`ApiError::InvalidToken`] for another
+/// scheme or an empty token.
+pub fn site_bearer(header: Option<&str>) -> Result<&str, ApiError> {
+    let header = header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or(ApiError::MissingToken)?;
+    match header.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::InvalidToken),
+    }
+}
+
+/// Checks a site token for `handle`'s campaign `campaign`.
+///
+/// # Errors
+/// 401 [`ApiError::InvalidToken`] (malformed, forged, another kind of token, issued in
+/// the future) or [`ApiError::TokenExpired`]; 403 [`ApiError::WrongHandle`] for another
+/// handle, [`ApiError::WrongCampaign`] for another campaign of this handle.
+pub fn verify_site_token(
+    secret: &[u8],
+    token: &str,
+    handle: &str,
+    campaign: &str,
+    now: DateTime<Utc>,
+) -> Result<SiteClaims, ApiError> {
+    let signed = token::verify::<SiteClaims>(TokenKind::Site, secret, token, now.timestamp())
+        .map_err(|e| match e {
+            TokenError::Expired => ApiError::TokenExpired,
+            TokenError::Malformed | TokenError::BadSignature | TokenError::NotYetValid => {
+                ApiError::InvalidToken
+            }
+        })?;
+    if signed.claims.handle != handle {
+        return Err(ApiError::WrongHandle);
+    }
+    if signed.claims.campaign != campaign {
+        return Err(ApiError::WrongCampaign);
+    }
+    Ok(signed.claims)
+}

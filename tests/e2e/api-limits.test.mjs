@@ -1,0 +1,167 @@
+// The management API's limits end to end, with a worker of its own started with tiny
+// limits: API_MAX_BODY_BYTES=1024 (413), API_READS_PER_MINUTE=4 and
+// API_WRITES_PER_MINUTE=3 per caller and route (429 rate_limited), DAILY_WRITE_LIMIT=8
+// writes per handle per UTC day (429 daily_write_limit). Callers are told apart by their
+// token subject, so each test mints JWTs with subjects of its own.
+//
+// The per-minute windows are fixed (Unix minute): the throttle tests wait for a fresh
+// minute when too little of the current one is left, so one burst never spans two.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { startWorker } from './harness.mjs';
+
+const V2 = '/v2/handles/gharart';
+const LIMITS = { body: 1024, reads: 4, writes: 3, daily: 8 };
+
+let worker;
+const responses = [];
+
+before(async () => {
+  worker = await startWorker({
+    d1Migrations: 'DB',
+    vars: {
+      API_MAX_BODY_BYTES: String(LIMITS.body),
+      API_READS_PER_MINUTE: String(LIMITS.reads),
+      API_WRITES_PER_MINUTE: String(LIMITS.writes),
+      DAILY_WRITE_LIMIT: String(LIMITS.daily),
+    },
+  });
+});
+
+after(async () => {
+  await worker?.stop();
+});
+
+async function call(method, path, opts = {}) {
+  const res = await worker.api(method, path, opts);
+  responses.push(res);
+  const what = `${method} ${path} -> ${res.status} ${res.body.slice(0, 300)}`;
+  assert.ok(res.status < 500, `no 5xx: ${what}`);
+  assert.match(res.requestId ?? '', /^[0-9a-f]{32}$/, what);
+  if (res.status >= 400) assert.equal(res.error?.request_id, res.requestId, what);
+  return res;
+}
+
+function expectError(res, status, code) {
+  assert.equal(res.status, status, `${res.method} ${res.path}: want ${status} ${code}, got ${res.status} ${res.body.slice(0, 300)}`);
+  assert.equal(res.error.code, code);
+  return res;
+}
+
+const token = (sub, scopes = ['admin']) => worker.jwt({ sub, scopes });
+const rule = (id) => ({ priority: 7, entries: ['festive'], conditions: { query: { probe: { in: [id] } } }, destination: `https://www.gharart.com/festive/${id}` });
+const version = async () => (await call('GET', `${V2}/personalization-rules`, { token: token(`version-${Math.random()}`) })).json.version;
+
+/** Waits until at least `seconds` of the current Unix minute are left. */
+async function freshWindow(seconds = 20) {
+  const into = (Date.now() / 1000) % 60;
+  if (60 - into < seconds) await sleep((60 - into) * 1000 + 250);
+}
+
+function retryAfter(res) {
+  const value = res.headers.get('retry-after');
+  assert.match(value ?? '', /^\d+$/, 'Retry-After is a number of seconds');
+  return Number(value);
+}
+
+describe('body size limit (API_MAX_BODY_BYTES=1024)', () => {
+  test('a body over the limit is 413 body_too_large, declared or streamed, before authentication', async () => {
+    const v0 = await version();
+    const big = { ...rule('big'), description: 'x'.repeat(LIMITS.body) };
+    const declared = expectError(await call('PUT', `${V2}/personalization-rules/big`, { token: token('big-1'), body: big }), 413, 'body_too_large');
+    assert.match(declared.error.message, /1024 bytes/);
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(JSON.stringify(big)));
+        controller.close();
+      },
+    });
+    expectError(await call('PUT', `${V2}/personalization-rules/big`, { token: token('big-2'), raw: true, body: stream }), 413, 'body_too_large');
+    // The size is checked before the token: no token, still 413.
+    expectError(await call('PUT', `${V2}/personalization-rules/big`, { body: big }), 413, 'body_too_large');
+    assert.equal(await version(), v0);
+  });
+
+  test('exactly the limit is accepted; one byte more is not', async () => {
+    const base = JSON.stringify({ ttl_seconds: 60 });
+    const exact = base + ' '.repeat(LIMITS.body - base.length);
+    assert.equal(Buffer.byteLength(exact), LIMITS.body);
+    const ok = await call('POST', `${V2}/preview-tokens`, { token: token('exact'), raw: true, body: exact });
+    assert.equal(ok.status, 201, ok.body);
+    expectError(await call('POST', `${V2}/preview-tokens`, { token: token('exact-plus-one'), raw: true, body: `${exact} ` }), 413, 'body_too_large');
+  });
+});
+
+describe('throttles', () => {
+  before(() => freshWindow());
+
+  test(`reads: the ${LIMITS.reads + 1}th read of a route in a minute is 429 rate_limited with Retry-After; per caller and route`, async () => {
+    const reader = token('reader@e2e', ['domains:read', 'rules:read']);
+    for (let i = 0; i < LIMITS.reads; i++) assert.equal((await call('GET', `${V2}/destination-domains`, { token: reader })).status, 200);
+    const limited = expectError(await call('GET', `${V2}/destination-domains`, { token: reader }), 429, 'rate_limited');
+    const wait = retryAfter(limited);
+    const expected = 60 - (Math.floor(Date.now() / 1000) % 60);
+    assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+    assert.ok(Math.abs(wait - expected) <= 2, `Retry-After ${wait} points at the next minute (${expected} s away)`);
+    // Another route of the same caller, and the same route of another caller, are not limited.
+    assert.equal((await call('GET', `${V2}/personalization-rules`, { token: reader })).status, 200);
+    assert.equal((await call('GET', `${V2}/destination-domains`, { token: token('another-reader@e2e', ['domains:read']) })).status, 200);
+  });
+
+  test(`writes: the ${LIMITS.writes + 1}th write of a route in a minute is 429 rate_limited, and nothing is written`, async () => {
+    const writer = token('writer@e2e', ['rules:write']);
+    const v0 = await version();
+    for (let i = 0; i < LIMITS.writes; i++) {
+      const res = await call('PUT', `${V2}/personalization-rules/throttle-${i}`, { token: writer, body: rule(`throttle-${i}`) });
+      assert.equal(res.status, 201, res.body);
+    }
+    const limited = expectError(await call('PUT', `${V2}/personalization-rules/throttle-x`, { token: writer, body: rule('throttle-x') }), 429, 'rate_limited');
+    assert.ok(retryAfter(limited) <= 60);
+    assert.equal(await version(), v0 + LIMITS.writes, 'the refused write changed nothing');
+    const rules = (await call('GET', `${V2}/personalization-rules`, { token: token('reader-2@e2e', ['rules:read']) })).json.rules;
+    assert.ok(!rules.some((r) => r.id === 'throttle-x'));
+    // Another caller may still write (writes so far today: LIMITS.writes + 1).
+    const other = await call('PUT', `${V2}/personalization-rules/throttle-other`, { token: token('writer-2@e2e', ['rules:write']), body: rule('throttle-other') });
+    assert.equal(other.status, 201, other.body);
+  });
+
+  test(`the daily write limit: write ${LIMITS.daily + 1} of the handle today is 429 daily_write_limit until UTC midnight`, async () => {
+    const now = Date.now() / 1000;
+    const midnight = Math.ceil(now / 86_400) * 86_400;
+    if (midnight - now < 60) await sleep((midnight - now + 1) * 1000);
+    // LIMITS.writes + 1 writes so far today, each under its own caller from here on.
+    let n = LIMITS.writes + 1;
+    while (n < LIMITS.daily) {
+      n += 1;
+      const res = await call('POST', `${V2}/destination-domains`, { token: token(`daily-${n}@e2e`, ['domains:write']), body: { domain: `daily-${n}.gharart-partner.com` } });
+      assert.equal(res.status, 201, `write ${n}: ${res.body}`);
+    }
+    const limited = expectError(
+      await call('PUT', `${V2}/personalization-rules/one-too-many`, { token: token('fresh-writer@e2e', ['rules:write']), body: rule('one-too-many') }),
+      429,
+      'daily_write_limit',
+    );
+    const wait = retryAfter(limited);
+    const expected = Math.ceil(midnight - Date.now() / 1000);
+    assert.ok(Math.abs(wait - expected) <= 3, `Retry-After ${wait} points at UTC midnight (${expected} s away)`);
+    // Every write route of the handle is refused, whoever asks; reads still work.
+    expectError(await call('POST', `${V2}/tracking-templates`, { token: token('fresh-writer-2@e2e'), body: { id: 't', params: {} } }), 429, 'daily_write_limit');
+    assert.equal((await call('GET', `${V2}/tracking-templates`, { token: token('fresh-reader@e2e') })).status, 200);
+    // Minting a preview token is not a write.
+    assert.equal((await call('POST', `${V2}/preview-tokens`, { token: token('fresh-previewer@e2e') })).status, 201);
+    // The limit is per handle: another handle's writes are not refused by it.
+    const other = await call('POST', '/v2/handles/other-shop/destination-domains', { token: worker.jwt({ sub: 'other@e2e', handle: 'other-shop' }), body: { domain: 'x.example' } });
+    expectError(other, 404, 'handle_not_found');
+  });
+});
+
+describe('over every response of this file', () => {
+  test('X-Request-Id everywhere, unique; never a 5xx', () => {
+    assert.ok(responses.length > 20);
+    assert.equal(new Set(responses.map((r) => r.requestId)).size, responses.length);
+    assert.ok(responses.every((r) => r.status < 500));
+  });
+});
