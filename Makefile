@@ -50,7 +50,7 @@ seed: cli deps .dev.vars
 	scripts/seed.sh
 
 test-native:
-	cargo test --quiet --all-targets
+	cargo test --quiet --lib --bins --tests
 
 test-e2e: deps cli
 	node --test --test-concurrency=1 tests/e2e/

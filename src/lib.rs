@@ -62,6 +62,7 @@ pub mod lang;
 pub mod preview;
 pub mod ruleset;
 pub mod snapshot;
+pub mod synth;
 pub mod template;
 pub mod token;
 
