@@ -58,7 +58,7 @@ impl fmt::Display for CampaignStatus {
 }
 
 /// A requested state change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transition {
     /// draft → active.

@@ -120,6 +120,10 @@ pub enum AuthKind {
     Pat,
     /// HS256 JWT.
     Jwt,
+    /// A campaign-scoped site token (public page routes).
+    Site,
+    /// No credential (public routes); `sub` names the client by a hash of its address.
+    Public,
 }
 
 /// An authenticated caller.

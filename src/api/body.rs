@@ -31,6 +31,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiEr
             e.column()
         ))
     })?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidBody {
+            path: "$".into(),
+            message: "expected a JSON object".into(),
+        });
+    }
     from_value(value)
 }
 
@@ -91,6 +97,19 @@ mod tests {
             matches!(err, ApiError::InvalidBody { ref path, .. } if path == "$.priority"),
             "{err:?}"
         );
+    }
+
+    /// Regression: serde accepts a struct written as a JSON array, so `["x.example"]` was
+    /// taken as a domain body.
+    #[test]
+    fn only_objects_are_bodies() {
+        for body in [&b"[\"array-body.example\"]"[..], b"42", b"\"s\"", b"null"] {
+            let err = parse::<crate::api::ops::AddDomain>(body, 1024).unwrap_err();
+            assert!(
+                matches!(err, ApiError::InvalidBody { ref path, .. } if path == "$"),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

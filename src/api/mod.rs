@@ -16,3 +16,4 @@ pub mod ops;
 pub mod pages;
 pub mod routes;
 pub mod stats;
+pub mod support;

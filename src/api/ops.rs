@@ -158,7 +158,7 @@ pub fn decide_domain(
     at: &str,
 ) -> Result<(), ApiError> {
     let reason = body.reason.trim();
-    if reason.is_empty() || reason.len() > 500 {
+    if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::InvalidBody {
             path: "$.reason".into(),
             message: "give a reason of 1 to 500 characters".into(),
@@ -264,14 +264,23 @@ pub fn put_rule(
 }
 
 /// Rewrites diagnostics under `prefix` to body-relative `$` paths; others keep theirs.
+/// Only the body's own diagnostics and errors elsewhere are kept: warnings about other
+/// documents are noise in the answer to this write.
 fn relative_to(diagnostics: Vec<Diagnostic>, prefix: &str) -> Vec<Diagnostic> {
     diagnostics
         .into_iter()
-        .map(|mut d| {
-            if let Some(rest) = d.path.strip_prefix(prefix) {
-                d.path = format!("${rest}");
+        .filter_map(|mut d| {
+            let rest = d
+                .path
+                .strip_prefix(prefix)
+                .filter(|r| r.is_empty() || r.starts_with(['.', '[']));
+            match rest {
+                Some(rest) => {
+                    d.path = format!("${rest}");
+                    Some(d)
+                }
+                None => (d.severity == Severity::Error).then_some(d),
             }
-            d
         })
         .collect()
 }
@@ -389,6 +398,58 @@ mod tests {
                 .code(),
             "invalid_parameter"
         );
+    }
+
+    /// Regression: the prefix `rules[1]` also stripped `rules[10].destination` into the
+    /// broken path `$0].destination`.
+    #[test]
+    fn relative_paths_match_whole_indices() {
+        let d = |path: &str, severity| Diagnostic {
+            severity,
+            code: "x",
+            path: path.into(),
+            id: None,
+            message: String::new(),
+        };
+        let out = relative_to(
+            vec![
+                d("rules[1].destination", Severity::Error),
+                d("rules[10].destination", Severity::Warning),
+                d("rules[10].entries", Severity::Error),
+                d("rules[1]", Severity::Error),
+            ],
+            "rules[1]",
+        );
+        let paths: Vec<&str> = out.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["$.destination", "rules[10].entries", "$"]);
+    }
+
+    #[test]
+    fn decision_reasons_count_characters() {
+        let mut config = festive();
+        let reason = "é".repeat(500);
+        let i = find_domain(&config, "www.gharart.com").unwrap();
+        assert!(decide_domain(
+            &mut config.domains[i],
+            DecideDomain {
+                decision: DecisionValue::Approved,
+                reason
+            },
+            "a",
+            "t"
+        )
+        .is_ok());
+        let too_long = "é".repeat(501);
+        assert!(decide_domain(
+            &mut config.domains[i],
+            DecideDomain {
+                decision: DecisionValue::Approved,
+                reason: too_long
+            },
+            "a",
+            "t"
+        )
+        .is_err());
     }
 
     #[test]

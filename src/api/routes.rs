@@ -4,6 +4,7 @@
 
 use super::auth::Scope;
 use super::error::ApiError;
+use crate::campaign::Transition;
 
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +35,38 @@ pub enum RouteId {
     RuleAudit,
     /// Mint a preview token.
     MintPreviewToken,
+    /// List campaigns.
+    ListCampaigns,
+    /// Create a campaign.
+    CreateCampaign,
+    /// One campaign with its stats.
+    GetCampaign,
+    /// Activate, pause, resume or cancel a campaign.
+    TransitionCampaign(Transition),
+    /// Health checks of a campaign.
+    CampaignHealth,
+    /// Record a flagged test conversion.
+    TestConversion,
+    /// Mint a campaign-scoped site token.
+    MintSiteToken,
+    /// A campaign page: draft and published revisions.
+    GetPage,
+    /// Write a campaign page draft.
+    PutPage,
+    /// Publish a campaign page draft.
+    PublishPage,
+    /// Public read of a published campaign page.
+    PublicGetPage,
+    /// Public JSON Schema of page documents.
+    PublicPageSchema,
+    /// Public draft write with a site token.
+    PublicPutPage,
+    /// Public publish with a site token.
+    PublicPublishPage,
+    /// Record a conversion tied to a ctx token.
+    Conversion,
+    /// End-user escalation.
+    SupportReport,
 }
 
 /// One route.
@@ -45,10 +78,19 @@ pub struct Route {
     pub pattern: &'static str,
     /// What it does.
     pub id: RouteId,
-    /// The scope it needs; `None` for public routes.
+    /// The scope a management credential (PAT or JWT) needs; `None` for the others.
     pub scope: Option<Scope>,
+    /// Whether the route takes a campaign-scoped site token instead.
+    pub site_token: bool,
     /// Whether it changes state (idempotency keys, write throttles, daily limit).
     pub write: bool,
+}
+
+impl Route {
+    /// Whether anyone may call it without a credential.
+    pub fn is_public(&self) -> bool {
+        self.scope.is_none() && !self.site_token
+    }
 }
 
 const fn route(
@@ -63,97 +105,60 @@ const fn route(
         pattern,
         id,
         scope,
+        site_token: false,
         write,
     }
 }
 
+const fn site(method: &'static str, pattern: &'static str, id: RouteId) -> Route {
+    Route {
+        method,
+        pattern,
+        id,
+        scope: None,
+        site_token: true,
+        write: true,
+    }
+}
+
+use RouteId as R;
+use Scope as S;
+
 /// Every route the worker serves under `/v2`.
+#[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
-    route("GET", "/v2/openapi.json", RouteId::OpenApi, None, false),
-    route(
-        "GET",
-        "/v2/handles/{handle}/destination-domains",
-        RouteId::ListDomains,
-        Some(Scope::DomainsRead),
-        false,
-    ),
-    route(
-        "POST",
-        "/v2/handles/{handle}/destination-domains",
-        RouteId::AddDomain,
-        Some(Scope::DomainsWrite),
-        true,
-    ),
-    route(
-        "POST",
-        "/v2/handles/{handle}/destination-domains/{domain}/verify",
-        RouteId::VerifyDomain,
-        Some(Scope::DomainsWrite),
-        true,
-    ),
-    route(
-        "POST",
-        "/v2/handles/{handle}/destination-domains/{domain}/decision",
-        RouteId::DecideDomain,
-        Some(Scope::DomainsAdmin),
-        true,
-    ),
-    route(
-        "GET",
-        "/v2/handles/{handle}/personalization-rules",
-        RouteId::ListRules,
-        Some(Scope::RulesRead),
-        false,
-    ),
-    route(
-        "PUT",
-        "/v2/handles/{handle}/personalization-rules/{ruleId}",
-        RouteId::PutRule,
-        Some(Scope::RulesWrite),
-        true,
-    ),
-    route(
-        "DELETE",
-        "/v2/handles/{handle}/personalization-rules/{ruleId}",
-        RouteId::DeleteRule,
-        Some(Scope::RulesWrite),
-        true,
-    ),
-    route(
-        "GET",
-        "/v2/handles/{handle}/tracking-templates",
-        RouteId::ListTemplates,
-        Some(Scope::TemplatesRead),
-        false,
-    ),
-    route(
-        "POST",
-        "/v2/handles/{handle}/tracking-templates",
-        RouteId::PostTemplate,
-        Some(Scope::TemplatesWrite),
-        true,
-    ),
-    route(
-        "GET",
-        "/v2/handles/{handle}/route-preview",
-        RouteId::RoutePreview,
-        Some(Scope::Preview),
-        false,
-    ),
-    route(
-        "GET",
-        "/v2/handles/{handle}/rule-audit",
-        RouteId::RuleAudit,
-        Some(Scope::RulesRead),
-        false,
-    ),
-    route(
-        "POST",
-        "/v2/handles/{handle}/preview-tokens",
-        RouteId::MintPreviewToken,
-        Some(Scope::Preview),
-        false,
-    ),
+    route("GET", "/v2/openapi.json", R::OpenApi, None, false),
+    route("GET", "/v2/handles/{handle}/destination-domains", R::ListDomains, Some(S::DomainsRead), false),
+    route("POST", "/v2/handles/{handle}/destination-domains", R::AddDomain, Some(S::DomainsWrite), true),
+    route("POST", "/v2/handles/{handle}/destination-domains/{domain}/verify", R::VerifyDomain, Some(S::DomainsWrite), true),
+    route("POST", "/v2/handles/{handle}/destination-domains/{domain}/decision", R::DecideDomain, Some(S::DomainsAdmin), true),
+    route("GET", "/v2/handles/{handle}/personalization-rules", R::ListRules, Some(S::RulesRead), false),
+    route("PUT", "/v2/handles/{handle}/personalization-rules/{ruleId}", R::PutRule, Some(S::RulesWrite), true),
+    route("DELETE", "/v2/handles/{handle}/personalization-rules/{ruleId}", R::DeleteRule, Some(S::RulesWrite), true),
+    route("GET", "/v2/handles/{handle}/tracking-templates", R::ListTemplates, Some(S::TemplatesRead), false),
+    route("POST", "/v2/handles/{handle}/tracking-templates", R::PostTemplate, Some(S::TemplatesWrite), true),
+    route("GET", "/v2/handles/{handle}/route-preview", R::RoutePreview, Some(S::Preview), false),
+    route("GET", "/v2/handles/{handle}/rule-audit", R::RuleAudit, Some(S::RulesRead), false),
+    route("POST", "/v2/handles/{handle}/preview-tokens", R::MintPreviewToken, Some(S::Preview), false),
+    route("GET", "/v2/handles/{handle}/campaigns", R::ListCampaigns, Some(S::CampaignsRead), false),
+    route("POST", "/v2/handles/{handle}/campaigns", R::CreateCampaign, Some(S::CampaignsWrite), true),
+    route("GET", "/v2/handles/{handle}/campaigns/{campaignId}", R::GetCampaign, Some(S::CampaignsRead), false),
+    route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/activate", R::TransitionCampaign(Transition::Activate), Some(S::CampaignsWrite), true),
+    route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/pause", R::TransitionCampaign(Transition::Pause), Some(S::CampaignsWrite), true),
+    route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/resume", R::TransitionCampaign(Transition::Resume), Some(S::CampaignsWrite), true),
+    route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/cancel", R::TransitionCampaign(Transition::Cancel), Some(S::CampaignsWrite), true),
+    route("GET", "/v2/handles/{handle}/campaigns/{campaignId}/health", R::CampaignHealth, Some(S::CampaignsRead), false),
+    route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/test-conversion", R::TestConversion, Some(S::CampaignsWrite), true),
+    route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/site-tokens", R::MintSiteToken, Some(S::PagesWrite), false),
+    route("GET", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}", R::GetPage, Some(S::CampaignsRead), false),
+    route("PUT", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}", R::PutPage, Some(S::PagesWrite), true),
+    route("POST", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}/publish", R::PublishPage, Some(S::PagesWrite), true),
+    route("GET", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}", R::PublicGetPage, None, false),
+    route("GET", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}/schema", R::PublicPageSchema, None, false),
+    site("PUT", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}", R::PublicPutPage),
+    site("POST", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}/publish", R::PublicPublishPage),
+    route("POST", "/v2/public/conversions", R::Conversion, None, true),
+    route("POST", "/v2/support/report", R::SupportReport, None, true),
 ];
 
 /// Path parameters of a matched route.
@@ -209,11 +214,12 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Params> {
     }
 }
 
-/// Finds the route for a method and path.
+/// Finds the route for a method and path (`HEAD` is answered as `GET`).
 ///
 /// # Errors
 /// [`ApiError::RouteNotFound`], or [`ApiError::MethodNotAllowed`] with the allowed methods.
 pub fn match_route(method: &str, path: &str) -> Result<(&'static Route, Params), ApiError> {
+    let method = if method == "HEAD" { "GET" } else { method };
     let path = path
         .strip_suffix('/')
         .filter(|p| !p.is_empty())
@@ -289,6 +295,37 @@ mod tests {
                 "{}",
                 route.pattern
             );
+            assert!(
+                !(route.site_token && route.scope.is_some()),
+                "{}",
+                route.pattern
+            );
         }
+        let public: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.is_public())
+            .map(|r| r.pattern)
+            .collect();
+        let expected = |p: &&str| {
+            p.starts_with("/v2/public/") || *p == "/v2/openapi.json" || *p == "/v2/support/report"
+        };
+        assert!(public.iter().all(expected), "{public:?}");
+    }
+
+    #[test]
+    fn head_is_get_and_campaign_actions_are_routes() {
+        assert_eq!(
+            match_route("HEAD", "/v2/openapi.json").unwrap().0.id,
+            RouteId::OpenApi
+        );
+        let (route, params) = match_route("POST", "/v2/handles/g/campaigns/c-1/resume").unwrap();
+        assert_eq!(route.id, RouteId::TransitionCampaign(Transition::Resume));
+        assert_eq!(params.campaign_id.as_deref(), Some("c-1"));
+        assert!(
+            match_route("PUT", "/v2/public/handles/g/site-structure/campaigns/c-1")
+                .unwrap()
+                .0
+                .site_token
+        );
     }
 }

@@ -35,7 +35,7 @@ fn cf_geo(req: &Request) -> Option<GeoFacts> {
 
 /// The client IP: `CF-Connecting-IP`, or, only where the settings trust it (local dev and
 /// tests), the first address of `X-Forwarded-For`.
-fn client_ip(headers: &Headers, settings: &Settings) -> Option<IpAddr> {
+pub(crate) fn client_ip(headers: &Headers, settings: &Settings) -> Option<IpAddr> {
     if settings.trust_forwarded_ip {
         let forwarded = header(headers, "X-Forwarded-For").and_then(|v| parse_forwarded(&v));
         if forwarded.is_some() {

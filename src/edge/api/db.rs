@@ -15,7 +15,11 @@ use worker::wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use crate::api::auth::PatRecord;
+use crate::api::conversions::Conversion;
 use crate::api::error::ApiError;
+use crate::api::pages::PageState;
+use crate::api::stats::StatRow;
+use crate::api::support::SupportReport;
 use crate::config::HandleConfig;
 use crate::snapshot::{snapshot_key, Snapshot};
 
@@ -308,7 +312,8 @@ pub(crate) async fn idempotency(
     .await
 }
 
-/// Reserves a key; `false` when another request holds it already.
+/// Reserves a key; `false` when another request holds it (a reservation older than a
+/// minute, left by a request that died, is taken over).
 pub(crate) async fn reserve(
     db: &D1Database,
     handle: &str,
@@ -323,7 +328,9 @@ pub(crate) async fn reserve(
         &[int(now - 24 * 3600)],
     )
     .await?;
-    let sql = "INSERT INTO idempotency (handle, key, route, body_hash, status, response, created_at) VALUES (?1, ?2, ?3, ?4, NULL, NULL, ?5) ON CONFLICT(handle, key) DO NOTHING";
+    let sql = "INSERT INTO idempotency (handle, key, route, body_hash, status, response, created_at) VALUES (?1, ?2, ?3, ?4, NULL, NULL, ?5) \
+               ON CONFLICT(handle, key) DO UPDATE SET route = excluded.route, body_hash = excluded.body_hash, created_at = excluded.created_at \
+               WHERE idempotency.status IS NULL AND idempotency.created_at < ?6";
     Ok(changes(
         db,
         sql,
@@ -333,6 +340,7 @@ pub(crate) async fn reserve(
             text(route),
             text(body_hash),
             int(now),
+            int(now - 60),
         ],
     )
     .await?
@@ -371,4 +379,177 @@ pub(crate) async fn release(db: &D1Database, handle: &str, key: &str) -> Result<
     )
     .await
     .map(|_| ())
+}
+
+/// A campaign page's state and its revision (for compare-and-swap); `None` if never written.
+pub(crate) async fn page(
+    db: &D1Database,
+    handle: &str,
+    campaign: &str,
+) -> Result<Option<(PageState, u64)>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        state: String,
+        revision: f64,
+    }
+    let row: Option<Row> = first(
+        db,
+        "SELECT state, revision FROM campaign_pages WHERE handle = ?1 AND campaign = ?2",
+        &[text(handle), text(campaign)],
+    )
+    .await?;
+    match row {
+        Some(row) => Ok(Some((
+            serde_json::from_str(&row.state).map_err(storage)?,
+            row.revision as u64,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Stores a page state if its revision is still `expected` (`None`: not yet stored);
+/// `false` when another write won.
+pub(crate) async fn save_page(
+    db: &D1Database,
+    handle: &str,
+    campaign: &str,
+    state: &PageState,
+    expected: Option<u64>,
+    now: &str,
+) -> Result<bool, ApiError> {
+    let json = serde_json::to_string(state).map_err(storage)?;
+    let revision = int(state.revision() as i64);
+    let changed = match expected {
+        Some(old) => {
+            let sql = "UPDATE campaign_pages SET state = ?1, revision = ?2, updated_at = ?3 WHERE handle = ?4 AND campaign = ?5 AND revision = ?6";
+            changes(
+                db,
+                sql,
+                &[
+                    text(&json),
+                    revision,
+                    text(now),
+                    text(handle),
+                    text(campaign),
+                    int(old as i64),
+                ],
+            )
+            .await?
+        }
+        None => {
+            let sql = "INSERT INTO campaign_pages (handle, campaign, state, revision, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(handle, campaign) DO NOTHING";
+            changes(
+                db,
+                sql,
+                &[
+                    text(handle),
+                    text(campaign),
+                    text(&json),
+                    revision,
+                    text(now),
+                ],
+            )
+            .await?
+        }
+    };
+    Ok(changed == 1)
+}
+
+/// Conversion counts of a campaign grouped by variant, event and test flag.
+pub(crate) async fn stat_rows(
+    db: &D1Database,
+    handle: &str,
+    campaign: &str,
+) -> Result<Vec<StatRow>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        variant: String,
+        event: String,
+        is_test: f64,
+        n: f64,
+    }
+    let sql = "SELECT variant, event, is_test, COUNT(*) AS n FROM conversions WHERE handle = ?1 AND campaign = ?2 GROUP BY variant, event, is_test";
+    let result = db
+        .prepare(sql)
+        .bind(&[text(handle), text(campaign)])
+        .map_err(storage)?
+        .all()
+        .await
+        .map_err(storage)?;
+    let rows: Vec<Row> = result.results().map_err(storage)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StatRow {
+            variant: r.variant,
+            event: r.event,
+            is_test: r.is_test != 0.0,
+            count: r.n as u64,
+        })
+        .collect())
+}
+
+/// Records a conversion once per `(handle, key)`; `None` when recorded now, else the
+/// payload hash stored under the key before (a retry or a reuse).
+pub(crate) async fn record_conversion(
+    db: &D1Database,
+    c: &Conversion,
+    key: &str,
+    payload_hash: &str,
+    now: &str,
+) -> Result<Option<String>, ApiError> {
+    let sql = "INSERT INTO conversions (handle, campaign, variant, visitor_id, event, value, currency, metadata, is_test, idempotency_key, payload_hash, created_at) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(handle, idempotency_key) DO NOTHING";
+    let optional = |v: &Option<String>| v.as_deref().map_or(JsValue::null(), text);
+    let args = [
+        text(&c.handle),
+        text(&c.campaign),
+        text(&c.variant),
+        text(&c.visitor_id),
+        text(&c.event),
+        c.value.map_or(JsValue::null(), JsValue::from_f64),
+        optional(&c.currency),
+        optional(&c.metadata),
+        int(i64::from(c.is_test)),
+        text(key),
+        text(payload_hash),
+        text(now),
+    ];
+    if changes(db, sql, &args).await? == 1 {
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        payload_hash: String,
+    }
+    let row: Option<Row> = first(
+        db,
+        "SELECT payload_hash FROM conversions WHERE handle = ?1 AND idempotency_key = ?2",
+        &[text(&c.handle), text(key)],
+    )
+    .await?;
+    Ok(Some(row.map(|r| r.payload_hash).unwrap_or_default()))
+}
+
+/// Stores a support report.
+pub(crate) async fn insert_report(
+    db: &D1Database,
+    id: &str,
+    report: &SupportReport,
+    client: &str,
+    now: &str,
+) -> Result<(), ApiError> {
+    let optional = |v: &Option<String>| v.as_deref().map_or(JsValue::null(), text);
+    let sql = "INSERT INTO support_reports (id, created_at, summary, details, handle, session_id, request_id, repro_artifact, client_ip_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    let args = [
+        text(id),
+        text(now),
+        text(&report.summary),
+        text(&report.details),
+        optional(&report.handle),
+        optional(&report.session_id),
+        optional(&report.request_id),
+        optional(&report.repro_artifact),
+        text(client),
+    ];
+    changes(db, sql, &args).await.map(|_| ())
 }

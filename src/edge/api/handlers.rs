@@ -32,10 +32,14 @@ pub(crate) struct Ctx {
     pub(crate) principal: Principal,
     pub(crate) now: DateTime<Utc>,
     pub(crate) request_id: String,
+    /// A hash of the client's address (public callers, reports).
+    pub(crate) client: String,
+    /// The request's `Idempotency-Key`, if any (conversions need it).
+    pub(crate) idempotency_key: Option<String>,
 }
 
 impl Ctx {
-    fn now_text(&self) -> String {
+    pub(crate) fn now_text(&self) -> String {
         self.now.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 }
@@ -60,13 +64,13 @@ impl Reply {
     }
 }
 
-fn ok(body: Value) -> Reply {
+pub(crate) fn ok(body: Value) -> Reply {
     Reply::new(200, body)
 }
 
 /// Loads, applies `change`, validates, and commits with compare-and-swap, retrying a lost
 /// race from a fresh load (the change runs again on the newer configuration).
-async fn mutate<T>(
+pub(crate) async fn mutate<T>(
     ctx: &Ctx,
     handle: &str,
     change: impl Fn(&mut HandleConfig) -> Result<T, ApiError>,
@@ -97,7 +101,7 @@ async fn mutate<T>(
     }
 }
 
-async fn current(ctx: &Ctx, handle: &str) -> Result<(Current, Compiled), ApiError> {
+pub(crate) async fn current(ctx: &Ctx, handle: &str) -> Result<(Current, Compiled), ApiError> {
     let current = db::load(&ctx.db, &ctx.kv, handle).await?;
     let compiled = ops::checked(&current.config)?;
     Ok((current, compiled))
@@ -246,6 +250,7 @@ pub(crate) async fn run(
             Ok(ok(body))
         }
         RouteId::OpenApi => Err(ApiError::RouteNotFound),
+        other => super::campaigns::run(ctx, other, params, body).await,
     }
 }
 
