@@ -50,6 +50,13 @@ impl<T: PartialEq> Set<T> {
     }
 }
 
+impl Set<String> {
+    fn holds_str(&self, fact: Option<&str>) -> bool {
+        let found = fact.is_some_and(|f| self.values.iter().any(|v| v == f));
+        found != self.negate
+    }
+}
+
 impl<T: std::fmt::Display> Set<T> {
     /// The test in words, e.g. `in [IN, AE]`.
     pub(crate) fn describe(&self) -> String {
@@ -114,94 +121,149 @@ impl Compiled {
     pub(crate) fn is_empty(&self) -> bool {
         *self == Compiled::default()
     }
-
-    /// Checks every condition in a fixed order, cheapest and most selective first.
-    pub(crate) fn check(&self, facts: &Facts) -> Result<(), Mismatch> {
+    /// The first condition that does not hold, in a fixed order (cheapest and most
+    /// selective first); `None` when all hold. Allocation-free: this is the hot path.
+    pub(crate) fn first_failure(&self, facts: &Facts) -> Option<Cond> {
         let geo = &facts.geo;
-        if let Some(set) = &self.country {
-            if !set.holds(geo.country.as_ref()) {
-                return Err(mismatch("country", set.describe(), geo.country.clone()));
-            }
+        let fails = |set: &Option<Set<String>>, fact: Option<&String>| {
+            set.as_ref().is_some_and(|s| !s.holds(fact))
+        };
+        if fails(&self.country, geo.country.as_ref()) {
+            return Some(Cond::Country);
         }
-        if let Some(set) = &self.device {
-            if !set.holds(Some(&facts.device)) {
-                return Err(mismatch(
-                    "device",
-                    set.describe(),
-                    Some(facts.device.to_string()),
-                ));
-            }
+        if self
+            .device
+            .as_ref()
+            .is_some_and(|s| !s.holds(Some(&facts.device)))
+        {
+            return Some(Cond::Device);
         }
-        if let Some(set) = &self.continent {
-            if !set.holds(geo.continent.as_ref()) {
-                return Err(mismatch("continent", set.describe(), geo.continent.clone()));
-            }
+        if fails(&self.continent, geo.continent.as_ref()) {
+            return Some(Cond::Continent);
         }
-        if let Some(set) = &self.region {
-            if !set.holds(geo.region.as_ref()) {
-                return Err(mismatch("region", set.describe(), geo.region.clone()));
-            }
+        if fails(&self.region, geo.region.as_ref()) {
+            return Some(Cond::Region);
         }
-        if let Some(set) = &self.city {
-            if !set.holds_with(geo.city.as_ref(), |a, b| a.eq_ignore_ascii_case(b)) {
-                return Err(mismatch("city", set.describe(), geo.city.clone()));
-            }
+        if self
+            .city
+            .as_ref()
+            .is_some_and(|s| !s.holds_with(geo.city.as_ref(), |a, b| a.eq_ignore_ascii_case(b)))
+        {
+            return Some(Cond::City);
         }
-        if let Some(want) = self.eu {
-            if geo.eu != Some(want) {
-                return Err(mismatch(
-                    "eu",
-                    want.to_string(),
-                    geo.eu.map(|e| e.to_string()),
-                ));
-            }
+        if self.eu.is_some_and(|want| geo.eu != Some(want)) {
+            return Some(Cond::Eu);
         }
-        if let Some(set) = &self.asn {
-            if !set.holds(geo.asn.as_ref()) {
-                return Err(mismatch(
-                    "asn",
-                    set.describe(),
-                    geo.asn.map(|a| a.to_string()),
-                ));
-            }
+        if self
+            .asn
+            .as_ref()
+            .is_some_and(|s| !s.holds(geo.asn.as_ref()))
+        {
+            return Some(Cond::Asn);
         }
-        if let Some(set) = &self.os {
-            if !set.holds(facts.os.as_ref()) {
-                return Err(mismatch("os", set.describe(), facts.os.clone()));
-            }
+        if fails(&self.os, facts.os.as_ref()) {
+            return Some(Cond::Os);
         }
-        if let Some(set) = &self.browser {
-            if !set.holds(facts.browser.as_ref()) {
-                return Err(mismatch("browser", set.describe(), facts.browser.clone()));
-            }
+        if fails(&self.browser, facts.browser.as_ref()) {
+            return Some(Cond::Browser);
         }
-        if let Some(set) = &self.language {
-            if !set.holds_with(facts.language.as_ref(), |visitor, value| {
-                language_matches(visitor, value)
-            }) {
-                return Err(mismatch("language", set.describe(), facts.language.clone()));
-            }
+        if self.language.as_ref().is_some_and(|s| {
+            !s.holds_with(facts.language.as_ref(), |v, value| {
+                language_matches(v, value)
+            })
+        }) {
+            return Some(Cond::Language);
         }
-        for (name, set) in &self.query {
-            let value = facts.query_value(name).map(str::to_owned);
-            if !set.holds(value.as_ref()) {
-                return Err(mismatch(&format!("query.{name}"), set.describe(), value));
+        for (i, (name, set)) in self.query.iter().enumerate() {
+            if !set.holds_str(facts.query_value(name)) {
+                return Some(Cond::Query(i));
             }
         }
         if let Some((start, end)) = &self.time {
-            let after_start = start.is_none_or(|s| facts.now >= s);
-            let before_end = end.is_none_or(|e| facts.now < e);
-            if !(after_start && before_end) {
-                let expected = format!(
-                    "from {} until {}",
-                    start.map_or("any time".into(), |s| s.to_rfc3339()),
-                    end.map_or("any time".into(), |e| e.to_rfc3339())
-                );
-                return Err(mismatch("time", expected, Some(facts.now.to_rfc3339())));
+            let inside = start.is_none_or(|s| facts.now >= s) && end.is_none_or(|e| facts.now < e);
+            if !inside {
+                return Some(Cond::Time);
             }
         }
-        Ok(())
+        None
     }
+
+    /// Whether every condition holds.
+    pub(crate) fn holds(&self, facts: &Facts) -> bool {
+        self.first_failure(facts).is_none()
+    }
+
+    /// Checks every condition and, for the trace, describes the first that fails.
+    pub(crate) fn check(&self, facts: &Facts) -> Result<(), Mismatch> {
+        match self.first_failure(facts) {
+            None => Ok(()),
+            Some(cond) => Err(self.describe_failure(cond, facts)),
+        }
+    }
+
+    fn describe_failure(&self, cond: Cond, facts: &Facts) -> Mismatch {
+        let geo = &facts.geo;
+        let text = |set: &Option<Set<String>>| set.as_ref().map(Set::describe).unwrap_or_default();
+        match cond {
+            Cond::Country => mismatch("country", text(&self.country), geo.country.clone()),
+            Cond::Device => mismatch(
+                "device",
+                self.device.as_ref().map(Set::describe).unwrap_or_default(),
+                Some(facts.device.to_string()),
+            ),
+            Cond::Continent => mismatch("continent", text(&self.continent), geo.continent.clone()),
+            Cond::Region => mismatch("region", text(&self.region), geo.region.clone()),
+            Cond::City => mismatch("city", text(&self.city), geo.city.clone()),
+            Cond::Eu => mismatch(
+                "eu",
+                self.eu.map(|e| e.to_string()).unwrap_or_default(),
+                geo.eu.map(|e| e.to_string()),
+            ),
+            Cond::Asn => mismatch(
+                "asn",
+                self.asn.as_ref().map(Set::describe).unwrap_or_default(),
+                geo.asn.map(|a| a.to_string()),
+            ),
+            Cond::Os => mismatch("os", text(&self.os), facts.os.clone()),
+            Cond::Browser => mismatch("browser", text(&self.browser), facts.browser.clone()),
+            Cond::Language => mismatch("language", text(&self.language), facts.language.clone()),
+            Cond::Query(i) => {
+                let (name, set) = &self.query[i];
+                mismatch(
+                    &format!("query.{name}"),
+                    set.describe(),
+                    facts.query_value(name).map(str::to_owned),
+                )
+            }
+            Cond::Time => {
+                let (start, end) = self.time.unwrap_or_default();
+                let bound =
+                    |t: Option<DateTime<Utc>>| t.map_or("any time".into(), |t| t.to_rfc3339());
+                mismatch(
+                    "time",
+                    format!("from {} until {}", bound(start), bound(end)),
+                    Some(facts.now.to_rfc3339()),
+                )
+            }
+        }
+    }
+}
+
+/// Which condition failed (cheap to return; described only for the trace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cond {
+    Country,
+    Device,
+    Continent,
+    Region,
+    City,
+    Eu,
+    Asn,
+    Os,
+    Browser,
+    Language,
+    Query(usize),
+    Time,
 }
 
 /// Compiles conditions, reporting every problem under `path`.

@@ -289,7 +289,7 @@ impl RuleSet {
         };
         for &i in candidates {
             let rule = &self.rules[i as usize];
-            if rule.conditions.check(facts).is_err() {
+            if !rule.conditions.holds(facts) {
                 continue;
             }
             if let Some(decision) = self.resolve(entry, rule, visit) {
