@@ -101,25 +101,69 @@ pub struct DeviceHeaders<'a> {
 /// Longest User-Agent looked at; anything beyond is ignored (hostile headers cost nothing).
 const MAX_UA_LEN: usize = 512;
 
-/// Classifies a device from its headers. Never fails: unknown input is `other`.
-pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
+/// What a woothee implementation reports for a User-Agent (woothee's own field names).
+///
+/// Natively the router parses with woothee-rust; on the edge it calls woothee-js, the
+/// same project's JavaScript implementation generated from the same dataset, so the
+/// User-Agent regexes run on V8's engine instead of being compiled into the wasm bundle
+/// (woothee-rust's `regex` dependency alone was about 290 KB of the gzipped bundle, and
+/// compiling its 49 patterns cost the first request of every isolate). Everything after
+/// parsing (categories, tablets, names, client hints) is this module's, on both targets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UaFields {
+    /// Browser or crawler name, e.g. `Safari`, `Googlebot`.
+    pub name: String,
+    /// `pc`, `smartphone`, `mobilephone`, `crawler`, `appliance`, `misc`, `UNKNOWN`.
+    pub category: String,
+    /// OS name, e.g. `iPhone`, `Windows 10`, `Android`.
+    pub os: String,
+}
+
+impl Default for DeviceFacts {
+    fn default() -> Self {
+        DeviceFacts {
+            category: DeviceCategory::Other,
+            os: None,
+            browser: None,
+            source: DeviceSource::Missing,
+        }
+    }
+}
+
+/// Classifies a device from its headers with the given User-Agent parser. Never fails:
+/// unknown input is `other`.
+pub fn classify_with(
+    headers: DeviceHeaders<'_>,
+    parse: impl FnOnce(&str) -> Option<UaFields>,
+) -> DeviceFacts {
     let Some(ua) = headers
         .user_agent
         .map(truncate_ua)
         .filter(|ua| !ua.trim().is_empty())
     else {
-        return DeviceFacts {
-            category: DeviceCategory::Other,
-            os: None,
-            browser: None,
-            source: DeviceSource::Missing,
-        };
+        return DeviceFacts::default();
     };
-    let mut facts = from_user_agent(ua);
+    let mut facts = from_fields(ua, parse(ua));
     if facts.category != DeviceCategory::Crawler {
         apply_client_hints(&mut facts, headers);
     }
     facts
+}
+
+/// Parses a User-Agent with woothee-rust (native builds: tests, CLI, benchmarks).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn woothee_rust(ua: &str) -> Option<UaFields> {
+    woothee::parser::Parser::new().parse(ua).map(|r| UaFields {
+        name: r.name.to_owned(),
+        category: r.category.to_owned(),
+        os: r.os.to_owned(),
+    })
+}
+
+/// Classifies a device from its headers with woothee-rust.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
+    classify_with(headers, woothee_rust)
 }
 
 fn truncate_ua(ua: &str) -> &str {
@@ -133,22 +177,21 @@ fn truncate_ua(ua: &str) -> &str {
     &ua[..end]
 }
 
-fn from_user_agent(ua: &str) -> DeviceFacts {
-    let parsed = woothee::parser::Parser::new().parse(ua);
+fn from_fields(ua: &str, parsed: Option<UaFields>) -> DeviceFacts {
     let (category, os, browser) = match parsed {
         Some(result) => {
-            let os = normalise_os(result.os);
-            let category = match result.category {
+            let os = normalise_os(&result.os);
+            let category = match result.category.as_str() {
                 "crawler" => DeviceCategory::Crawler,
                 "pc" => DeviceCategory::Desktop,
-                "smartphone" | "mobilephone" if is_tablet(ua, result.os) => DeviceCategory::Tablet,
+                "smartphone" | "mobilephone" if is_tablet(ua, &result.os) => DeviceCategory::Tablet,
                 "smartphone" | "mobilephone" => DeviceCategory::Mobile,
                 _ => DeviceCategory::Other,
             };
             (
                 category,
                 os,
-                normalise_browser(result.name, result.category),
+                normalise_browser(&result.name, &result.category),
             )
         }
         None => (DeviceCategory::Other, None, None),

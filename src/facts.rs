@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::device::{classify, DeviceCategory, DeviceHeaders, DeviceSource};
+use crate::device::{DeviceCategory, DeviceFacts, DeviceSource};
 use crate::geo::{continent_of, is_eu_member, GeoFacts, GeoSource};
 use crate::lang::preferred_language;
 use crate::preview::Overrides;
@@ -123,7 +123,9 @@ pub struct FactInputs<'a> {
     /// What each geo source said, in the configured order.
     pub geo: Vec<(GeoSource, GeoFacts)>,
     /// Device headers.
-    pub device: DeviceHeaders<'a>,
+    /// Device facts, classified by the caller (`device::classify` natively,
+    /// `device::classify_with` and woothee-js on the edge).
+    pub device: DeviceFacts,
     /// `Accept-Language`.
     pub accept_language: Option<&'a str>,
     /// Forwardable visitor query.
@@ -137,7 +139,7 @@ pub struct FactInputs<'a> {
 /// Gathers facts and their sources. Never fails: what nobody knows stays unknown.
 pub fn gather(inputs: FactInputs<'_>) -> (Facts, FactSources) {
     let (geo, mut sources) = merge_geo(&inputs.geo);
-    let device = classify(inputs.device);
+    let device = inputs.device;
     let device_source = match device.source {
         DeviceSource::UserAgent => FactSource::UserAgent,
         DeviceSource::ClientHints => FactSource::ClientHints,

@@ -6,6 +6,7 @@ mod redirect;
 mod respond;
 mod settings;
 mod store;
+mod ua;
 mod visitor;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};

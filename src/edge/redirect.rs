@@ -8,8 +8,9 @@ use worker::{Env, Headers, Request, Response};
 use super::respond::{self, base_headers};
 use super::settings::{self, Settings};
 use super::store::{self, SnapshotLookup};
+use super::ua;
 use super::visitor;
-use crate::device::{DeviceCategory, DeviceHeaders};
+use crate::device::{classify_with, DeviceCategory, DeviceHeaders};
 use crate::explain::ExplainContext;
 use crate::facts::{gather, FactInputs};
 use crate::preview::split_query;
@@ -89,11 +90,14 @@ async fn visit(
         visitor::device_headers(req.headers());
     let (facts, sources) = gather(FactInputs {
         geo,
-        device: DeviceHeaders {
-            user_agent: user_agent.as_deref(),
-            ch_mobile: ch_mobile.as_deref(),
-            ch_platform: ch_platform.as_deref(),
-        },
+        device: classify_with(
+            DeviceHeaders {
+                user_agent: user_agent.as_deref(),
+                ch_mobile: ch_mobile.as_deref(),
+                ch_platform: ch_platform.as_deref(),
+            },
+            ua::parse,
+        ),
         accept_language: accept_language.as_deref(),
         query: split.forwarded.clone(),
         now,
