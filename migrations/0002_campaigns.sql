@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS campaign_pages (
   handle TEXT NOT NULL,
   campaign TEXT NOT NULL,
   state TEXT NOT NULL,            -- JSON of api::pages::PageState
-  revision INTEGER NOT NULL,      -- bumped by every PUT and publish (compare-and-swap)
+  revision INTEGER NOT NULL,      -- save counter, bumped by every PUT and publish (compare-and-swap)
   updated_at TEXT NOT NULL,
   PRIMARY KEY (handle, campaign)
 );

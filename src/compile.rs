@@ -189,7 +189,7 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         }
     }
     let slugs: HashSet<&str> = config.entries.iter().map(|e| e.slug.as_str()).collect();
-    let mut rules = build_rules(
+    let rules = build_rules(
         config,
         &allowlist,
         &slugs,
@@ -197,11 +197,18 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         diags,
         &find_template,
     );
-    rules.sort_by(|a, b| {
-        a.0.priority
-            .cmp(&b.0.priority)
-            .then_with(|| a.0.id.cmp(&b.0.id))
+    // Sort positions, then move each rule once (rules are large; a comparison sort
+    // would move them O(n log n) times).
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by(|&a, &b| {
+        rules[a]
+            .0
+            .priority
+            .cmp(&rules[b].0.priority)
+            .then_with(|| rules[a].0.id.cmp(&rules[b].0.id))
     });
+    let mut slots: Vec<Option<(Rule, Vec<String>)>> = rules.into_iter().map(Some).collect();
+    let rules: Vec<(Rule, Vec<String>)> = order.iter().filter_map(|&i| slots[i].take()).collect();
     for (index, (_, slugs)) in rules.iter().enumerate() {
         let all = slugs.iter().any(|s| s == "*");
         for (slug, entry) in entries.iter_mut() {

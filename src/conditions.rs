@@ -268,12 +268,12 @@ pub(crate) enum Cond {
 
 /// Compiles conditions, reporting every problem under `path`.
 pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> Compiled {
-    let at = |field: &str| format!("{path}.{field}");
+    let at = |field: &'static str| At(path, field);
     Compiled {
-        country: compile_set(doc.country.as_ref(), &at("country"), diags, |v| {
+        country: compile_set(doc.country.as_ref(), at("country"), diags, |v| {
             normalise_country(v).ok_or("not an ISO 3166-1 alpha-2 country code such as IN")
         }),
-        continent: compile_set(doc.continent.as_ref(), &at("continent"), diags, |v| {
+        continent: compile_set(doc.continent.as_ref(), at("continent"), diags, |v| {
             let code = v.trim().to_ascii_uppercase();
             const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
             CONTINENTS
@@ -281,7 +281,7 @@ pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> 
                 .then_some(code)
                 .ok_or("not a continent code (AF AN AS EU NA OC SA)")
         }),
-        region: compile_set(doc.region.as_ref(), &at("region"), diags, |v| {
+        region: compile_set(doc.region.as_ref(), at("region"), diags, |v| {
             let code = v.trim().to_ascii_uppercase();
             let valid = code.split_once('-').is_some_and(|(cc, sub)| {
                 normalise_country(cc).is_some()
@@ -292,25 +292,25 @@ pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> 
                 .then_some(code)
                 .ok_or("not an ISO 3166-2 code such as IN-MH")
         }),
-        city: compile_set(doc.city.as_ref(), &at("city"), diags, |v| {
+        city: compile_set(doc.city.as_ref(), at("city"), diags, |v| {
             let city = v.trim();
             (!city.is_empty() && city.len() <= 100)
                 .then(|| city.to_owned())
                 .ok_or("a city name is 1 to 100 characters")
         }),
         eu: doc.eu,
-        asn: compile_set(doc.asn.as_ref(), &at("asn"), diags, |v| {
+        asn: compile_set(doc.asn.as_ref(), at("asn"), diags, |v| {
             (*v > 0).then_some(*v).ok_or("ASN 0 is reserved")
         }),
-        device: compile_set(doc.device.as_ref(), &at("device"), diags, |v| {
+        device: compile_set(doc.device.as_ref(), at("device"), diags, |v| {
             DeviceCategory::parse(v)
                 .ok_or("not a device category (desktop, mobile, tablet, crawler, other)")
         }),
-        os: compile_set(doc.os.as_ref(), &at("os"), diags, |v| name_value(v)),
-        browser: compile_set(doc.browser.as_ref(), &at("browser"), diags, |v| {
+        os: compile_set(doc.os.as_ref(), at("os"), diags, |v| name_value(v)),
+        browser: compile_set(doc.browser.as_ref(), at("browser"), diags, |v| {
             name_value(v)
         }),
-        language: compile_set(doc.language.as_ref(), &at("language"), diags, |v| {
+        language: compile_set(doc.language.as_ref(), at("language"), diags, |v| {
             is_language_tag(v.trim())
                 .then(|| v.trim().to_ascii_lowercase())
                 .ok_or("not a language tag such as hi or en-GB")
@@ -335,7 +335,7 @@ pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> 
         time: doc
             .time
             .as_ref()
-            .and_then(|w| compile_window(w, &at("time"), diags)),
+            .and_then(|w| compile_window(w, &at("time").to_string(), diags)),
     }
 }
 
@@ -350,9 +350,20 @@ fn name_value(v: &str) -> Result<String, &'static str> {
         .ok_or("names are 1 to 40 letters, digits, '-', '_' or '.'")
 }
 
+/// A JSON path built only when a diagnostic needs it (compiling a large snapshot on
+/// the edge must not format a path per field).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At<'a>(&'a str, &'a str);
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
 fn compile_set<T, U>(
     test: Option<&SetTest<T>>,
-    path: &str,
+    path: impl std::fmt::Display,
     diags: &mut Diagnostics,
     value: impl Fn(&T) -> Result<U, &'static str>,
 ) -> Option<Set<U>> {
@@ -363,7 +374,7 @@ fn compile_set<T, U>(
         _ => {
             diags.error(
                 "invalid_set_test",
-                path,
+                path.to_string(),
                 "a set test has exactly one of `in` and `not_in`",
             );
             return None;
@@ -385,7 +396,11 @@ fn compile_set<T, U>(
     for (i, v) in raw.iter().enumerate() {
         match value(v) {
             Ok(v) => values.push(v),
-            Err(why) => diags.error(invalid_code(path), format!("{path}.{key}[{i}]"), why),
+            Err(why) => diags.error(
+                invalid_code(&path.to_string()),
+                format!("{path}.{key}[{i}]"),
+                why,
+            ),
         }
     }
     Some(Set { negate, values })

@@ -89,6 +89,18 @@ impl Snapshot {
     }
 }
 
+/// The version of a serialised snapshot without building it (the hot path checks this
+/// before compiling: an unchanged snapshot re-read after its TTL is not compiled again).
+pub fn peek_version(bytes: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Head {
+        version: u64,
+    }
+    serde_json::from_slice::<Head>(bytes)
+        .ok()
+        .map(|h| h.version)
+}
+
 /// Parses and compiles a snapshot read for `handle`.
 ///
 /// # Errors
@@ -107,4 +119,25 @@ pub fn load(handle: &str, bytes: &[u8]) -> Result<Loaded, SnapshotError> {
         published_at: snapshot.published_at,
         ruleset: compiled.ruleset,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peeks_the_version_without_the_rest() {
+        let config = HandleConfig {
+            handle: "h".into(),
+            ..HandleConfig::default()
+        };
+        let json = Snapshot::new(config, 42, "2026-11-22T00:00:00Z".into()).to_json();
+        assert_eq!(peek_version(json.as_bytes()), Some(42));
+        assert_eq!(peek_version(b"{corrupt"), None);
+        assert!(load("h", json.as_bytes()).is_ok());
+        assert!(matches!(
+            load("other", json.as_bytes()),
+            Err(SnapshotError::WrongHandle(_))
+        ));
+    }
 }

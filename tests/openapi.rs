@@ -1,15 +1,21 @@
 //! `src/api/openapi.json` against the route table the worker really dispatches with
 //! (`edge_router::api::routes::ROUTES`) and the serde types of the request bodies.
 //!
-//! The end-to-end test (`tests/e2e/api.test.mjs`) checks the other half: the document the
-//! worker serves at `/v2/openapi.json` is this file, and every operation in it is served.
+//! The end-to-end tests check the other half: the document the worker serves at
+//! `/v2/openapi.json` is this file and every operation in it is served
+//! (`tests/e2e/api.test.mjs`); the public routes send CORS headers and the management
+//! routes none (`tests/e2e/campaigns.test.mjs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use edge_router::api::auth::Scope;
+use edge_router::api::campaigns::CreateCampaign;
+use edge_router::api::conversions::{ConversionInput, TestConversionInput};
 use edge_router::api::ops::{AddDomain, DecideDomain};
+use edge_router::api::pages::{page_schema, PageInput, SiteTokenRequest};
 use edge_router::api::routes::{Route, ROUTES};
-use edge_router::config::{RuleDoc, TemplateDoc};
+use edge_router::api::support::SupportReport;
+use edge_router::config::{RuleDoc, TemplateDoc, VariantDoc};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
@@ -24,15 +30,33 @@ fn document() -> Value {
 }
 
 /// Follows a local `$ref` (`#/components/...`) until a non-reference object.
-fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    resolve_in(doc, doc, value).1
+}
+
+/// Follows local `$ref`s against `base`, the innermost enclosing schema resource: the
+/// document itself, or an embedded JSON Schema with its own `$id` (such as the page
+/// document schema, whose `#/$defs/...` references are relative to it). Returns the
+/// resource the result lives in and the result.
+fn resolve_in<'a>(
+    doc: &'a Value,
+    mut base: &'a Value,
+    mut value: &'a Value,
+) -> (&'a Value, &'a Value) {
     for _ in 0..16 {
+        if value.get("$id").is_some() {
+            base = value;
+        }
         let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-            return value;
+            return (base, value);
         };
         let pointer = reference
             .strip_prefix('#')
             .unwrap_or_else(|| panic!("only local references are used: {reference}"));
-        value = doc
+        if pointer.starts_with("/components/") {
+            base = doc;
+        }
+        value = base
             .pointer(pointer)
             .unwrap_or_else(|| panic!("{reference} does not resolve"));
     }
@@ -197,13 +221,25 @@ fn security_and_scopes_follow_the_route_table() {
             .as_array()
             .unwrap_or_else(|| panic!("{} states its security explicitly", op.name()));
         match route.scope {
+            None if route.site_token => {
+                assert_eq!(
+                    security,
+                    &vec![json!({ "siteToken": [] })],
+                    "{}: a site-token route requires the siteToken scheme, and only it",
+                    op.name()
+                );
+                assert_eq!(op.op["x-site-token"], true, "{}: x-site-token", op.name());
+                assert!(op.op.get("x-required-scope").is_none(), "{}", op.name());
+            }
             None => {
+                assert!(route.is_public(), "{}", op.name());
                 assert!(
                     security.is_empty(),
                     "{}: a public route has `security: []`",
                     op.name()
                 );
                 assert!(op.op.get("x-required-scope").is_none(), "{}", op.name());
+                assert!(op.op.get("x-site-token").is_none(), "{}", op.name());
             }
             Some(scope) => {
                 let name = scope.as_str();
@@ -227,6 +263,114 @@ fn security_and_scopes_follow_the_route_table() {
                     op.name()
                 );
             }
+        }
+    }
+}
+
+/// The site-token scheme says how a site token is minted, what it is good for and how it
+/// fails; the minting route is documented with the scope the route table gives it.
+#[test]
+fn the_site_token_scheme_is_documented() {
+    let doc = document();
+    let scheme = &doc["components"]["securitySchemes"]["siteToken"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    let text = scheme["description"].as_str().unwrap_or_default();
+    let mint = "/v2/handles/{handle}/campaigns/{campaignId}/site-tokens";
+    for needle in [
+        mint,
+        "pages:write",
+        "TOKEN_SECRET",
+        "missing_token",
+        "invalid_token",
+        "token_expired",
+        "wrong_handle",
+        "wrong_campaign",
+    ] {
+        assert!(
+            text.contains(needle),
+            "siteToken's description names {needle}"
+        );
+    }
+    let minting = ROUTES
+        .iter()
+        .find(|r| r.method == "POST" && r.pattern == mint)
+        .expect("the site-token route is served");
+    assert_eq!(
+        doc["paths"][mint]["post"]["x-required-scope"].as_str(),
+        minting.scope.map(Scope::as_str)
+    );
+    // Every route that takes a site token is under /v2/public/.
+    for route in ROUTES.iter().filter(|r| r.site_token) {
+        assert!(
+            route.pattern.starts_with("/v2/public/"),
+            "{}",
+            route.pattern
+        );
+    }
+}
+
+/// CORS: the public routes (under `/v2/public/` and the support report) say so, and every
+/// response of theirs, errors included, declares `Access-Control-Allow-Origin`; no
+/// management route does.
+#[test]
+fn cors_is_documented_on_the_public_routes_only() {
+    let doc = document();
+    for op in operations(&doc) {
+        let cors = op.path.starts_with("/v2/public/") || op.path == "/v2/support/report";
+        assert_eq!(
+            op.op
+                .get("x-cors")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            cors,
+            "{}: x-cors",
+            op.name()
+        );
+        for (code, response) in op.responses() {
+            assert_eq!(
+                response_header(&doc, response, "Access-Control-Allow-Origin"),
+                cors,
+                "{} {code}: Access-Control-Allow-Origin",
+                op.name()
+            );
+        }
+        if cors {
+            let description = op.op["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains("CORS"),
+                "{}: the description mentions CORS",
+                op.name()
+            );
+        }
+    }
+    let info = doc["info"]["description"].as_str().unwrap_or_default();
+    assert!(info.contains("OPTIONS") && info.contains("Access-Control-Allow-Headers"));
+}
+
+/// Success responses whose body carries the snapshot `version` declare the
+/// `X-Snapshot-Version` header the worker sends with it.
+#[test]
+fn replies_with_a_version_declare_x_snapshot_version() {
+    let doc = document();
+    for op in operations(&doc) {
+        for (code, response) in op.responses() {
+            if !code.starts_with('2') {
+                continue;
+            }
+            let schema = resolve(
+                &doc,
+                &resolve(&doc, response)["content"]["application/json"]["schema"],
+            );
+            let carries = schema["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|n| n == "version"));
+            assert_eq!(
+                response_header(&doc, response, "X-Snapshot-Version"),
+                carries,
+                "{} {code}: X-Snapshot-Version exactly when the body has a version",
+                op.name()
+            );
         }
     }
 }
@@ -260,6 +404,152 @@ fn writes_and_only_writes_take_an_idempotency_key() {
     assert_eq!(key["schema"]["maxLength"], 255);
 }
 
+/// A conversion cannot be recorded without an `Idempotency-Key` (it is what makes it count
+/// once); every other write takes one optionally.
+#[test]
+fn the_conversion_requires_its_idempotency_key() {
+    let doc = document();
+    for op in operations(&doc) {
+        let keys: Vec<&Value> = op
+            .parameters(&doc)
+            .into_iter()
+            .filter(|p| p["in"] == "header" && p["name"] == "Idempotency-Key")
+            .collect();
+        let Some(key) = keys.first() else { continue };
+        assert_eq!(keys.len(), 1, "{}: one Idempotency-Key", op.name());
+        let conversion = op.path == "/v2/public/conversions";
+        assert_eq!(
+            key["required"],
+            json!(conversion),
+            "{}: Idempotency-Key required exactly on the conversion",
+            op.name()
+        );
+        assert_eq!(key["schema"]["maxLength"], 255, "{}", op.name());
+    }
+}
+
+/// The error codes specific to each new route are named in the response that carries them.
+#[test]
+fn route_specific_error_codes_are_documented() {
+    let doc = document();
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns",
+            "409",
+            &["campaign_exists", "idempotency_key_reuse"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns",
+            "400",
+            &["validation_failed", "invalid_body"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/activate",
+            "409",
+            &["invalid_transition"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/pause",
+            "409",
+            &["invalid_transition"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/resume",
+            "409",
+            &["invalid_transition"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/cancel",
+            "409",
+            &["invalid_transition"],
+        ),
+        (
+            "GET",
+            "/v2/handles/{handle}/campaigns/{campaignId}",
+            "404",
+            &["campaign_not_found"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/test-conversion",
+            "400",
+            &["invalid_ctx"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/site-structure/campaigns/{campaignId}/publish",
+            "409",
+            &["nothing_to_publish"],
+        ),
+        (
+            "POST",
+            "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}/publish",
+            "409",
+            &["nothing_to_publish"],
+        ),
+        (
+            "GET",
+            "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}",
+            "404",
+            &["page_not_found"],
+        ),
+        (
+            "PUT",
+            "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}",
+            "401",
+            &["missing_token", "invalid_token", "token_expired"],
+        ),
+        (
+            "PUT",
+            "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}",
+            "403",
+            &["wrong_handle", "wrong_campaign"],
+        ),
+        (
+            "POST",
+            "/v2/public/conversions",
+            "400",
+            &["invalid_ctx", "invalid_parameter"],
+        ),
+        (
+            "POST",
+            "/v2/public/conversions",
+            "409",
+            &["idempotency_key_reuse"],
+        ),
+    ];
+    let codes = doc["components"]["schemas"]["ErrorEnvelope"]["properties"]["error"]["properties"]
+        ["code"]["examples"]
+        .as_array()
+        .expect("the envelope lists its codes");
+    for (method, path, status, needles) in cases {
+        let op = &doc["paths"][*path][method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{method} {path} is documented");
+        let response = resolve(&doc, &op["responses"][*status]);
+        let text = format!(
+            "{} {}",
+            response["description"].as_str().unwrap_or_default(),
+            op["description"].as_str().unwrap_or_default()
+        );
+        for needle in *needles {
+            assert!(
+                text.contains(&format!("`{needle}`")),
+                "{method} {path} {status} names `{needle}`: {text}"
+            );
+            assert!(
+                codes.iter().any(|c| c == needle),
+                "ErrorEnvelope lists {needle}"
+            );
+        }
+    }
+}
+
 fn response_header(doc: &Value, response: &Value, name: &str) -> bool {
     resolve(doc, response)
         .get("headers")
@@ -280,13 +570,16 @@ fn every_operation_documents_the_errors_it_can_produce() {
             "{name}: a success response"
         );
         let mut expected: Vec<&str> = Vec::new();
-        if route.scope.is_some() {
-            // Token (401), handle/scope (403), throttle (429), unknown handle (404),
-            // storage (503).
+        if route.scope.is_some() || route.site_token {
+            // Token (401), handle/scope or campaign (403), throttle (429), unknown handle,
+            // campaign or page (404), storage (503).
             expected.extend(["401", "403", "404", "429", "503"]);
+        } else if route.pattern != "/v2/openapi.json" {
+            // Public routes are throttled per client address and read storage.
+            expected.extend(["429", "503"]);
         }
         let body_read = matches!(route.method, "POST" | "PUT");
-        if body_read && route.scope.is_some() {
+        if body_read && route.pattern != "/v2/openapi.json" {
             expected.extend(["400", "413"]);
         }
         if op.op.get("requestBody").is_some() {
@@ -360,27 +653,39 @@ fn the_error_envelope_is_shared_and_complete() {
 /// Every `$ref` anywhere in the document resolves.
 #[test]
 fn references_resolve() {
-    fn walk(doc: &Value, value: &Value, at: &str) {
+    /// `base` is the innermost schema resource: references inside an embedded schema with
+    /// an `$id` (the page document schema) resolve against it, `#/components/...` against
+    /// the document.
+    fn walk(doc: &Value, base: &Value, value: &Value, at: &str) {
         match value {
             Value::Object(map) => {
+                let base = if map.contains_key("$id") { value } else { base };
                 if let Some(Value::String(r)) = map.get("$ref") {
                     let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("{at}: {r}"));
-                    assert!(doc.pointer(pointer).is_some(), "{at}: {r} does not resolve");
+                    let root = if pointer.starts_with("/components/") {
+                        doc
+                    } else {
+                        base
+                    };
+                    assert!(
+                        root.pointer(pointer).is_some(),
+                        "{at}: {r} does not resolve"
+                    );
                 }
                 for (k, v) in map {
-                    walk(doc, v, &format!("{at}/{k}"));
+                    walk(doc, base, v, &format!("{at}/{k}"));
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    walk(doc, v, &format!("{at}/{i}"));
+                    walk(doc, base, v, &format!("{at}/{i}"));
                 }
             }
             _ => {}
         }
     }
     let doc = document();
-    walk(&doc, &doc, "#");
+    walk(&doc, &doc, &doc, "#");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -388,16 +693,23 @@ fn references_resolve() {
 
 /// A value for every property the schema documents (recursively), enough for serde.
 fn example(doc: &Value, schema: &Value) -> Value {
-    let schema = resolve(doc, schema);
+    example_in(doc, doc, schema)
+}
+
+fn example_in(doc: &Value, base: &Value, schema: &Value) -> Value {
+    let (base, schema) = resolve_in(doc, base, schema);
+    if let Some(value) = schema.get("const") {
+        return value.clone();
+    }
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         return values[0].clone();
     }
-    if let Some(first) = schema
-        .get("oneOf")
-        .and_then(Value::as_array)
+    if let Some(first) = ["oneOf", "allOf", "anyOf"]
+        .iter()
+        .find_map(|k| schema.get(*k).and_then(Value::as_array))
         .and_then(|a| a.first())
     {
-        return example(doc, first);
+        return example_in(doc, base, first);
     }
     let kind = match &schema["type"] {
         Value::String(s) => s.as_str(),
@@ -409,22 +721,37 @@ fn example(doc: &Value, schema: &Value) -> Value {
         "integer" => json!(schema["minimum"].as_i64().unwrap_or(0).max(1)),
         "number" => json!(1.0),
         "boolean" => json!(true),
-        "array" => json!([example(doc, &schema["items"])]),
+        "array" => json!([example_in(doc, base, &schema["items"])]),
         "object" => {
             let mut out = Map::new();
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (name, prop) in props {
-                    out.insert(name.clone(), example(doc, prop));
+                    out.insert(name.clone(), example_in(doc, base, prop));
                 }
             } else if let Some(additional) =
                 schema.get("additionalProperties").filter(|v| v.is_object())
             {
-                out.insert("name".into(), example(doc, additional));
+                out.insert("name".into(), example_in(doc, base, additional));
             }
             Value::Object(out)
         }
         _ => Value::Null,
     }
+}
+
+/// The field names of serde's "unknown field `x`, expected one of `a`, `b`" (or "expected
+/// `a`") message.
+fn serde_fields(message: &str) -> BTreeSet<String> {
+    let list = message
+        .split_once("expected ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parses<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
@@ -450,9 +777,18 @@ fn check_body<T: DeserializeOwned>(doc: &Value, schema_name: &str, always: &[&st
     parses::<T>(&full).unwrap_or_else(|e| panic!("{schema_name}: {full} is refused: {e}"));
     let mut extra = full.clone();
     extra["undocumented_field"] = json!(1);
-    assert!(
-        parses::<T>(&extra).is_err(),
-        "{schema_name}: an unknown field is refused"
+    let refused = parses::<T>(&extra).expect_err("an unknown field is refused");
+    // serde names every field it knows in that error: each must be documented.
+    let known = serde_fields(&refused);
+    let documented: BTreeSet<String> = full
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        known, documented,
+        "{schema_name}: the schema documents exactly the fields serde knows ({refused})"
     );
     let required: BTreeSet<&str> = schema["required"]
         .as_array()
@@ -487,6 +823,49 @@ fn request_schemas_match_the_serde_types() {
     check_body::<DecideDomain>(&doc, "DecideDomainRequest", &[]);
     check_body::<RuleDoc>(&doc, "RuleBody", &["id"]);
     check_body::<TemplateDoc>(&doc, "Template", &[]);
+    check_body::<CreateCampaign>(&doc, "CreateCampaignRequest", &[]);
+    check_body::<VariantDoc>(&doc, "Variant", &[]);
+    check_body::<TestConversionInput>(&doc, "TestConversionRequest", &[]);
+    check_body::<SiteTokenRequest>(&doc, "SiteTokenRequest", &[]);
+    check_body::<PageInput>(&doc, "PageInput", &[]);
+    check_body::<ConversionInput>(&doc, "ConversionRequest", &[]);
+    check_body::<SupportReport>(&doc, "SupportReportRequest", &[]);
+}
+
+/// The page document schema in the OpenAPI document is the one the worker validates with
+/// and serves publicly, and both page writes take it.
+#[test]
+fn the_page_document_schema_is_the_served_one() {
+    let doc = document();
+    let documented = &doc["components"]["schemas"]["CampaignPageDocument"];
+    assert_eq!(
+        documented,
+        &page_schema(),
+        "components.schemas.CampaignPageDocument equals pages::page_schema()"
+    );
+    for (method, path) in [
+        (
+            "put",
+            "/v2/handles/{handle}/site-structure/campaigns/{campaignId}",
+        ),
+        (
+            "put",
+            "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}",
+        ),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/PageInput",
+            "{method} {path}"
+        );
+    }
+    let schema_route = "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}/schema";
+    assert_eq!(
+        doc["paths"][schema_route]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/CampaignPageDocument"
+    );
 }
 
 /// The request body schema each body-taking route names, so a route cannot silently
@@ -518,6 +897,40 @@ fn body_routes_name_their_schema() {
             ("POST", "/v2/handles/{handle}/preview-tokens"),
             "PreviewTokenRequest",
         ),
+        (
+            ("POST", "/v2/handles/{handle}/campaigns"),
+            "CreateCampaignRequest",
+        ),
+        (
+            (
+                "POST",
+                "/v2/handles/{handle}/campaigns/{campaignId}/test-conversion",
+            ),
+            "TestConversionRequest",
+        ),
+        (
+            (
+                "POST",
+                "/v2/handles/{handle}/campaigns/{campaignId}/site-tokens",
+            ),
+            "SiteTokenRequest",
+        ),
+        (
+            (
+                "PUT",
+                "/v2/handles/{handle}/site-structure/campaigns/{campaignId}",
+            ),
+            "PageInput",
+        ),
+        (
+            (
+                "PUT",
+                "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}",
+            ),
+            "PageInput",
+        ),
+        (("POST", "/v2/public/conversions"), "ConversionRequest"),
+        (("POST", "/v2/support/report"), "SupportReportRequest"),
     ]);
     for op in operations(&doc) {
         let named = op.op["requestBody"]["content"]["application/json"]["schema"]["$ref"]

@@ -64,6 +64,7 @@ async fn visit(
     request_id: &str,
 ) -> worker::Result<Response> {
     let now_ms = respond::now_ms();
+    let reads_before = store::kv_reads();
     let kv = env.kv("CONFIG")?;
     let (loaded, stale) = match store::snapshot(&kv, handle, now_ms, settings.snapshot_ttl_ms).await
     {
@@ -158,6 +159,12 @@ async fn visit(
         _ => None,
     };
     let location = loaded.ruleset.location(&decision, &visit, ctx.as_deref());
+    if settings.expose_counters {
+        headers.set(
+            "X-Kv-Reads",
+            &(store::kv_reads() - reads_before).to_string(),
+        )?;
+    }
     answer(
         &loaded,
         decision.outcome,

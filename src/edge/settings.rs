@@ -13,7 +13,9 @@
 //! | `API_READS_PER_MINUTE` | reads per caller and route per minute (429 above) | 300 |
 //! | `API_WRITES_PER_MINUTE` | writes per caller and route per minute (429 above) | 60 |
 //! | `DAILY_WRITE_LIMIT` | writes per handle per UTC day (429 above) | 1000 |
+//! | `API_PUBLIC_PER_MINUTE` | requests per client address and public route per minute (conversions, reports, public pages) | 600 |
 //! | `API_AUTH_FAILURES_PER_MINUTE` | failed credentials per client address per minute before 429 | 120 |
+//! | `EXPOSE_COUNTERS` | `true` adds `X-Kv-Reads` (KV reads during the request) to visitor responses; benchmarks only | false |
 //! | `DOH_RESOLVER_URL` | DNS-over-HTTPS JSON resolver for domain verification | `https://cloudflare-dns.com/dns-query` |
 
 use std::cell::RefCell;
@@ -41,7 +43,9 @@ pub(crate) struct Settings {
     pub(crate) writes_per_minute: u32,
     pub(crate) daily_write_limit: u32,
     pub(crate) auth_failures_per_minute: u32,
+    pub(crate) public_per_minute: u32,
     pub(crate) doh_resolver: String,
+    pub(crate) expose_counters: bool,
 }
 
 thread_local! {
@@ -86,6 +90,8 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
         writes_per_minute: number("API_WRITES_PER_MINUTE", 60) as u32,
         daily_write_limit: number("DAILY_WRITE_LIMIT", 1000) as u32,
         auth_failures_per_minute: number("API_AUTH_FAILURES_PER_MINUTE", 120) as u32,
+        public_per_minute: number("API_PUBLIC_PER_MINUTE", 600) as u32,
+        expose_counters: var(env, "EXPOSE_COUNTERS").is_some_and(|v| v == "true"),
         doh_resolver: var(env, "DOH_RESOLVER_URL").unwrap_or_else(|| DEFAULT_RESOLVER.to_owned()),
     });
     if settings.token_secret.is_none() {

@@ -62,8 +62,19 @@ impl Slot {
 }
 
 thread_local! {
+    static KV_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static SNAPSHOTS: RefCell<HashMap<String, Slot>> = RefCell::new(HashMap::new());
     static GEODB: RefCell<GeoSlot> = const { RefCell::new(GeoSlot::NotRead) };
+}
+
+/// KV reads this isolate has made so far (benchmarks read the per-request difference
+/// from the `X-Kv-Reads` header when `EXPOSE_COUNTERS=true`).
+pub(crate) fn kv_reads() -> u64 {
+    KV_READS.with(std::cell::Cell::get)
+}
+
+fn count_read() {
+    KV_READS.with(|c| c.set(c.get() + 1));
 }
 
 /// The handle's snapshot, from the isolate cache or (when older than `ttl_ms`) from KV.
@@ -87,7 +98,24 @@ pub(crate) async fn snapshot(
         Some((_, false, held)) => held,
         None => None,
     };
+    count_read();
     let read = kv.get(&snapshot_key(handle)).bytes().await;
+    let unchanged = match (&read, &held) {
+        (Ok(Some(bytes)), Some(held)) => snapshot::peek_version(bytes) == Some(held.version),
+        _ => false,
+    };
+    if unchanged {
+        // Same version as held: nothing to compile, just start a new TTL period.
+        let slot = Slot {
+            loaded: held,
+            stale: false,
+            missing: false,
+            checked_at_ms: now_ms,
+        };
+        let lookup = slot.lookup();
+        SNAPSHOTS.with(|c| c.borrow_mut().insert(handle.to_owned(), slot));
+        return lookup;
+    }
     let fresh = match read {
         Ok(Some(bytes)) => match snapshot::load(handle, &bytes) {
             Ok(loaded) => Ok(Some(loaded)),
@@ -183,6 +211,7 @@ pub(crate) async fn geodb(kv: &KvStore, now_ms: f64) -> Option<Rc<GeoDb>> {
     if let Some(known) = state {
         return known;
     }
+    count_read();
     let slot = match kv.get(MMDB_KEY).bytes().await {
         Ok(Some(bytes)) => match GeoDb::from_bytes(bytes) {
             Ok(db) => GeoSlot::Ready(Rc::new(db)),

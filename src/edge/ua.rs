@@ -2,9 +2,9 @@
 //! User-Agent parser (see `crate::device::UaFields` for why it is not woothee-rust here).
 //! esbuild bundles the npm package `woothee` (pinned in package-lock.json) into the worker.
 
-use worker::js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use worker::js_sys::{Object, Reflect};
 
 use crate::device::UaFields;
 

@@ -1,20 +1,23 @@
 // The management API's limits end to end, with a worker of its own started with tiny
 // limits: API_MAX_BODY_BYTES=1024 (413), API_READS_PER_MINUTE=4 and
 // API_WRITES_PER_MINUTE=3 per caller and route (429 rate_limited), DAILY_WRITE_LIMIT=8
-// writes per handle per UTC day (429 daily_write_limit). Callers are told apart by their
-// token subject, so each test mints JWTs with subjects of its own.
+// writes per handle per UTC day (429 daily_write_limit), API_AUTH_FAILURES_PER_MINUTE=5
+// failed credentials per client address (429 rate_limited). Callers are told apart by their
+// token subject, so each test mints JWTs with subjects of its own; public callers and
+// credential failures by their address (X-Forwarded-For: local dev trusts it).
 //
 // The per-minute windows are fixed (Unix minute): the throttle tests wait for a fresh
 // minute when too little of the current one is left, so one burst never spans two.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { startWorker } from './harness.mjs';
 
 const V2 = '/v2/handles/gharart';
-const LIMITS = { body: 1024, reads: 4, writes: 3, daily: 8 };
+const LIMITS = { body: 1024, reads: 4, writes: 3, daily: 8, authFailures: 5 };
 
 let worker;
 const responses = [];
@@ -27,6 +30,7 @@ before(async () => {
       API_READS_PER_MINUTE: String(LIMITS.reads),
       API_WRITES_PER_MINUTE: String(LIMITS.writes),
       DAILY_WRITE_LIMIT: String(LIMITS.daily),
+      API_AUTH_FAILURES_PER_MINUTE: String(LIMITS.authFailures),
     },
   });
 });
@@ -155,6 +159,53 @@ describe('throttles', () => {
     // The limit is per handle: another handle's writes are not refused by it.
     const other = await call('POST', '/v2/handles/other-shop/destination-domains', { token: worker.jwt({ sub: 'other@e2e', handle: 'other-shop' }), body: { domain: 'x.example' } });
     expectError(other, 404, 'handle_not_found');
+  });
+});
+
+describe(`credential failures (API_AUTH_FAILURES_PER_MINUTE=${LIMITS.authFailures} per client address)`, () => {
+  before(() => freshWindow());
+
+  test('past the limit a failing credential is 429 rate_limited; a valid one still works; other addresses are not affected', async () => {
+    const from = (ip) => ({ 'X-Forwarded-For': ip });
+    const A = from('198.51.100.10');
+    const bad = { authorization: 'Bearer not-a-token' };
+    const path = `${V2}/personalization-rules`;
+    for (let i = 0; i < LIMITS.authFailures; i++) expectError(await call('GET', path, { ...bad, headers: A }), 401, 'invalid_token');
+    // A 403 comes from a valid token without the scope: it is not a failed credential and
+    // is neither counted nor throttled.
+    expectError(await call('GET', path, { token: token('no-scope@e2e', ['preview']), headers: A }), 403, 'insufficient_scope');
+    const limited = expectError(await call('GET', path, { ...bad, headers: A }), 429, 'rate_limited');
+    const wait = retryAfter(limited);
+    assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+    expectError(await call('GET', path, { headers: A }), 429, 'rate_limited');
+    assert.equal((await call('GET', path, { token: token('valid-after-failures@e2e', ['rules:read']), headers: A })).status, 200, 'a valid credential is not refused');
+    expectError(await call('GET', path, { ...bad, headers: from('198.51.100.11') }), 401, 'invalid_token');
+  });
+});
+
+describe('public writes and the daily write limit', () => {
+  /** A ctx token as src/token.rs makes them, for the seeded active campaign. */
+  function ctxToken(vid) {
+    const now = Math.floor(Date.now() / 1000);
+    const body = Buffer.from(JSON.stringify({ iat: now, exp: now + 600, handle: 'gharart', campaign: 'diwali-hero-ab', variant: 'control', vid })).toString('base64url');
+    const key = createHmac('sha256', worker.secret).update('edge-router/ctx').digest();
+    return `v1.${body}.${createHmac('sha256', key).update(`v1.ctx.${body}`).digest('base64url')}`;
+  }
+
+  test('regression: support reports do not use up the daily write budget of conversions (they are bounded per client address)', async () => {
+    const now = Date.now() / 1000;
+    const midnight = Math.ceil(now / 86_400) * 86_400;
+    if (midnight - now < 60) await sleep((midnight - now + 1) * 1000);
+    // Each from its own address, so the per-minute throttle (per caller) never bites.
+    for (let i = 0; i <= LIMITS.daily; i++) {
+      await call('POST', '/v2/support/report', { body: { summary: `report ${i}`, details: 'filling the budget' }, headers: { 'X-Forwarded-For': `198.51.100.${100 + i}` } });
+    }
+    const conversion = await call('POST', '/v2/public/conversions', {
+      body: { ctx: ctxToken('c0ffee00c0ffee00c0ffee00c0ffee00'), event: 'purchase' },
+      idempotencyKey: `daily-${Date.now()}`,
+      headers: { 'X-Forwarded-For': '198.51.100.250' },
+    });
+    assert.equal(conversion.status, 201, `a visitor's conversion is not refused by support reports: ${conversion.body.slice(0, 300)}`);
   });
 });
 

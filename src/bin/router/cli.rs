@@ -40,6 +40,16 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Grow the configuration to this many rules (benchmarks, load tests): generated
+        /// rules over `--countries` countries and `--domains` destination domains.
+        #[arg(long)]
+        expand: Option<usize>,
+        /// Countries the generated rules cover (with --expand; 1-40).
+        #[arg(long, default_value_t = 40)]
+        countries: usize,
+        /// Generated destination domains (with --expand).
+        #[arg(long, default_value_t = 500)]
+        domains: usize,
     },
     /// Mint tokens from the local secret (TOKEN_SECRET in the environment, else in --dev-vars).
     Token {
@@ -88,7 +98,17 @@ pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate { dir } => cmd_validate(&dir, cli.json),
-        Command::Snapshot { dir, version, out } => cmd_snapshot(&dir, version, out.as_deref()),
+        Command::Snapshot {
+            dir,
+            version,
+            out,
+            expand,
+            countries,
+            domains,
+        } => {
+            let grow = expand.map(|rules| (rules, countries, domains));
+            cmd_snapshot(&dir, version, out.as_deref(), grow)
+        }
         Command::Token {
             kind:
                 TokenCommand::Preview {
@@ -171,7 +191,12 @@ fn cmd_validate(dir: &Path, json: bool) -> Result<ExitCode, String> {
     })
 }
 
-fn cmd_snapshot(dir: &Path, version: Option<u64>, out: Option<&Path>) -> Result<ExitCode, String> {
+fn cmd_snapshot(
+    dir: &Path,
+    version: Option<u64>,
+    out: Option<&Path>,
+    grow: Option<(usize, usize, usize)>,
+) -> Result<ExitCode, String> {
     let (config, diagnostics) = load(dir);
     for d in diagnostics
         .iter()
@@ -185,6 +210,14 @@ fn cmd_snapshot(dir: &Path, version: Option<u64>, out: Option<&Path>) -> Result<
     let published = chrono::DateTime::from_timestamp(now(), 0)
         .unwrap_or_default()
         .to_rfc3339();
+    let config = match grow {
+        Some((rules, countries, domains)) => {
+            edge_router::synth::expand(&config, rules, countries, domains)
+        }
+        None => config,
+    };
+    edge_router::compile(&config)
+        .map_err(|e| format!("the expanded configuration does not compile: {e}"))?;
     let snapshot = Snapshot::new(config, version.unwrap_or(now() as u64), published);
     let json = snapshot.to_json();
     match out {

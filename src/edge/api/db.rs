@@ -407,8 +407,10 @@ pub(crate) async fn page(
     }
 }
 
-/// Stores a page state if its revision is still `expected` (`None`: not yet stored);
-/// `false` when another write won.
+/// Stores a page state if the row's revision counter is still `expected` (`None`: not
+/// yet stored); `false` when another write won. The counter is bumped by every save, a
+/// publish included, so a draft PUT that read the page before a publish cannot write
+/// the old published revision back.
 pub(crate) async fn save_page(
     db: &D1Database,
     handle: &str,
@@ -418,7 +420,7 @@ pub(crate) async fn save_page(
     now: &str,
 ) -> Result<bool, ApiError> {
     let json = serde_json::to_string(state).map_err(storage)?;
-    let revision = int(state.revision() as i64);
+    let revision = int(expected.map_or(1, |r| r + 1) as i64);
     let changed = match expected {
         Some(old) => {
             let sql = "UPDATE campaign_pages SET state = ?1, revision = ?2, updated_at = ?3 WHERE handle = ?4 AND campaign = ?5 AND revision = ?6";

@@ -7,8 +7,10 @@
 //! idempotent write is replayed here, before any throttle → per-route throttle and
 //! daily write limit (429) → idempotency (reserve or 409) → handler.
 //! Throttles: `API_READS_PER_MINUTE` / `API_WRITES_PER_MINUTE` per handle, caller and
-//! route (public callers are keyed by a hash of their address), `DAILY_WRITE_LIMIT`
-//! writes per handle per UTC day, `API_AUTH_FAILURES_PER_MINUTE` per client address.
+//! route; `API_PUBLIC_PER_MINUTE` per client address and route on the public routes
+//! (keyed by a hash of the address); `DAILY_WRITE_LIMIT` writes per handle per UTC day
+//! (management and site-token writes); `API_AUTH_FAILURES_PER_MINUTE` failed credentials
+//! (401) per client address.
 //! CORS (`Access-Control-Allow-Origin: *`, preflight `OPTIONS`) applies only to the
 //! public routes, which browsers on storefront pages call; never to management routes.
 
@@ -163,8 +165,10 @@ async fn dispatch(
     // Conversions dedupe on their own table; every other write may carry a key.
     let key =
         header(&req, "Idempotency-Key").filter(|_| route.write && route.id != RouteId::Conversion);
+    // Idempotency keys and throttles are scoped by handle; routes without one (support
+    // reports, conversions) by the client address, so anonymous clients never share keys.
     let scope = if handle.is_empty() {
-        "_support".to_owned()
+        format!("_client:{client}")
     } else {
         handle.clone()
     };
@@ -259,7 +263,8 @@ async fn auth_failed(
     now: i64,
     error: ApiError,
 ) -> ApiError {
-    if !matches!(error.status(), 401 | 403) {
+    // Only failed credentials (401) count: a 403 comes from a valid token.
+    if error.status() != 401 {
         return error;
     }
     let minute = now / 60;
@@ -324,10 +329,10 @@ async fn throttle(
     now: i64,
 ) -> Result<(), ApiError> {
     let minute = now / 60;
-    let limit = if route.write {
-        settings.writes_per_minute
-    } else {
-        settings.reads_per_minute
+    let limit = match (route.is_public(), route.write) {
+        (true, _) => settings.public_per_minute,
+        (false, true) => settings.writes_per_minute,
+        (false, false) => settings.reads_per_minute,
     };
     let key = format!(
         "route:{scope}:{}:{} {}:{minute}",
@@ -339,7 +344,9 @@ async fn throttle(
             retry_after: (60 - now % 60).max(1) as u32,
         });
     }
-    if route.write {
+    // The daily write limit is per handle: public writes (conversions, reports) have no
+    // handle in their path and are bounded per client address above instead.
+    if route.write && !route.is_public() {
         let day = now / 86_400;
         let key = format!("daily:{scope}:{day}");
         if db::count(database, &key, (day + 1) * 86_400, now).await? > settings.daily_write_limit {

@@ -1,0 +1,235 @@
+// `make bench`: every figure of the performance budgets in one run, side by side.
+//
+// - Floor comparison: a null JavaScript worker answering a fixed 302 and our release
+//   worker with a large snapshot (the festive rules expanded to 1,000 rules over 40
+//   countries and 500 domains), each served by one programmatic Miniflare instance (no
+//   wrangler dev proxy), loaded in turn by wrk on loopback after a warm-up, at 1 and 16
+//   connections, with a mix of user agents, client IPs and cookies (bench/mix.lua).
+// - Core microbenchmarks: criterion (bench/core.rs), natively.
+// - Size: raw and gzipped wasm and JS bundle.
+// - Cold start: process start to first 302, median of COLD_RUNS fresh processes.
+// - KV reads per request, warm and cold, from the worker's own counter (X-Kv-Reads).
+//
+// Writes bench/results.json and prints the change of every figure against the version of
+// that file in the repo (commit it to record a new baseline).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { Miniflare } from 'miniflare';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS = join(root, 'bench/results.json');
+const DURATION = process.env.BENCH_SECONDS ?? '10';
+const WARMUP = process.env.BENCH_WARMUP_SECONDS ?? '3';
+const COLD_RUNS = Number(process.env.COLD_RUNS ?? 20);
+const COMPAT = '2026-04-20';
+const SECRET = 'bench-secret-0123456789abcdef';
+const NULL_WORKER = `export default {
+  fetch() {
+    return new Response(null, { status: 302, headers: { Location: 'https://www.gharart.com/festive', 'Cache-Control': 'private, no-store' } });
+  },
+};`;
+
+export const BINDINGS = {
+  TOKEN_SECRET: SECRET,
+  GEO_ORDER: process.env.BENCH_GEO_ORDER ?? 'mmdb,cf',
+  TRUST_FORWARDED_IP: 'true',
+  SNAPSHOT_TTL_SECONDS: '60',
+  EXPOSE_COUNTERS: 'true',
+};
+
+export function ourWorkerOptions(extra = {}) {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    modules: true,
+    scriptPath: join(root, 'build/index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: COMPAT,
+    kvNamespaces: ['CONFIG'],
+    d1Databases: ['DB'],
+    bindings: BINDINGS,
+    ...extra,
+  };
+}
+
+function log(...args) {
+  console.error('bench:', ...args);
+}
+
+/** The large snapshot: 1,000 rules, 40 countries, 500 generated domains. */
+function bigSnapshot() {
+  const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'snapshot.json');
+  execFileSync(join(root, 'target/debug/router'), ['snapshot', join(root, 'rules/gharart'), '--expand', '1000', '--countries', '40', '--domains', '500', '--version', '1', '-o', out]);
+  return readFileSync(out, 'utf8');
+}
+
+function mmdb() {
+  const bytes = readFileSync(join(root, 'node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb'));
+  // Miniflare's KV proxy takes an ArrayBuffer, not a Node Buffer view of a shared pool.
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+export async function seed(mf, snapshot) {
+  const kv = await mf.getKVNamespace('CONFIG');
+  await kv.put('snapshot:gharart', snapshot);
+  await kv.put('geo:mmdb', mmdb());
+}
+
+function wrk(url, connections, seconds) {
+  const threads = connections === 1 ? 1 : 2;
+  const run = spawnSync('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '-s', join(root, 'bench/mix.lua'), url], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
+  const line = run.stdout.trim().split('\n').find((l) => l.startsWith('{"requests"'));
+  const r = JSON.parse(line);
+  return {
+    rps: Math.round((r.requests / r.duration_us) * 1e6),
+    p50_ms: r.p50_us / 1000,
+    p99_ms: r.p99_us / 1000,
+    errors: r.status_errors + r.socket_errors,
+  };
+}
+
+async function loadTest(name, mf) {
+  const url = new URL('/gharart/festive', await mf.ready).toString();
+  log(`${name}: warm-up ${WARMUP}s`);
+  wrk(url, 16, WARMUP);
+  const figures = {};
+  for (const c of [1, 16]) {
+    log(`${name}: ${c} connection(s), ${DURATION}s`);
+    figures[`c${c}`] = wrk(url, c, DURATION);
+  }
+  return figures;
+}
+
+async function floor(snapshot) {
+  const nullMf = new Miniflare({ host: '127.0.0.1', port: 0, modules: true, script: NULL_WORKER, compatibilityDate: COMPAT });
+  const nullFigures = await loadTest('null worker', nullMf);
+  await nullMf.dispose();
+  const ours = new Miniflare(ourWorkerOptions());
+  await ours.ready;
+  await seed(ours, snapshot);
+  const kvReads = await kvReadsPerRequest(ours);
+  const ourFigures = await loadTest('edge-router', ours);
+  const warm = await kvReadsPerRequest(ours);
+  await ours.dispose();
+  const ratio = (c) => +(ourFigures[c].rps / nullFigures[c].rps).toFixed(3);
+  return { null: nullFigures, ours: ourFigures, ratio_rps: { c1: ratio('c1'), c16: ratio('c16') }, kv_reads: { cold_first_request: kvReads.first, warm_max: warm.max } };
+}
+
+/** KV reads of the first request of this isolate and the most any of 50 later ones made. */
+async function kvReadsPerRequest(mf) {
+  const headers = { 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148 Safari/604.1', 'X-Forwarded-For': '49.36.0.1' };
+  const read = async () => {
+    const res = await mf.dispatchFetch('http://bench.local/gharart/festive', { headers, redirect: 'manual' });
+    await res.arrayBuffer();
+    if (res.status !== 302) throw new Error(`expected 302, got ${res.status}`);
+    return Number(res.headers.get('x-kv-reads'));
+  };
+  const first = await read();
+  let max = 0;
+  for (let i = 0; i < 50; i++) max = Math.max(max, await read());
+  return { first, max };
+}
+
+function coldStart(snapshot) {
+  const persist = mkdtempSync(join(tmpdir(), 'bench-cold-'));
+  try {
+    execFileSync(process.execPath, [join(root, 'bench/coldstart.mjs'), persist, 'seed'], { input: snapshot, stdio: ['pipe', 'ignore', 'inherit'] });
+    const runs = [];
+    for (let i = 0; i < COLD_RUNS; i++) {
+      const out = execFileSync(process.execPath, [join(root, 'bench/coldstart.mjs'), persist], { encoding: 'utf8' });
+      runs.push(JSON.parse(out.trim().split('\n').pop()));
+    }
+    const median = (key) => {
+      const values = runs.map((r) => r[key]).sort((a, b) => a - b);
+      return +values[Math.floor(values.length / 2)].toFixed(1);
+    };
+    return { runs: runs.length, process_to_first_302_ms: median('total_ms'), runtime_ready_ms: median('ready_ms'), first_request_ms: median('first_request_ms'), kv_reads_first_request: median('kv_reads') };
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
+  }
+}
+
+function sizes() {
+  const file = (p) => readFileSync(join(root, p));
+  const wasm = file('build/index_bg.wasm');
+  const js = file('build/index.js');
+  return { wasm_raw: wasm.length, wasm_gzip: gzipSync(wasm, { level: 9 }).length, js_raw: js.length, js_gzip: gzipSync(js, { level: 9 }).length };
+}
+
+function criterion() {
+  log('criterion (native core microbenchmarks)');
+  const run = spawnSync('cargo', ['bench', '--quiet', '--bench', 'core', '--', '--output-format', 'bencher', '--warm-up-time', '1', '--measurement-time', '3'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) throw new Error(`cargo bench failed:\n${run.stderr}`);
+  const out = {};
+  for (const line of run.stdout.split('\n')) {
+    const m = line.match(/^test (\S+) \.\.\. bench:\s+([\d,.]+) ns\/iter/);
+    if (m) out[m[1]] = Number(m[2].replace(/,/g, ''));
+  }
+  return out;
+}
+
+const BUDGETS = [
+  ['floor.ratio_rps.c16', '>=', 0.85, 'ours/null requests/s at 16 connections'],
+  ['core_ns.decide/1000', '<=', 2000, 'decide at 1,000 rules (ns, native)'],
+  ['size.wasm_gzip', '<=', 600 * 1024, 'wasm bundle, gzipped (bytes)'],
+  ['cold_start.process_to_first_302_ms', '<=', 150, 'cold start to first 302 (ms, median)'],
+  ['floor.kv_reads.warm_max', '<=', 0, 'KV reads per warm request'],
+  ['floor.kv_reads.cold_first_request', '<=', 2, 'KV reads on a cold isolate (snapshot + mmdb)'],
+];
+
+function get(obj, path) {
+  // Keys may contain dots inside names like "decide/1000", so split only on known parents.
+  const [head, ...rest] = path.split('.');
+  return rest.length ? get(obj?.[head], rest.join('.')) : obj?.[head];
+}
+
+function flatten(obj, prefix = '', out = {}) {
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === 'object') flatten(v, key, out);
+    else if (typeof v === 'number') out[key] = v;
+  }
+  return out;
+}
+
+async function main() {
+  const only = new Set((process.env.BENCH_ONLY ?? 'size,core,floor,cold').split(','));
+  const snapshot = bigSnapshot();
+  const results = { recorded_at: new Date().toISOString(), machine: `${process.platform} ${process.arch}, node ${process.version}` };
+  if (only.has('size')) results.size = sizes();
+  if (only.has('core')) results.core_ns = criterion();
+  if (only.has('floor')) results.floor = await floor(snapshot);
+  if (only.has('cold')) results.cold_start = coldStart(snapshot);
+
+  const previous = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) : null;
+  const now = flatten(results);
+  const before = previous ? flatten(previous) : {};
+  console.log('\nfigure'.padEnd(52) + 'value'.padStart(14) + 'previous'.padStart(14) + 'change'.padStart(10));
+  for (const [key, value] of Object.entries(now)) {
+    const old = before[key];
+    const change = old ? `${(((value - old) / old) * 100).toFixed(1)}%` : '';
+    console.log(key.padEnd(52) + String(value).padStart(14) + (old === undefined ? '' : String(old)).padStart(14) + change.padStart(10));
+  }
+  console.log('\nbudgets');
+  for (const [path, op, limit, label] of BUDGETS) {
+    const value = get(results, path);
+    if (value === undefined) continue;
+    const met = op === '>=' ? value >= limit : value <= limit;
+    console.log(`  ${met ? 'met ' : 'MISS'}  ${label}: ${value} (budget ${op} ${limit})`);
+  }
+  writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nwrote ${RESULTS}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
