@@ -11,7 +11,7 @@ WRANGLER := node_modules/.bin/wrangler
 ROUTER := target/debug/router
 WASM := build/index_bg.wasm
 
-.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token clean
+.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench clean
 
 dev: build cli .dev.vars
 	scripts/seed.sh
@@ -58,6 +58,13 @@ test-e2e: deps cli
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	source .tools/wasm.env && cargo clippy --lib --release --target wasm32-unknown-unknown -- -D warnings
+
+# Benchmarks (not part of `make test`): prints every figure and the budgets, writes
+# bench/results.json and the change against the committed one. BENCH_ONLY=size,core,floor,cold
+bench: build cli
+	scripts/need.sh wrk:wrk
+	node bench/bench.mjs
 
 token: cli .dev.vars
 	@$(ROUTER) token preview --handle $${HANDLE:-gharart} --ttl $${TTL:-3600}

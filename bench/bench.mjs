@@ -26,9 +26,9 @@ const RESULTS = join(root, 'bench/results.json');
 const DURATION = process.env.BENCH_SECONDS ?? '10';
 const WARMUP = process.env.BENCH_WARMUP_SECONDS ?? '3';
 const COLD_RUNS = Number(process.env.COLD_RUNS ?? 20);
-const COMPAT = '2026-04-20';
+export const COMPAT = '2026-04-20';
 const SECRET = 'bench-secret-0123456789abcdef';
-const NULL_WORKER = `export default {
+export const NULL_WORKER = `export default {
   fetch() {
     return new Response(null, { status: 302, headers: { Location: 'https://www.gharart.com/festive', 'Cache-Control': 'private, no-store' } });
   },
@@ -138,18 +138,34 @@ async function kvReadsPerRequest(mf) {
 
 function coldStart(snapshot) {
   const persist = mkdtempSync(join(tmpdir(), 'bench-cold-'));
-  try {
-    execFileSync(process.execPath, [join(root, 'bench/coldstart.mjs'), persist, 'seed'], { input: snapshot, stdio: ['pipe', 'ignore', 'inherit'] });
-    const runs = [];
+  const script = join(root, 'bench/coldstart.mjs');
+  const median = (runs, key) => {
+    const values = runs.map((r) => r[key]).sort((a, b) => a - b);
+    return +values[Math.floor(values.length / 2)].toFixed(1);
+  };
+  const runs = (mode) => {
+    const out = [];
     for (let i = 0; i < COLD_RUNS; i++) {
-      const out = execFileSync(process.execPath, [join(root, 'bench/coldstart.mjs'), persist], { encoding: 'utf8' });
-      runs.push(JSON.parse(out.trim().split('\n').pop()));
+      const text = execFileSync(process.execPath, mode ? [script, persist, mode] : [script, persist], { encoding: 'utf8' });
+      out.push(JSON.parse(text.trim().split('\n').pop()));
     }
-    const median = (key) => {
-      const values = runs.map((r) => r[key]).sort((a, b) => a - b);
-      return +values[Math.floor(values.length / 2)].toFixed(1);
+    return out;
+  };
+  try {
+    execFileSync(process.execPath, [script, persist, 'seed'], { input: snapshot, stdio: ['pipe', 'ignore', 'inherit'] });
+    log(`cold starts: ${COLD_RUNS} x ours, ${COLD_RUNS} x null worker`);
+    const ours = runs();
+    const floor = runs('null');
+    return {
+      runs: ours.length,
+      process_to_first_302_ms: median(ours, 'total_ms'),
+      runtime_ready_ms: median(ours, 'ready_ms'),
+      first_request_ms: median(ours, 'first_request_ms'),
+      null_process_to_first_302_ms: median(floor, 'total_ms'),
+      null_first_request_ms: median(floor, 'first_request_ms'),
+      ours_minus_null_first_request_ms: +(median(ours, 'first_request_ms') - median(floor, 'first_request_ms')).toFixed(1),
+      kv_reads_first_request: median(ours, 'kv_reads'),
     };
-    return { runs: runs.length, process_to_first_302_ms: median('total_ms'), runtime_ready_ms: median('ready_ms'), first_request_ms: median('first_request_ms'), kv_reads_first_request: median('kv_reads') };
   } finally {
     rmSync(persist, { recursive: true, force: true });
   }

@@ -1,14 +1,18 @@
 // One cold start: this process starts the worker (one programmatic Miniflare instance over
 // a KV directory seeded beforehand) and times its first 302. `performance.now()` counts
 // from this process's start, so total_ms includes Node's own start-up.
-// Usage: node bench/coldstart.mjs <persist-dir> [seed]   (seed reads the snapshot on stdin)
+// Usage: node bench/coldstart.mjs <persist-dir> [seed|null]   (seed reads the snapshot on
+// stdin; null times the null JavaScript worker the same way, the platform's own floor)
 
 import { readFileSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
-import { ourWorkerOptions, seed } from './bench.mjs';
+import { NULL_WORKER, COMPAT, ourWorkerOptions, seed } from './bench.mjs';
 
 const [persist, mode] = process.argv.slice(2);
-const options = ourWorkerOptions({ kvPersist: persist, d1Persist: persist, port: undefined, host: undefined });
+const options =
+  mode === 'null'
+    ? { modules: true, script: NULL_WORKER, compatibilityDate: COMPAT }
+    : ourWorkerOptions({ kvPersist: persist, d1Persist: persist, port: undefined, host: undefined });
 const mf = new Miniflare(options);
 await mf.ready;
 const ready = performance.now();
@@ -25,5 +29,5 @@ if (res.status !== 302) {
   console.error(`expected 302, got ${res.status}`);
   process.exit(1);
 }
-console.log(JSON.stringify({ total_ms: done, ready_ms: ready, first_request_ms: done - ready, kv_reads: Number(res.headers.get('x-kv-reads')) }));
+console.log(JSON.stringify({ total_ms: done, ready_ms: ready, first_request_ms: done - ready, kv_reads: Number(res.headers.get('x-kv-reads') ?? 0) }));
 await mf.dispose();

@@ -50,6 +50,7 @@ pub mod allowlist;
 pub mod api;
 pub mod bucket;
 pub mod campaign;
+pub mod client;
 pub mod compile;
 mod conditions;
 pub mod config;

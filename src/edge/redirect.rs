@@ -193,7 +193,7 @@ fn answer(
         (Some(location), _) => {
             headers.set("X-Router-Outcome", outcome_name(outcome))?;
             if let Some(id) = new_visitor {
-                headers.set("Set-Cookie", &visitor::set_cookie(id))?;
+                headers.set("Set-Cookie", &crate::client::set_cookie(id))?;
             }
             respond::redirect(location.as_str(), headers)
         }

@@ -16,6 +16,7 @@
 //! | `API_PUBLIC_PER_MINUTE` | requests per client address and public route per minute (conversions, reports, public pages) | 600 |
 //! | `API_AUTH_FAILURES_PER_MINUTE` | failed credentials per client address per minute before 429 | 120 |
 //! | `EXPOSE_COUNTERS` | `true` adds `X-Kv-Reads` (KV reads during the request) to visitor responses; benchmarks only | false |
+//! | `FAULTS` | fault injection for tests (see `faults.rs`); never set in production | none |
 //! | `DOH_RESOLVER_URL` | DNS-over-HTTPS JSON resolver for domain verification | `https://cloudflare-dns.com/dns-query` |
 
 use std::cell::RefCell;
@@ -94,6 +95,9 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
         expose_counters: var(env, "EXPOSE_COUNTERS").is_some_and(|v| v == "true"),
         doh_resolver: var(env, "DOH_RESOLVER_URL").unwrap_or_else(|| DEFAULT_RESOLVER.to_owned()),
     });
+    super::faults::install(super::faults::Faults::parse(
+        &var(env, "FAULTS").unwrap_or_default(),
+    ));
     if settings.token_secret.is_none() {
         worker::console_warn!("TOKEN_SECRET is missing or shorter than 16 bytes: previews and ctx tokens are disabled");
     }

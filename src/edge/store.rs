@@ -18,6 +18,7 @@ use std::rc::Rc;
 
 use worker::kv::KvStore;
 
+use super::faults;
 use crate::geo::GeoDb;
 use crate::snapshot::{self, snapshot_key, Loaded};
 
@@ -77,6 +78,13 @@ fn count_read() {
     KV_READS.with(|c| c.set(c.get() + 1));
 }
 
+/// One counted KV read, through the fault-injection layer.
+async fn read_bytes(kv: &KvStore, key: &str) -> Result<Option<Vec<u8>>, String> {
+    count_read();
+    faults::kv_read().await?;
+    kv.get(key).bytes().await.map_err(|e| e.to_string())
+}
+
 /// The handle's snapshot, from the isolate cache or (when older than `ttl_ms`) from KV.
 pub(crate) async fn snapshot(
     kv: &KvStore,
@@ -98,8 +106,7 @@ pub(crate) async fn snapshot(
         Some((_, false, held)) => held,
         None => None,
     };
-    count_read();
-    let read = kv.get(&snapshot_key(handle)).bytes().await;
+    let read = read_bytes(kv, &snapshot_key(handle)).await;
     let unchanged = match (&read, &held) {
         (Ok(Some(bytes)), Some(held)) => snapshot::peek_version(bytes) == Some(held.version),
         _ => false,
@@ -211,8 +218,7 @@ pub(crate) async fn geodb(kv: &KvStore, now_ms: f64) -> Option<Rc<GeoDb>> {
     if let Some(known) = state {
         return known;
     }
-    count_read();
-    let slot = match kv.get(MMDB_KEY).bytes().await {
+    let slot = match read_bytes(kv, MMDB_KEY).await {
         Ok(Some(bytes)) => match GeoDb::from_bytes(bytes) {
             Ok(db) => GeoSlot::Ready(Rc::new(db)),
             Err(e) => {

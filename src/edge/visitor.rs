@@ -9,12 +9,8 @@ use worker::{Headers, Request};
 
 use super::settings::Settings;
 use super::store;
+use crate::client;
 use crate::geo::{GeoFacts, GeoSource};
-
-/// The visitor-id cookie.
-pub(crate) const COOKIE: &str = "gh_vid";
-/// Its lifetime: one year.
-pub(crate) const COOKIE_MAX_AGE: u32 = 365 * 24 * 3600;
 
 fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
@@ -37,25 +33,13 @@ fn cf_geo(req: &Request) -> Option<GeoFacts> {
 /// tests), the first address of `X-Forwarded-For`.
 pub(crate) fn client_ip(headers: &Headers, settings: &Settings) -> Option<IpAddr> {
     if settings.trust_forwarded_ip {
-        let forwarded = header(headers, "X-Forwarded-For").and_then(|v| parse_forwarded(&v));
+        let forwarded =
+            header(headers, "X-Forwarded-For").and_then(|v| client::parse_forwarded_for(&v));
         if forwarded.is_some() {
             return forwarded;
         }
     }
-    header(headers, "CF-Connecting-IP").and_then(|v| v.trim().parse().ok())
-}
-
-/// The first address of an `X-Forwarded-For` value (bounded; junk is no address).
-pub(crate) fn parse_forwarded(value: &str) -> Option<IpAddr> {
-    let first = value.split(',').next()?.trim();
-    if first.len() > 64 {
-        return None;
-    }
-    first
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
+    header(headers, "CF-Connecting-IP").and_then(|v| client::parse_connecting_ip(&v))
 }
 
 /// What each configured geo source says, in order. The MaxMind DB is only read (and
@@ -88,30 +72,9 @@ pub(crate) async fn geo_sources(
     found
 }
 
-/// The visitor id from the cookie, if it is well formed (32 lower-case hex digits).
+/// The visitor id from the cookie, if it is well formed.
 pub(crate) fn cookie_visitor_id(headers: &Headers) -> Option<String> {
-    let cookies = header(headers, "Cookie")?;
-    cookies
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.trim().to_owned())
-        .filter(|v| is_visitor_id(v))
-}
-
-/// Whether a string is a visitor id as the router mints them.
-pub(crate) fn is_visitor_id(value: &str) -> bool {
-    value.len() == 32
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// The `Set-Cookie` value for a new visitor id.
-pub(crate) fn set_cookie(visitor_id: &str) -> String {
-    format!(
-        "{COOKIE}={visitor_id}; Max-Age={COOKIE_MAX_AGE}; Path=/; Secure; HttpOnly; SameSite=Lax"
-    )
+    header(headers, "Cookie").and_then(|c| client::visitor_id_from_cookies(&c).map(str::to_owned))
 }
 
 /// `User-Agent`, `Sec-CH-UA-Mobile`, `Sec-CH-UA-Platform`, `Accept-Language`.

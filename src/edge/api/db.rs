@@ -21,6 +21,7 @@ use crate::api::pages::PageState;
 use crate::api::stats::StatRow;
 use crate::api::support::SupportReport;
 use crate::config::HandleConfig;
+use crate::edge::faults;
 use crate::snapshot::{snapshot_key, Snapshot};
 
 /// Maps a storage failure to a 503; the detail goes to the log, never to the client.
@@ -41,6 +42,7 @@ fn int(value: i64) -> JsValue {
 }
 
 async fn changes(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<usize, ApiError> {
+    faults::d1().map_err(storage)?;
     let result = db
         .prepare(sql)
         .bind(args)
@@ -194,7 +196,10 @@ pub(crate) async fn commit(
         return Err(write_conflict());
     }
     let snapshot = Snapshot::new(config.clone(), version, now.to_owned());
-    let published = match kv.put(&snapshot_key(handle), snapshot.to_json()) {
+    let published = match faults::kv_write().and_then(|()| {
+        kv.put(&snapshot_key(handle), snapshot.to_json())
+            .map_err(|e| e.to_string())
+    }) {
         Ok(put) => put.execute().await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
@@ -470,6 +475,7 @@ pub(crate) async fn stat_rows(
         is_test: f64,
         n: f64,
     }
+    faults::d1().map_err(storage)?;
     let sql = "SELECT variant, event, is_test, COUNT(*) AS n FROM conversions WHERE handle = ?1 AND campaign = ?2 GROUP BY variant, event, is_test";
     let result = db
         .prepare(sql)

@@ -1,0 +1,103 @@
+//! Fault injection for the end-to-end tests (`FAULTS` var; never set in production):
+//! a comma-separated list of
+//! - `kv_read_error` / `kv_read_error_after=N`: KV reads fail (after the first N);
+//! - `kv_read_delay_ms=N`: KV reads take N ms longer;
+//! - `kv_write_error`: KV writes fail (snapshot publication);
+//! - `d1_error`: every D1 statement fails.
+//!
+//! The layer sits exactly where the real calls are, so the code under test is the code
+//! that runs in production; with `FAULTS` unset each check is one branch on a `bool`.
+
+use std::cell::Cell;
+use std::time::Duration;
+
+/// Parsed `FAULTS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Faults {
+    kv_read_error_after: Option<u64>,
+    kv_read_delay_ms: u64,
+    kv_write_error: bool,
+    d1_error: bool,
+}
+
+thread_local! {
+    static KV_READS_SEEN: Cell<u64> = const { Cell::new(0) };
+    static ACTIVE: std::cell::RefCell<Faults> = std::cell::RefCell::new(Faults::default());
+}
+
+/// Makes `faults` the isolate's faults (settings do this once, from `FAULTS`).
+pub(crate) fn install(faults: Faults) {
+    ACTIVE.with(|a| *a.borrow_mut() = faults);
+}
+
+fn active() -> Faults {
+    ACTIVE.with(|a| a.borrow().clone())
+}
+
+/// Before a KV read: waits any injected delay; `Err` when the read must fail.
+pub(crate) async fn kv_read() -> Result<(), String> {
+    active().before_kv_read().await
+}
+
+/// Before a KV write.
+pub(crate) fn kv_write() -> Result<(), String> {
+    active().before_kv_write()
+}
+
+/// Before a D1 statement.
+pub(crate) fn d1() -> Result<(), String> {
+    active().before_d1()
+}
+
+impl Faults {
+    /// Parses the var; unknown items are ignored (and logged).
+    pub(crate) fn parse(list: &str) -> Self {
+        let mut faults = Faults::default();
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (name, value) = item.split_once('=').unwrap_or((item, ""));
+            let number = value.trim().parse::<u64>().ok();
+            match name.trim() {
+                "kv_read_error" => faults.kv_read_error_after = Some(0),
+                "kv_read_error_after" => faults.kv_read_error_after = number,
+                "kv_read_delay_ms" => faults.kv_read_delay_ms = number.unwrap_or(0),
+                "kv_write_error" => faults.kv_write_error = true,
+                "d1_error" => faults.d1_error = true,
+                other => worker::console_warn!("FAULTS: unknown fault {other:?} ignored"),
+            }
+        }
+        if faults != Faults::default() {
+            worker::console_warn!("FAULTS active: {faults:?} (tests only)");
+        }
+        faults
+    }
+
+    async fn before_kv_read(&self) -> Result<(), String> {
+        if self.kv_read_delay_ms > 0 {
+            worker::Delay::from(Duration::from_millis(self.kv_read_delay_ms)).await;
+        }
+        let seen = KV_READS_SEEN.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        match self.kv_read_error_after {
+            Some(after) if seen > after => Err("injected KV read failure".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn before_kv_write(&self) -> Result<(), String> {
+        if self.kv_write_error {
+            Err("injected KV write failure".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn before_d1(&self) -> Result<(), String> {
+        if self.d1_error {
+            Err("injected D1 failure".into())
+        } else {
+            Ok(())
+        }
+    }
+}
