@@ -327,6 +327,39 @@ pub fn put_template(
     Ok((position.is_none(), compiled))
 }
 
+/// Checks a whole configuration sent to `PUT .../configuration` (what `router push`
+/// sends): its `handle` must be the path's; every problem is reported with its path.
+///
+/// # Errors
+/// [`ApiError::InvalidBody`] for the wrong shape or handle, [`ApiError::Validation`].
+pub fn replace_configuration(
+    handle: &str,
+    value: serde_json::Value,
+) -> Result<HandleConfig, ApiError> {
+    let config: HandleConfig = super::body::from_value(value)?;
+    if config.handle != handle {
+        return Err(ApiError::InvalidBody {
+            path: "$.handle".into(),
+            message: format!(
+                "the configuration is for {:?}, not {handle:?}",
+                config.handle
+            ),
+        });
+    }
+    compile(&config).map_err(|e| {
+        ApiError::Validation(
+            e.diagnostics
+                .into_iter()
+                .map(|mut d| {
+                    d.path = format!("$.{}", d.path);
+                    d
+                })
+                .collect(),
+        )
+    })?;
+    Ok(config)
+}
+
 /// Warnings only (for responses after a successful write).
 pub fn warnings(compiled: &Compiled) -> Vec<&Diagnostic> {
     compiled

@@ -35,6 +35,10 @@ pub enum RouteId {
     RuleAudit,
     /// Mint a preview token.
     MintPreviewToken,
+    /// The whole configuration document.
+    GetConfiguration,
+    /// Replace the whole configuration (`router push`).
+    PutConfiguration,
     /// List campaigns.
     ListCampaigns,
     /// Create a campaign.
@@ -140,6 +144,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/handles/{handle}/route-preview", R::RoutePreview, Some(S::Preview), false),
     route("GET", "/v2/handles/{handle}/rule-audit", R::RuleAudit, Some(S::RulesRead), false),
     route("POST", "/v2/handles/{handle}/preview-tokens", R::MintPreviewToken, Some(S::Preview), false),
+    route("GET", "/v2/handles/{handle}/configuration", R::GetConfiguration, Some(S::Admin), false),
+    route("PUT", "/v2/handles/{handle}/configuration", R::PutConfiguration, Some(S::Admin), true),
     route("GET", "/v2/handles/{handle}/campaigns", R::ListCampaigns, Some(S::CampaignsRead), false),
     route("POST", "/v2/handles/{handle}/campaigns", R::CreateCampaign, Some(S::CampaignsWrite), true),
     route("GET", "/v2/handles/{handle}/campaigns/{campaignId}", R::GetCampaign, Some(S::CampaignsRead), false),

@@ -183,7 +183,7 @@ pub(crate) async fn run(
         RouteId::ListRules => {
             let (current, compiled) = current(ctx, handle).await?;
             Ok(ok(
-                json!({ "handle": handle, "version": current.version, "rules": ops::rule_views(&current.config, &compiled) }),
+                json!({ "handle": handle, "version": current.version, "entries": current.config.entries, "rules": ops::rule_views(&current.config, &compiled) }),
             ))
         }
         RouteId::PutRule => {
@@ -228,6 +228,24 @@ pub(crate) async fn run(
             ))
         }
         RouteId::MintPreviewToken => mint_preview_token(ctx, handle, body, limit),
+        RouteId::GetConfiguration => {
+            let (current, compiled) = current(ctx, handle).await?;
+            Ok(ok(
+                json!({ "version": current.version, "configuration": current.config, "warnings": compiled.warnings }),
+            ))
+        }
+        RouteId::PutConfiguration => {
+            let value: Value = body::parse(body, limit)?;
+            let replacement = ops::replace_configuration(handle, value)?;
+            let ((), version, compiled, _) = mutate(ctx, handle, |c| {
+                *c = replacement.clone();
+                Ok(())
+            })
+            .await?;
+            Ok(ok(
+                json!({ "version": version, "warnings": compiled.warnings }),
+            ))
+        }
         RouteId::RoutePreview => {
             let (current, compiled) = current(ctx, handle).await?;
             let request = MatrixRequest::parse(query, ctx.now)?;
