@@ -1,7 +1,8 @@
 //! Wire types of a handle's configuration: what rule files under `rules/` hold, what the
 //! management API stores, and what a snapshot carries. Serde checks their form (unknown
 //! fields are refused); [`crate::compile`] checks their meaning and builds a
-//! [`crate::RuleSet`].
+//! [`crate::RuleSet`]. Natively they also derive `schemars::JsonSchema`, the source of
+//! `rules/schema.json` (`router schema`); the wasm build leaves that out.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use crate::campaign::CampaignStatus;
 
 /// Everything one handle routes with. Its [`Default`] matches what serde fills in for an
 /// empty document (in particular `risk_threshold` is [`DEFAULT_RISK_THRESHOLD`], not 0).
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandleConfig {
@@ -22,6 +24,7 @@ pub struct HandleConfig {
     /// Risk scores strictly below this count as approved when a domain has no manual
     /// decision.
     #[serde(default = "default_risk_threshold")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(max = 100)))]
     pub risk_threshold: u8,
     /// Tracking template used when neither campaign, rule nor entry names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,10 +78,15 @@ fn is_true(value: &bool) -> bool {
 }
 
 /// An entry point with its default destination.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntryDoc {
     /// Path segment after the handle.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"))
+    )]
     pub slug: String,
     /// Where visitors go when no rule wins.
     pub default: String,
@@ -91,10 +99,15 @@ pub struct EntryDoc {
 }
 
 /// A personalization rule.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDoc {
     /// Unique id within the handle; breaks priority ties (ascending).
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub id: String,
     /// Lower numbers are evaluated first.
     pub priority: u32,
@@ -122,6 +135,11 @@ pub struct RuleDoc {
 }
 
 /// A set test: exactly one of `in` and `not_in`.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    schemars(rename = "SetTest_{T}", extend("minProperties" = 1, "maxProperties" = 1))
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetTest<T> {
@@ -152,6 +170,7 @@ impl<T> SetTest<T> {
 }
 
 /// Rule conditions, ANDed. Each present field must hold.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
@@ -173,13 +192,14 @@ pub struct Conditions {
     /// Autonomous system numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asn: Option<SetTest<u32>>,
-    /// Device categories.
+    /// Device categories: `desktop`, `mobile`, `tablet`, `crawler`, `other`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<SetTest<String>>,
-    /// Operating systems.
+    /// Operating systems, lower-case: `ios`, `android`, `windows`, `macos`, `linux`,
+    /// `chromeos`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os: Option<SetTest<String>>,
-    /// Browsers.
+    /// Browsers, lower-case: `chrome`, `safari`, `firefox`, `edge`, `samsung`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<SetTest<String>>,
     /// Languages (preferred tag, or its primary subtag).
@@ -201,18 +221,22 @@ impl Conditions {
 }
 
 /// A time window; either bound may be open.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeWindow {
     /// Inclusive start (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
     pub start: Option<String>,
     /// Exclusive end (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
     pub end: Option<String>,
 }
 
 /// Verification state of a destination domain.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verification {
@@ -226,6 +250,7 @@ pub enum Verification {
 }
 
 /// A manual trust decision.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionValue {
@@ -236,6 +261,7 @@ pub enum DecisionValue {
 }
 
 /// Who decided what about a domain, why and when.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DomainDecision {
@@ -246,10 +272,12 @@ pub struct DomainDecision {
     /// Why.
     pub reason: String,
     /// When (RFC 3339).
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
     pub at: String,
 }
 
 /// A destination domain and its trust.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DomainDoc {
@@ -263,16 +291,19 @@ pub struct DomainDoc {
     pub token: Option<String>,
     /// Automated risk score, 0 (safe) to 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(max = 100)))]
     pub risk_score: Option<u8>,
     /// Manual decision; overrides the risk score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DomainDecision>,
     /// When the domain was last verified (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
     pub verified_at: Option<String>,
 }
 
 /// Which source of query parameters wins a name clash.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamSource {
@@ -285,10 +316,15 @@ pub enum ParamSource {
 }
 
 /// A tracking template: query parameters to add, with placeholders.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateDoc {
     /// Unique id within the handle.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub id: String,
     /// Parameter name to value; values may hold placeholders such as `{country}`.
     pub params: BTreeMap<String, String>,
@@ -299,22 +335,33 @@ pub struct TemplateDoc {
 }
 
 /// A campaign variant.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantDoc {
     /// Variant key, e.g. `control`.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub key: String,
     /// Share of traffic in percent; a campaign's weights sum to 100.
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(max = 100)))]
     pub weight: u8,
     /// Where this variant sends visitors.
     pub destination: String,
 }
 
 /// An A/B campaign.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignDoc {
     /// Unique id within the handle.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub id: String,
     /// Human name.
     pub name: String,
@@ -323,9 +370,11 @@ pub struct CampaignDoc {
     pub status: CampaignStatus,
     /// When the campaign starts assigning (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
     pub start_date: Option<String>,
     /// When it completes (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
     pub end_date: Option<String>,
     /// Variants, laid out in this order over the bucket range.
     pub variants: Vec<VariantDoc>,

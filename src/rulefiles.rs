@@ -2,7 +2,7 @@
 //! `*.json` files each hold any part of a [`HandleConfig`] (and an optional `$schema`).
 //! They are merged in file-name order; `handle` must agree wherever it is given and each
 //! handle-level setting may be given once. Diagnostics are mapped back to the file and
-//! the path inside it.
+//! the path inside it. [`rule_file_schema`] is the JSON Schema of one such file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,28 +14,54 @@ use crate::config::{
 };
 use crate::diag::{Diagnostic, Severity};
 
-/// One rule file's content.
-#[derive(Debug, Default, Deserialize)]
+mod schema;
+pub use schema::rule_file_schema;
+
+/// One rule file of the edge personalization router.
+///
+/// A handle's directory under `rules/` holds any number of these; they are merged in
+/// file-name order. Each may hold any part of the handle's configuration: `handle` must
+/// agree wherever it is given, `fallback`, `risk_threshold` and `default_template` may be
+/// given in one file only, and the lists are concatenated. `router validate <dir>` checks
+/// the meaning (ids, references, country codes, routability) beyond this schema.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Rule file")]
 struct RuleFile {
+    /// The JSON Schema this file follows, for editors (e.g. `../schema.json`); ignored by
+    /// the router.
     #[serde(rename = "$schema", default)]
     _schema: Option<String>,
+    /// The tenant, e.g. `gharart`: 1 to 63 lower-case letters, digits or `-`. At least one
+    /// file of the directory names it.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"))]
     handle: Option<String>,
+    /// The handle's fallback page (an https URL): used when an entry's default is not
+    /// routable.
     #[serde(default)]
     fallback: Option<String>,
+    /// Risk scores strictly below this count as approved when a domain has no manual
+    /// decision (0 to 100, default 30).
     #[serde(default)]
+    #[schemars(range(max = 100))]
     risk_threshold: Option<u8>,
+    /// Tracking template used when neither campaign, rule nor entry names one.
     #[serde(default)]
     default_template: Option<String>,
+    /// Entry points visitors hit, `/{handle}/{slug}`.
     #[serde(default)]
     entries: Vec<EntryDoc>,
+    /// Personalization rules, evaluated per entry by (priority, id).
     #[serde(default)]
     rules: Vec<RuleDoc>,
+    /// Destination domains and their trust: only verified and approved ones are routable.
     #[serde(default)]
     domains: Vec<DomainDoc>,
+    /// Tracking templates.
     #[serde(default)]
     templates: Vec<TemplateDoc>,
+    /// A/B campaigns.
     #[serde(default)]
     campaigns: Vec<CampaignDoc>,
 }
@@ -48,11 +74,38 @@ pub struct FileDiagnostic {
     /// The diagnostic, with its path inside that file.
     #[serde(flatten)]
     pub diagnostic: Diagnostic,
+    /// The line (1-based) of the problem in the file, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The column (1-based) of the problem in the file, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 impl std::fmt::Display for FileDiagnostic {
+    /// `file:line:column: error[code] path (id): message`, the form editors jump to; the
+    /// line and column only where known.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.file.display(), self.diagnostic)
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        let d = &self.diagnostic;
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, ": {level}[{}]", d.code)?;
+        if !d.path.is_empty() {
+            write!(f, " {}", d.path)?;
+        }
+        if let Some(id) = &d.id {
+            write!(f, " ({id})")?;
+        }
+        write!(f, ": {}", d.message)
     }
 }
 
@@ -103,6 +156,8 @@ impl Origins {
         FileDiagnostic {
             file,
             diagnostic: located,
+            line: None,
+            column: None,
         }
     }
 }
@@ -117,7 +172,60 @@ fn problem(file: &Path, code: &'static str, path: &str, message: String) -> File
             id: None,
             message,
         },
+        line: None,
+        column: None,
     }
+}
+
+/// Parses one rule file. A syntax error is `invalid_json`; JSON of the wrong shape is
+/// `unknown_field`, `missing_field` or `invalid_value`, at the JSON path of the offending
+/// value and with the id of the list element it lies in. Both carry the line and column
+/// (in the diagnostic's fields, not in its message).
+fn parse_file(path: &Path, bytes: &[u8]) -> Result<RuleFile, Box<FileDiagnostic>> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let (mut json_path, inner) = match serde_path_to_error::deserialize::<_, RuleFile>(&mut de) {
+        Ok(file) => match de.end() {
+            Ok(()) => return Ok(file),
+            Err(e) => (String::new(), e),
+        },
+        Err(e) => (e.path().to_string(), e.into_inner()),
+    };
+    let (line, column) = (inner.line(), inner.column());
+    let mut message = inner.to_string();
+    let at = format!(" at line {line} column {column}");
+    if let Some(stripped) = message.strip_suffix(&at) {
+        message = stripped.to_owned();
+    }
+    if json_path == "." || inner.is_syntax() || inner.is_eof() {
+        json_path = String::new();
+    }
+    let code = if inner.is_syntax() || inner.is_eof() {
+        "invalid_json"
+    } else if message.starts_with("unknown field") {
+        "unknown_field"
+    } else if message.starts_with("missing field") {
+        "missing_field"
+    } else {
+        "invalid_value"
+    };
+    let mut found = problem(path, code, &json_path, message);
+    found.diagnostic.id = element_id(bytes, &json_path);
+    found.line = Some(line).filter(|l| *l > 0);
+    found.column = Some(column).filter(|_| line > 0);
+    Err(Box::new(found))
+}
+
+/// The id of the list element a JSON path lies in (`rules[2].conditions` -> that rule's
+/// `id`; entries have a `slug`, domains a `domain`), read leniently from the raw JSON.
+fn element_id(bytes: &[u8], json_path: &str) -> Option<String> {
+    let (list, rest) = json_path.split_once('[')?;
+    let index: usize = rest.split_once(']')?.0.parse().ok()?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let element = value.get(list)?.get(index)?;
+    ["id", "slug", "domain"]
+        .iter()
+        .find_map(|key| element.get(*key)?.as_str())
+        .map(str::to_owned)
 }
 
 /// Reads and merges every `*.json` file of a handle directory.
@@ -143,14 +251,10 @@ pub fn load_dir(dir: &Path) -> Result<(HandleConfig, Origins), Vec<FileDiagnosti
     let mut problems = Vec::new();
     let mut files = Vec::new();
     for path in &paths {
-        let parsed = fs::read(path)
-            .map_err(|e| problem(path, "unreadable", "", format!("cannot read: {e}")))
-            .and_then(|bytes| {
-                serde_json::from_slice::<RuleFile>(&bytes).map_err(|e| {
-                    let at = format!("line {} column {}", e.line(), e.column());
-                    problem(path, "invalid_json", &at, e.to_string())
-                })
-            });
+        let parsed = match fs::read(path) {
+            Ok(bytes) => parse_file(path, &bytes).map_err(|found| *found),
+            Err(e) => Err(problem(path, "unreadable", "", format!("cannot read: {e}"))),
+        };
         match parsed {
             Ok(file) => files.push((path.clone(), file)),
             Err(p) => problems.push(p),

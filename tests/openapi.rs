@@ -15,7 +15,7 @@ use edge_router::api::ops::{AddDomain, DecideDomain};
 use edge_router::api::pages::{page_schema, PageInput, SiteTokenRequest};
 use edge_router::api::routes::{Route, ROUTES};
 use edge_router::api::support::SupportReport;
-use edge_router::config::{RuleDoc, TemplateDoc, VariantDoc};
+use edge_router::config::{HandleConfig, RuleDoc, TemplateDoc, VariantDoc};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
@@ -523,6 +523,24 @@ fn route_specific_error_codes_are_documented() {
             "409",
             &["idempotency_key_reuse"],
         ),
+        (
+            "PUT",
+            "/v2/handles/{handle}/configuration",
+            "400",
+            &["validation_failed", "invalid_body", "invalid_json"],
+        ),
+        (
+            "PUT",
+            "/v2/handles/{handle}/configuration",
+            "404",
+            &["handle_not_found"],
+        ),
+        (
+            "GET",
+            "/v2/handles/{handle}/configuration",
+            "404",
+            &["handle_not_found"],
+        ),
     ];
     let codes = doc["components"]["schemas"]["ErrorEnvelope"]["properties"]["error"]["properties"]
         ["code"]["examples"]
@@ -830,6 +848,7 @@ fn request_schemas_match_the_serde_types() {
     check_body::<PageInput>(&doc, "PageInput", &[]);
     check_body::<ConversionInput>(&doc, "ConversionRequest", &[]);
     check_body::<SupportReport>(&doc, "SupportReportRequest", &[]);
+    check_body::<HandleConfig>(&doc, "HandleConfig", &[]);
 }
 
 /// The page document schema in the OpenAPI document is the one the worker validates with
@@ -928,6 +947,10 @@ fn body_routes_name_their_schema() {
                 "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}",
             ),
             "PageInput",
+        ),
+        (
+            ("PUT", "/v2/handles/{handle}/configuration"),
+            "HandleConfig",
         ),
         (("POST", "/v2/public/conversions"), "ConversionRequest"),
         (("POST", "/v2/support/report"), "SupportReportRequest"),

@@ -1,20 +1,35 @@
-//! Command-line parsing and the commands themselves.
+//! Command-line parsing and dispatch; each command lives in its own module.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use edge_router::api::auth::{new_pat, pat_hash, Scope};
-use edge_router::rulefiles::{load_dir, FileDiagnostic, Origins};
-use edge_router::snapshot::Snapshot;
-use edge_router::token::{self, PreviewClaims, TokenKind};
-use edge_router::{validate, HandleConfig, Severity};
 
-/// Rule-file tool of the edge personalization router.
+use crate::audit::FailOn;
+use crate::common::{print_json, CliError};
+use crate::matrix::MatrixArgs;
+use crate::preview::PreviewArgs;
+use crate::push::PushArgs;
+
+const ROOT_EXAMPLES: &str = "\
+Examples:
+  router validate rules/gharart
+  router preview rules/gharart --entry festive --country IN --device mobile
+  router matrix rules/gharart --entry festive --countries IN,AE,GB,US,unknown
+  router audit rules/gharart
+  router push rules/gharart --api http://127.0.0.1:8787 --token-file .dev/pat-gharart
+  router --json validate rules/gharart | jq '.diagnostics[] | select(.severity == \"error\")'
+
+Every command takes --json: machine-readable output on standard output (indented on a
+terminal, one line when piped); with --json, an error is {\"ok\": false, \"error\": {code,
+message}} on standard output too.
+
+Exit codes: 0 ok; 1 problems found; 2 the command could not run (see each command).";
+
+/// Rule-file tool of the edge personalization router: check, preview, audit and publish
+/// a handle's rule files with the same core the worker runs.
 #[derive(Debug, Parser)]
-#[command(name = "router", version, about, long_about = None)]
+#[command(name = "router", version, after_long_help = ROOT_EXAMPLES)]
 struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -25,10 +40,100 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a handle's rule files; every problem with file, id and JSON path. Exits 1 on errors.
+    /// Check a handle's rule files: every problem with file, line, rule id and JSON path.
+    #[command(after_long_help = concat!(
+        "Errors fail the command; warnings (e.g. a destination that is not routable yet) do not.\n",
+        "Each problem reads file:line:column: severity[code] json.path (id): message.\n\n",
+        "Examples:\n",
+        "  router validate rules/gharart\n",
+        "  router --json validate rules/gharart\n\n",
+        "Exit codes: 0 no errors (warnings allowed); 1 errors; 2 the command could not run."
+    ))]
     Validate {
         /// The handle's rule directory, e.g. rules/gharart.
         dir: PathBuf,
+    },
+    /// Decide one visit offline, as the worker would: outcome, rule, campaign, location.
+    #[command(after_long_help = concat!(
+        "Facts not given are unknown (as for a visitor nobody could place). The location is\n",
+        "final: tracking template applied, no ctx token (as in any preview).\n\n",
+        "Examples:\n",
+        "  router preview rules/gharart --entry festive --country IN --device mobile\n",
+        "  router preview rules/gharart --entry festive --country IN --user-agent \\\n",
+        "      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1'\n",
+        "  router preview rules/gharart --entry festive --country AE --lang ar --explain\n",
+        "  router preview rules/gharart --entry festive --country IN --device desktop --variant story\n",
+        "  router preview rules/gharart --entry festive --country IN --at 2026-11-06T12:00:00+05:30\n",
+        "  router preview rules/gharart --entry festive --query utm_source=whatsapp\n\n",
+        "Exit codes: 0 the visitor is redirected; 1 the visitor gets the worker's safe page (or\n",
+        "the rule files have errors); 2 the command could not run (unknown entry, bad option)."
+    ))]
+    Preview(PreviewArgs),
+    /// The route matrix of one entry: countries x devices, the table the API's route
+    /// preview returns.
+    #[command(after_long_help = concat!(
+        "Each cell reads `rule → host/path` (or (default), (fallback), (safe page)); cells of a\n",
+        "campaign rule name the campaign, whose variants are listed under the table. Without\n",
+        "--countries: IN AE GB US DE, the countries the entry's rules name, and unknown.\n",
+        "Without --devices: desktop, mobile, tablet (and crawler when a rule targets crawlers).\n\n",
+        "Examples:\n",
+        "  router matrix rules/gharart --entry festive\n",
+        "  router matrix rules/gharart --entry festive --countries IN,AE,unknown --devices mobile,desktop\n",
+        "  router --json matrix rules/gharart --entry diwali-sale --at 2026-11-06T12:00:00+05:30\n\n",
+        "Exit codes: 0 every segment is redirected; 1 some segment gets the safe page (or the\n",
+        "rule files have errors); 2 the command could not run."
+    ))]
+    Matrix(MatrixArgs),
+    /// Audit the rules: priority collisions, shadowed rules, unroutable destinations,
+    /// empty condition sets.
+    #[command(after_long_help = concat!(
+        "Findings are reported, not all of them are mistakes: a destination whose domain is still\n",
+        "pending verification is unroutable on purpose until it is verified, and same-priority\n",
+        "rules may rely on the id order. So by default the audit fails only on rules that can\n",
+        "never win anywhere (shadowed everywhere); choose with --fail-on.\n\n",
+        "Examples:\n",
+        "  router audit rules/gharart\n",
+        "  router audit rules/gharart --fail-on shadowed,unroutable\n",
+        "  router --json audit rules/gharart | jq .summary\n\n",
+        "Exit codes: 0 no finding of a --fail-on kind; 1 some (or the rule files have errors);\n",
+        "2 the command could not run."
+    ))]
+    Audit {
+        /// The handle's rule directory.
+        dir: PathBuf,
+        /// Finding kinds that make the command exit 1, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "shadowed-everywhere")]
+        fail_on: Vec<FailOn>,
+    },
+    /// Publish rule files: to a running worker's management API, or to local KV.
+    #[command(after_long_help = concat!(
+        "The rule files are validated first; nothing is sent when they have errors.\n",
+        "--api sends the merged configuration to PUT {URL}/v2/handles/{handle}/configuration\n",
+        "(admin scope) with an Idempotency-Key, and prints the new version and the warnings. The\n",
+        "API refusing the configuration exits 1; any other API or network error exits 2 (nothing\n",
+        "changed; retry with the --idempotency-key it prints).\n",
+        "--local writes the compiled snapshot to local KV (snapshot:<handle>) with wrangler, as\n",
+        "`make dev` seeds it; a running `wrangler dev` picks it up within its snapshot TTL.\n\n",
+        "Examples:\n",
+        "  router push rules/gharart --api http://127.0.0.1:8787 --token-file .dev/pat-gharart\n",
+        "  ROUTER_TOKEN=gr_pat_... router push rules/gharart --api https://router.example.workers.dev\n",
+        "  router push rules/gharart --local\n",
+        "  router push rules/gharart --local --persist-to /tmp/state\n\n",
+        "Exit codes: 0 published; 1 the rule files have errors or the API refused them; 2 the\n",
+        "command could not run (network, auth, wrangler)."
+    ))]
+    Push(PushArgs),
+    /// Print the JSON Schema of a rule file (committed as rules/schema.json).
+    #[command(after_long_help = concat!(
+        "Rule files name it with \"$schema\": \"../schema.json\" so editors complete and check them.\n\n",
+        "Examples:\n",
+        "  router schema > rules/schema.json\n",
+        "  router schema --out rules/schema.json"
+    ))]
+    Schema {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
     /// Compile rule files into the snapshot JSON that KV holds under `snapshot:<handle>`.
     Snapshot {
@@ -77,6 +182,12 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// A preview token: query overrides on /{handle}/{slug} take effect with `__preview=<token>`.
+    #[command(after_long_help = concat!(
+        "Examples:\n",
+        "  router token preview --handle gharart\n",
+        "  TOKEN=$(router token preview --handle gharart --ttl 600)\n",
+        "  curl -s \"http://127.0.0.1:8787/gharart/festive?__preview=$TOKEN&__country=AE&__explain=1\""
+    ))]
     Preview {
         /// The handle the token may preview.
         #[arg(long)]
@@ -96,8 +207,66 @@ enum TokenCommand {
 /// Runs the tool.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Validate { dir } => cmd_validate(&dir, cli.json),
+    let json = cli.json;
+    match run(cli.command, json) {
+        Ok(code) => code,
+        Err(error) => {
+            if json {
+                let _ = print_json(&error.to_json());
+            } else {
+                eprintln!("error: {error}");
+                if let CliError::Api {
+                    details: Some(details),
+                    ..
+                } = &error
+                {
+                    print_details(details);
+                }
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// The API's error details on standard error: located diagnostics one per line.
+fn print_details(details: &serde_json::Value) {
+    match details.as_array() {
+        Some(items) => {
+            for item in items {
+                let file = item["file"].as_str().unwrap_or_default();
+                let line = item["line"]
+                    .as_u64()
+                    .map(|l| format!(":{l}"))
+                    .unwrap_or_default();
+                let column = item["column"]
+                    .as_u64()
+                    .map(|c| format!(":{c}"))
+                    .unwrap_or_default();
+                let id = item["id"]
+                    .as_str()
+                    .map(|i| format!(" ({i})"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "{file}{line}{column}: {}[{}] {}{id}: {}",
+                    item["severity"].as_str().unwrap_or("error"),
+                    item["code"].as_str().unwrap_or_default(),
+                    item["path"].as_str().unwrap_or_default(),
+                    item["message"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        None => eprintln!("details: {details}"),
+    }
+}
+
+fn run(command: Command, json: bool) -> crate::common::CmdResult {
+    match command {
+        Command::Validate { dir } => crate::validate::validate(&dir, json),
+        Command::Preview(args) => crate::preview::preview(&args, json),
+        Command::Matrix(args) => crate::matrix::matrix(&args, json),
+        Command::Audit { dir, fail_on } => crate::audit::audit(&dir, &fail_on, json),
+        Command::Push(args) => crate::push::push(&args, json),
+        Command::Schema { out } => crate::validate::schema(out.as_deref()),
         Command::Snapshot {
             dir,
             version,
@@ -107,7 +276,7 @@ pub(crate) fn main() -> ExitCode {
             domains,
         } => {
             let grow = expand.map(|rules| (rules, countries, domains));
-            cmd_snapshot(&dir, version, out.as_deref(), grow)
+            crate::push::snapshot(&dir, version, out.as_deref(), grow, json)
         }
         Command::Token {
             kind:
@@ -117,219 +286,12 @@ pub(crate) fn main() -> ExitCode {
                     sub,
                     dev_vars,
                 },
-        } => cmd_token(&handle, ttl, sub, &dev_vars, cli.json),
+        } => crate::token::preview(&handle, ttl, sub, &dev_vars, json),
         Command::Pat {
             handle,
             scopes,
             sub,
             days,
-        } => cmd_pat(&handle, &scopes, &sub, days, cli.json),
-    };
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
+        } => crate::token::pat(&handle, &scopes, &sub, days, json),
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-/// Loads and validates a rule directory; all diagnostics located in their files.
-fn load(dir: &Path) -> (Option<HandleConfig>, Vec<FileDiagnostic>) {
-    match load_dir(dir) {
-        Ok((config, origins)) => {
-            let located = validate(&config)
-                .iter()
-                .map(|d| Origins::locate(&origins, d))
-                .collect();
-            (Some(config), located)
-        }
-        Err(problems) => (None, problems),
-    }
-}
-
-fn has_errors(diagnostics: &[FileDiagnostic]) -> bool {
-    diagnostics
-        .iter()
-        .any(|d| d.diagnostic.severity == Severity::Error)
-}
-
-fn cmd_validate(dir: &Path, json: bool) -> Result<ExitCode, String> {
-    let (_, diagnostics) = load(dir);
-    let failed = has_errors(&diagnostics);
-    if json {
-        let out = serde_json::json!({ "ok": !failed, "diagnostics": diagnostics });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
-        );
-    } else {
-        for d in &diagnostics {
-            println!("{d}");
-        }
-        let errors = diagnostics
-            .iter()
-            .filter(|d| d.diagnostic.severity == Severity::Error)
-            .count();
-        println!(
-            "{}: {errors} error(s), {} warning(s)",
-            dir.display(),
-            diagnostics.len() - errors
-        );
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn cmd_snapshot(
-    dir: &Path,
-    version: Option<u64>,
-    out: Option<&Path>,
-    grow: Option<(usize, usize, usize)>,
-) -> Result<ExitCode, String> {
-    let (config, diagnostics) = load(dir);
-    for d in diagnostics
-        .iter()
-        .filter(|d| d.diagnostic.severity == Severity::Error)
-    {
-        eprintln!("{d}");
-    }
-    let Some(config) = config.filter(|_| !has_errors(&diagnostics)) else {
-        return Ok(ExitCode::FAILURE);
-    };
-    let published = chrono::DateTime::from_timestamp(now(), 0)
-        .unwrap_or_default()
-        .to_rfc3339();
-    let config = match grow {
-        Some((rules, countries, domains)) => {
-            edge_router::synth::expand(&config, rules, countries, domains)
-        }
-        None => config,
-    };
-    edge_router::compile(&config)
-        .map_err(|e| format!("the expanded configuration does not compile: {e}"))?;
-    let snapshot = Snapshot::new(config, version.unwrap_or(now() as u64), published);
-    let json = snapshot.to_json();
-    match out {
-        Some(path) => {
-            fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?
-        }
-        None => println!("{json}"),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Reads `TOKEN_SECRET` from the environment, else from a `KEY=VALUE` dev vars file.
-fn token_secret(dev_vars: &Path) -> Result<String, String> {
-    if let Ok(secret) = std::env::var("TOKEN_SECRET") {
-        return Ok(secret);
-    }
-    let text = fs::read_to_string(dev_vars).map_err(|e| {
-        format!(
-            "TOKEN_SECRET is not set and {} cannot be read ({e}); run `make dev` once to create it",
-            dev_vars.display()
-        )
-    })?;
-    text.lines()
-        .filter_map(|line| line.trim().split_once('='))
-        .find(|(key, _)| key.trim() == "TOKEN_SECRET")
-        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
-        .ok_or_else(|| format!("{} has no TOKEN_SECRET", dev_vars.display()))
-}
-
-fn cmd_token(
-    handle: &str,
-    ttl: i64,
-    sub: Option<String>,
-    dev_vars: &Path,
-    json: bool,
-) -> Result<ExitCode, String> {
-    if ttl <= 0 {
-        return Err("--ttl must be positive".into());
-    }
-    let secret = token_secret(dev_vars)?;
-    let issued = now();
-    let token = token::sign(
-        TokenKind::Preview,
-        secret.as_bytes(),
-        PreviewClaims {
-            handle: handle.to_owned(),
-            sub,
-        },
-        issued,
-        ttl,
-    );
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "token": token, "handle": handle, "expires_at": issued + ttl })
-        );
-    } else {
-        println!("{token}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Quotes a value as an SQL string literal.
-fn sql_text(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
-fn cmd_pat(
-    handle: &str,
-    scopes: &str,
-    sub: &str,
-    days: Option<i64>,
-    json: bool,
-) -> Result<ExitCode, String> {
-    if !edge_router::compile::is_valid_slug(handle) {
-        return Err(format!("{handle:?} is not a handle"));
-    }
-    let unknown: Vec<&str> = scopes
-        .split_whitespace()
-        .filter(|s| Scope::parse(s).is_none())
-        .collect();
-    if !unknown.is_empty() || scopes.trim().is_empty() {
-        let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(format!(
-            "unknown scope(s) {unknown:?}; known: {}",
-            known.join(" ")
-        ));
-    }
-    let mut random = [0u8; 32];
-    getrandom::getrandom(&mut random).map_err(|e| format!("no randomness: {e}"))?;
-    let token = new_pat(&random);
-    let hash = pat_hash(&token);
-    let expires = days.map(|d| now() + d * 86_400);
-    let created = chrono::DateTime::from_timestamp(now(), 0)
-        .unwrap_or_default()
-        .to_rfc3339();
-    let sql = format!(
-        "INSERT INTO api_tokens (hash, handle, scopes, sub, expires_at, revoked, created_at) VALUES ({}, {}, {}, {}, {}, 0, {});",
-        sql_text(&hash),
-        sql_text(handle),
-        sql_text(scopes.trim()),
-        sql_text(sub),
-        expires.map_or("NULL".to_owned(), |e| e.to_string()),
-        sql_text(&created),
-    );
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "token": token, "hash": hash, "handle": handle, "scopes": scopes.trim(), "sub": sub, "expires_at": expires, "sql": sql })
-        );
-    } else {
-        println!("token: {token}\nstore it with (D1): {sql}");
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,353 @@
+//! `router preview`: one visit decided offline from the rule files, with the core the
+//! worker runs: facts gathered by `facts::gather` (geo through `GeoFacts::from_source`,
+//! the device through `device::classify` on a User-Agent), reserved query parameters
+//! split off by `preview::split_query`, the trace of `RuleSet::explain` and the final
+//! location of `RuleSet::location` (no ctx token, as in any preview).
+
+use std::path::PathBuf;
+
+use edge_router::device::{classify, DeviceFacts, DeviceHeaders};
+use edge_router::explain::{ExplainContext, Explanation};
+use edge_router::facts::{gather, FactInputs, FactSource, FactSources, Facts};
+use edge_router::geo::{normalise_country, GeoFacts, GeoSource};
+use edge_router::preview::{split_query, Overrides};
+use edge_router::ruleset::NoVariant;
+use edge_router::{Outcome, Visit};
+
+use crate::common::{
+    check_entry, exit, parse_at, print_json, rules_or_report, say, CliError, CmdResult,
+};
+
+/// The visitor id bucketing uses when `--visitor` is not given.
+pub(crate) const DEFAULT_VISITOR: &str = "router-preview";
+
+/// What `router preview` was asked.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PreviewArgs {
+    /// The handle's rule directory.
+    pub(crate) dir: PathBuf,
+    /// The entry slug (the path after the handle), e.g. festive.
+    #[arg(long)]
+    pub(crate) entry: String,
+    /// Visitor country, ISO 3166-1 alpha-2 (IN).
+    #[arg(long)]
+    pub(crate) country: Option<String>,
+    /// Visitor region: MH or IN-MH (a CC-SUB code implies its country).
+    #[arg(long)]
+    pub(crate) region: Option<String>,
+    /// Visitor city.
+    #[arg(long)]
+    pub(crate) city: Option<String>,
+    /// Autonomous system number of the visitor's network.
+    #[arg(long)]
+    pub(crate) asn: Option<u32>,
+    /// Device category: desktop, mobile, tablet, crawler, other (overrides --user-agent).
+    #[arg(long)]
+    pub(crate) device: Option<String>,
+    /// Operating system, e.g. ios, android, windows (overrides --user-agent).
+    #[arg(long)]
+    pub(crate) os: Option<String>,
+    /// Browser, e.g. safari, chrome (overrides --user-agent).
+    #[arg(long)]
+    pub(crate) browser: Option<String>,
+    /// Language: a tag (ar) or a whole Accept-Language header (ar-AE,ar;q=0.9,en;q=0.5).
+    #[arg(long)]
+    pub(crate) lang: Option<String>,
+    /// A User-Agent string, classified with woothee as the worker does.
+    #[arg(long)]
+    pub(crate) user_agent: Option<String>,
+    /// The Sec-CH-UA-Mobile client hint (?1 or ?0), with --user-agent.
+    #[arg(long, requires = "user_agent")]
+    pub(crate) ch_mobile: Option<String>,
+    /// The Sec-CH-UA-Platform client hint ("Android"), with --user-agent.
+    #[arg(long, requires = "user_agent")]
+    pub(crate) ch_platform: Option<String>,
+    /// A visitor query parameter NAME=VALUE (repeat for more); forwarded like the worker.
+    #[arg(long = "query", value_name = "NAME=VALUE")]
+    pub(crate) query: Vec<String>,
+    /// Decide at this RFC 3339 time instead of now.
+    #[arg(long)]
+    pub(crate) at: Option<String>,
+    /// Visitor id for A/B bucketing.
+    #[arg(long, default_value = DEFAULT_VISITOR)]
+    pub(crate) visitor: String,
+    /// Force a variant of the winning rule's campaign (also draft or paused ones).
+    #[arg(long)]
+    pub(crate) variant: Option<String>,
+    /// Also print the trace: every fact with its source, every rule with why it won,
+    /// did not match, was skipped or was not reached.
+    #[arg(long)]
+    pub(crate) explain: bool,
+}
+
+/// Decides the visit; exit 1 when the visitor would get the safe page.
+pub(crate) fn preview(args: &PreviewArgs, json: bool) -> CmdResult {
+    let rules = match rules_or_report(&args.dir, json) {
+        Ok(rules) => rules,
+        Err(reported) => return reported,
+    };
+    check_entry(&rules, &args.entry)?;
+    let (overrides, query) = overrides_and_query(args)?;
+    let (facts, sources) = facts(args, &overrides, query)?;
+    let visitor_id = args.visitor.as_str();
+    let visit = Visit {
+        entry: &args.entry,
+        facts: &facts,
+        visitor_id,
+        forced_variant: overrides.variant.as_deref(),
+    };
+    let context = ExplainContext {
+        request_id: "router-preview",
+        snapshot_version: 0,
+        preview: true,
+        preview_sub: None,
+        overrides: &overrides,
+        rejected: &[],
+        sources: &sources,
+    };
+    let (explanation, location) = rules.compiled.ruleset.explain(&visit, &context);
+    if json {
+        let mut value = serde_json::to_value(&explanation)
+            .map_err(|e| CliError::Usage(format!("cannot render JSON: {e}")))?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("visitor_id".into(), visitor_id.into());
+            for key in ["request_id", "snapshot_version", "preview", "preview_sub"] {
+                object.remove(key);
+            }
+            if !args.explain {
+                object.remove("rules");
+            }
+        }
+        print_json(&value)?;
+    } else {
+        if args.explain {
+            print_trace(&explanation);
+        }
+        print_summary(&explanation, visitor_id);
+    }
+    Ok(exit(location.is_some()))
+}
+
+/// Overrides as the worker parses `__device`, `__os`, `__variant` and `__at`, and the
+/// forwardable visitor query; anything it would refuse is a usage error here.
+fn overrides_and_query(args: &PreviewArgs) -> Result<(Overrides, Vec<(String, String)>), CliError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for raw in &args.query {
+        let (name, value) = raw.split_once('=').unwrap_or((raw.as_str(), ""));
+        if name.starts_with("__") {
+            return Err(CliError::Usage(format!(
+                "--query {raw:?}: parameters starting with __ are reserved (never forwarded); \
+                 use --country, --device, --at, --variant ... instead"
+            )));
+        }
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    let flags = [
+        ("__device", &args.device, "--device"),
+        ("__os", &args.os, "--os"),
+        ("__variant", &args.variant, "--variant"),
+        ("__at", &args.at, "--at"),
+    ];
+    for (name, value, _) in &flags {
+        if let Some(value) = value {
+            pairs.push(((*name).to_owned(), value.clone()));
+        }
+    }
+    let split = split_query(pairs);
+    if let Some((name, _)) = split.rejected.first() {
+        let flag = flags.iter().find(|(n, _, _)| n == name).map_or("", |f| f.2);
+        return Err(match flag {
+            "--device" => CliError::Usage(
+                "--device is one of desktop, mobile, tablet, crawler, other".to_owned(),
+            ),
+            "--at" => parse_at(args.at.as_deref())
+                .err()
+                .unwrap_or_else(|| CliError::Usage("--at is an RFC 3339 time".to_owned())),
+            _ => CliError::Usage(format!(
+                "{flag} takes letters, digits, '-', '_' or '.' (at most 64)"
+            )),
+        });
+    }
+    if split.dropped > 0 {
+        eprintln!(
+            "note: {} query parameter(s) over the forwarding limits are dropped, as the worker does",
+            split.dropped
+        );
+    }
+    Ok((split.overrides, split.forwarded))
+}
+
+/// The visitor's facts, gathered as the edge gathers them; facts given as options are
+/// reported with the source `override`.
+fn facts(
+    args: &PreviewArgs,
+    overrides: &Overrides,
+    query: Vec<(String, String)>,
+) -> Result<(Facts, FactSources), CliError> {
+    let region_country = args
+        .region
+        .as_deref()
+        .and_then(|r| r.split_once('-'))
+        .map(|(cc, _)| cc);
+    let country = match args.country.as_deref().or(region_country) {
+        Some(raw) => Some(normalise_country(raw).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--country {raw:?} is not an ISO 3166-1 alpha-2 code such as IN"
+            ))
+        })?),
+        None => None,
+    };
+    let geo = GeoFacts::from_source(
+        country.as_deref(),
+        None,
+        args.region.as_deref(),
+        args.city.as_deref(),
+        args.asn,
+    );
+    if args.region.is_some() && geo.region.is_none() {
+        return Err(CliError::Usage(format!(
+            "--region {:?} is not a subdivision code of {} (write MH or IN-MH, with --country)",
+            args.region.as_deref().unwrap_or_default(),
+            country.as_deref().unwrap_or("the --country")
+        )));
+    }
+    let device = match &args.user_agent {
+        Some(ua) => classify(DeviceHeaders {
+            user_agent: Some(ua),
+            ch_mobile: args.ch_mobile.as_deref(),
+            ch_platform: args.ch_platform.as_deref(),
+        }),
+        None => DeviceFacts::default(),
+    };
+    let given = (!geo.is_empty()).then_some(geo.clone());
+    let (mut facts, mut sources) = gather(FactInputs {
+        geo: given.into_iter().map(|g| (GeoSource::Cf, g)).collect(),
+        device,
+        accept_language: args.lang.as_deref(),
+        query,
+        now: parse_at(args.at.as_deref())?,
+        overrides: Some(overrides),
+    });
+    let relabel = |present: bool, source: &mut FactSource| {
+        if present {
+            *source = FactSource::Override;
+        }
+    };
+    let kept = &facts.geo;
+    relabel(kept.country.is_some(), &mut sources.country);
+    relabel(kept.region.is_some(), &mut sources.region);
+    relabel(kept.city.is_some(), &mut sources.city);
+    relabel(kept.asn.is_some(), &mut sources.asn);
+    if geo.city.is_some() && kept.city.is_none() {
+        eprintln!("note: --city is ignored without --country (the worker never places a city without its country)");
+    }
+    if let Some(browser) = &args.browser {
+        facts.browser = Some(browser.trim().to_ascii_lowercase());
+        sources.browser = FactSource::Override;
+    }
+    Ok((facts, sources))
+}
+
+fn outcome_words(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Rule => "rule",
+        Outcome::EntryDefault => "the entry's default destination",
+        Outcome::HandleFallback => "the handle's fallback page (the entry default is not routable)",
+        Outcome::SafePage => "the worker's safe page: nothing routable",
+        Outcome::UnknownEntry => "unknown entry (404)",
+    }
+}
+
+/// Why a campaign assigned no variant, in words.
+pub(crate) fn no_variant_words(why: &NoVariant) -> String {
+    match why {
+        NoVariant::Inactive { status } => format!("the campaign is {status}"),
+        NoVariant::NotStarted => "the campaign has not started yet".to_owned(),
+        NoVariant::Crawler => "crawlers never get a variant".to_owned(),
+        NoVariant::VariantUnroutable { variant, reason } => {
+            format!("variant {variant} is not routable: {reason}")
+        }
+    }
+}
+
+fn print_summary(e: &Explanation, visitor_id: &str) {
+    let fact = |name: &str| {
+        e.facts
+            .get(name)
+            .and_then(|f| f.value.clone())
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    say!("{}/{}", e.handle, e.entry);
+    say!(
+        "  visitor   country {}, region {}, device {}, os {}, browser {}, language {}",
+        fact("country"),
+        fact("region"),
+        fact("device"),
+        fact("os"),
+        fact("browser"),
+        fact("language")
+    );
+    say!("  at        {} (visitor id {visitor_id})", fact("time"));
+    match (&e.rule, e.outcome) {
+        (Some(rule), Outcome::Rule) => say!("  outcome   rule {rule}"),
+        (Some(rule), outcome) => say!(
+            "  outcome   {} (rule {rule} matched)",
+            outcome_words(outcome)
+        ),
+        (None, outcome) => say!("  outcome   {}", outcome_words(outcome)),
+    }
+    if let Some(c) = &e.campaign {
+        let detail = match (&c.variant, &c.no_variant) {
+            (Some(v), _) if c.forced => format!("variant {v} (forced)"),
+            (Some(v), _) => format!("variant {v} (bucket {:.4})", c.bucket.unwrap_or_default()),
+            (None, Some(why)) => format!("no variant: {}", no_variant_words(why)),
+            (None, None) => "no variant".to_owned(),
+        };
+        say!("  campaign  {} ({}): {detail}", c.id, c.status);
+    }
+    if let Some(template) = &e.template {
+        say!("  template  {template}");
+    }
+    match &e.location {
+        Some(location) => say!("  location  {location}"),
+        None => say!("  location  none"),
+    }
+}
+
+fn print_trace(e: &Explanation) {
+    say!("facts");
+    let order = [
+        "country",
+        "continent",
+        "region",
+        "city",
+        "eu",
+        "asn",
+        "device",
+        "os",
+        "browser",
+        "language",
+        "time",
+    ];
+    let named = order.iter().filter_map(|n| e.facts.get(n).map(|f| (n, f)));
+    for (name, fact) in named {
+        let value = fact.value.as_deref().unwrap_or("-");
+        let source = serde_json::to_value(fact.source)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        say!("  {name:<10} {value:<28} {source}");
+    }
+    say!("rules of {}, in evaluation order", e.entry);
+    let width = e.rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    for r in &e.rules {
+        say!(
+            "  {:>5}  {:<width$}  {:<11}  {}",
+            r.priority,
+            r.id,
+            r.result,
+            r.reason
+        );
+    }
+    say!();
+}

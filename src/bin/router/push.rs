@@ -1,0 +1,391 @@
+//! `router push` and `router snapshot`: publishing rule files to a running worker's
+//! management API (`PUT /v2/handles/{handle}/configuration`), to local KV through
+//! wrangler, or to a snapshot file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use edge_router::rulefiles::FileDiagnostic;
+use edge_router::snapshot::{peek_version, snapshot_key, Snapshot};
+use edge_router::{Diagnostic, HandleConfig, Severity};
+use serde_json::{json, Value};
+
+use crate::common::{print_json, rules_or_report, say, unix_now, CliError, CmdResult, Rules};
+use crate::locate;
+
+/// What `router push` was asked.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct PushArgs {
+    /// The handle's rule directory.
+    pub(crate) dir: PathBuf,
+    /// Base URL of the worker, e.g. http://127.0.0.1:8787.
+    #[arg(long, conflicts_with = "local")]
+    pub(crate) api: Option<String>,
+    /// API token (PAT or JWT) with the admin scope for the handle.
+    #[arg(long, env = "ROUTER_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Read the API token from this file (e.g. .dev/pat-gharart).
+    #[arg(long, conflicts_with = "token")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Idempotency-Key to send (default: a fresh random one); reuse one to retry safely.
+    #[arg(long)]
+    pub(crate) idempotency_key: Option<String>,
+    /// Seconds to wait for the API.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) timeout: u64,
+    /// Write the snapshot to local KV with wrangler instead of calling the API.
+    #[arg(long)]
+    pub(crate) local: bool,
+    /// wrangler's local state directory (with --local).
+    #[arg(long, default_value = ".wrangler/state", requires = "local")]
+    pub(crate) persist_to: PathBuf,
+    /// The wrangler to run (with --local).
+    #[arg(long, default_value = "node_modules/.bin/wrangler")]
+    pub(crate) wrangler: PathBuf,
+    /// Snapshot version (with --local; default: now in Unix seconds, above the current).
+    #[arg(long, requires = "local")]
+    pub(crate) version: Option<u64>,
+}
+
+/// Validates the rule files, then publishes them; nothing is sent when they have errors.
+pub(crate) fn push(args: &PushArgs, json: bool) -> CmdResult {
+    let rules = match rules_or_report(&args.dir, json) {
+        Ok(rules) => rules,
+        Err(reported) => return reported,
+    };
+    match (&args.api, args.local) {
+        (Some(api), false) => push_api(args, api, &rules, json),
+        (None, true) => push_local(args, &rules, json),
+        _ => Err(CliError::Usage(
+            "say where to push: --api URL (with --token or --token-file), or --local".into(),
+        )),
+    }
+}
+
+/// A published snapshot's time, RFC 3339.
+fn published_at() -> String {
+    chrono::DateTime::from_timestamp(unix_now(), 0)
+        .unwrap_or_default()
+        .to_rfc3339()
+}
+
+/// The bearer token: `--token`, else the first line of `--token-file`.
+fn bearer(args: &PushArgs) -> Result<String, CliError> {
+    if let Some(token) = &args.token {
+        return Ok(token.trim().to_owned());
+    }
+    let Some(path) = &args.token_file else {
+        return Err(CliError::Usage(
+            "--api needs a token with the admin scope: --token, ROUTER_TOKEN, or --token-file \
+             (e.g. .dev/pat-gharart, written by `make dev`)"
+                .into(),
+        ));
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| CliError::Io {
+        path: path.clone(),
+        error,
+    })?;
+    Ok(text.lines().next().unwrap_or_default().trim().to_owned())
+}
+
+/// A fresh random idempotency key.
+fn new_key() -> Result<String, CliError> {
+    let mut random = [0u8; 16];
+    getrandom::getrandom(&mut random).map_err(|e| CliError::Tool(format!("no randomness: {e}")))?;
+    Ok(format!("router-push-{}", hex(&random)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn push_api(args: &PushArgs, api: &str, rules: &Rules, json: bool) -> CmdResult {
+    let handle = &rules.config.handle;
+    let base = api.trim().trim_end_matches('/');
+    let url = format!("{base}/v2/handles/{handle}/configuration");
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(CliError::Usage(format!(
+            "--api {api:?} is not an http(s) URL such as http://127.0.0.1:8787"
+        )));
+    }
+    let token = bearer(args)?;
+    let key = match &args.idempotency_key {
+        Some(key) => key.clone(),
+        None => new_key()?,
+    };
+    let body = serde_json::to_string(&rules.config)
+        .map_err(|e| CliError::Usage(format!("cannot render the configuration: {e}")))?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(args.timeout.max(1))))
+        .user_agent(concat!("router/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let sent = agent
+        .put(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Idempotency-Key", &key)
+        .content_type("application/json")
+        .send(body.as_str());
+    let mut response = sent.map_err(|e| {
+        let local = ["://127.0.0.1", "://localhost", "://[::1]"]
+            .iter()
+            .any(|h| base.contains(h));
+        let hint = if local {
+            " Is the worker running (`make dev` serves http://127.0.0.1:8787)?"
+        } else {
+            ""
+        };
+        CliError::Unreachable(format!(
+            "cannot reach {url}: {e}.{hint} Nothing was changed; to retry safely, pass \
+             --idempotency-key {key}"
+        ))
+    })?;
+    let status = response.status().as_u16();
+    let replayed = response
+        .headers()
+        .get("Idempotent-Replayed")
+        .is_some_and(|v| v.as_bytes() == b"true");
+    let request_id = response
+        .headers()
+        .get("X-Request-Id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let answer: Option<Value> = serde_json::from_str(&text).ok();
+    if !(200..300).contains(&status) {
+        return Err(api_error(status, answer, &text, request_id, rules));
+    }
+    let version = answer.as_ref().and_then(|a| a["version"].as_u64());
+    let warnings = located(answer.as_ref().map(|a| &a["warnings"]), rules);
+    if json {
+        print_json(&json!({
+            "ok": true, "handle": handle, "target": url, "version": version,
+            "replayed": replayed, "idempotency_key": key, "request_id": request_id,
+            "warnings": warnings,
+        }))?;
+    } else {
+        let version = version.map_or("?".to_owned(), |v| v.to_string());
+        let again = if replayed {
+            " (a replay: already pushed)"
+        } else {
+            ""
+        };
+        say!("pushed {handle} to {base}: version {version}{again}");
+        print_warnings(&warnings);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The API's error envelope as a command error, its diagnostics located in the files.
+fn api_error(
+    status: u16,
+    answer: Option<Value>,
+    text: &str,
+    request_id: Option<String>,
+    rules: &Rules,
+) -> CliError {
+    let error = answer
+        .as_ref()
+        .map(|a| &a["error"])
+        .filter(|e| e.is_object());
+    let Some(error) = error else {
+        let snippet: String = text.chars().take(200).collect();
+        return CliError::Api {
+            status,
+            code: "unexpected_response".into(),
+            message: format!("not the API's error envelope: {snippet:?}"),
+            request_id,
+            details: None,
+        };
+    };
+    let code = error["code"].as_str().unwrap_or("unknown").to_owned();
+    let details = match &error["details"] {
+        Value::Array(_) => Some(json!(located(Some(&error["details"]), rules))),
+        Value::Null => None,
+        other => Some(other.clone()),
+    };
+    CliError::Api {
+        status,
+        code,
+        message: error["message"].as_str().unwrap_or_default().to_owned(),
+        request_id: error["request_id"]
+            .as_str()
+            .map(str::to_owned)
+            .or(request_id),
+        details,
+    }
+}
+
+/// The API's diagnostics (paths from the configuration root, `$.`-prefixed or not),
+/// located in the rule files.
+fn located(list: Option<&Value>, rules: &Rules) -> Vec<FileDiagnostic> {
+    let Some(items) = list.and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let found = items
+        .iter()
+        .map(|item| {
+            let path = item["path"].as_str().unwrap_or_default();
+            let probe = Diagnostic {
+                severity: if item["severity"] == "error" {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                code: known_code(item["code"].as_str().unwrap_or_default()),
+                path: path.strip_prefix("$.").unwrap_or(path).to_owned(),
+                id: item["id"].as_str().map(str::to_owned),
+                message: item["message"].as_str().unwrap_or_default().to_owned(),
+            };
+            rules.origins.locate(&probe)
+        })
+        .collect();
+    locate::lines(found)
+}
+
+/// The API's diagnostic code, as the `'static` string [`Diagnostic`] holds (a short-lived
+/// process: leaking the few codes of one answer is simpler than a second type).
+fn known_code(code: &str) -> &'static str {
+    Box::leak(code.to_owned().into_boxed_str())
+}
+
+fn print_warnings(warnings: &[FileDiagnostic]) {
+    for w in warnings {
+        say!("{w}");
+    }
+}
+
+/// Publishes the snapshot to local KV with `wrangler kv key put --local`.
+fn push_local(args: &PushArgs, rules: &Rules, json: bool) -> CmdResult {
+    let handle = &rules.config.handle;
+    let key = snapshot_key(handle);
+    let version = match args.version {
+        Some(v) => v,
+        None => {
+            let current = local_version(args, &key).unwrap_or(0);
+            (unix_now() as u64).max(current + 1)
+        }
+    };
+    let snapshot = Snapshot::new(rules.config.clone(), version, published_at());
+    let file =
+        std::env::temp_dir().join(format!("router-push-{}-{handle}.json", std::process::id()));
+    std::fs::write(&file, snapshot.to_json()).map_err(|error| CliError::Io {
+        path: file.clone(),
+        error,
+    })?;
+    let persist = args.persist_to.to_string_lossy().into_owned();
+    let path = file.to_string_lossy().into_owned();
+    let put = wrangler(
+        args,
+        &[
+            "kv",
+            "key",
+            "put",
+            "--local",
+            "--persist-to",
+            &persist,
+            "--binding",
+            "CONFIG",
+            &key,
+            "--path",
+            &path,
+        ],
+    );
+    let _ = std::fs::remove_file(&file);
+    put?;
+    if json {
+        print_json(&json!({
+            "ok": true, "handle": handle, "target": "local", "key": key, "version": version,
+            "persist_to": persist, "warnings": rules.warnings,
+        }))?;
+    } else {
+        say!("pushed {handle} to local KV ({key} in {persist}): version {version}");
+        print_warnings(&rules.warnings);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The version of the snapshot local KV holds now, if any.
+fn local_version(args: &PushArgs, key: &str) -> Option<u64> {
+    let persist = args.persist_to.to_string_lossy().into_owned();
+    let out = wrangler(
+        args,
+        &[
+            "kv",
+            "key",
+            "get",
+            "--local",
+            "--persist-to",
+            &persist,
+            "--binding",
+            "CONFIG",
+            key,
+            "--text",
+        ],
+    )
+    .ok()?;
+    peek_version(&out)
+}
+
+/// Runs wrangler; its standard output, or why it failed.
+fn wrangler(args: &PushArgs, argv: &[&str]) -> Result<Vec<u8>, CliError> {
+    let output = Command::new(&args.wrangler)
+        .args(argv)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .output()
+        .map_err(|e| {
+            CliError::Tool(format!(
+                "cannot run {} ({e}); run `npm ci` (or `make deps`) first, or pass --wrangler",
+                args.wrangler.display()
+            ))
+        })?;
+    if !output.status.success() {
+        return Err(CliError::Tool(format!(
+            "`wrangler {}` failed ({}): {}",
+            argv.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(output.stdout)
+}
+
+/// `router snapshot`: the compiled snapshot JSON, to standard output or a file.
+pub(crate) fn snapshot(
+    dir: &Path,
+    version: Option<u64>,
+    out: Option<&Path>,
+    grow: Option<(usize, usize, usize)>,
+    json: bool,
+) -> CmdResult {
+    let rules = match rules_or_report(dir, json) {
+        Ok(rules) => rules,
+        Err(reported) => return reported,
+    };
+    let config: HandleConfig = match grow {
+        Some((count, countries, domains)) => {
+            edge_router::synth::expand(&rules.config, count, countries, domains)
+        }
+        None => rules.config,
+    };
+    edge_router::compile(&config).map_err(|e| {
+        CliError::Usage(format!("the expanded configuration does not compile: {e}"))
+    })?;
+    let version = version.unwrap_or(unix_now() as u64);
+    let snapshot = Snapshot::new(config, version, published_at());
+    match out {
+        Some(path) => {
+            std::fs::write(path, snapshot.to_json()).map_err(|error| CliError::Io {
+                path: path.to_owned(),
+                error,
+            })?;
+            if json {
+                print_json(&json!({ "ok": true, "out": path, "version": version }))?;
+            }
+        }
+        None => say!("{}", snapshot.to_json()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
