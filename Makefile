@@ -11,7 +11,7 @@ WRANGLER := node_modules/.bin/wrangler
 ROUTER := target/debug/router
 WASM := build/index_bg.wasm
 
-.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench clean
+.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench screenshot clean
 
 dev: build cli .dev.vars
 	scripts/seed.sh
@@ -53,7 +53,12 @@ test-native:
 	cargo test --quiet --lib --bins --tests
 
 test-e2e: deps cli
-	node --test --test-concurrency=1 tests/e2e/
+	scripts/need.sh chromium:chromium
+	CI_REQUIRE_BROWSER=1 node --test --test-concurrency=1 tests/e2e/
+
+# Refreshes the README's picture of the preview page.
+screenshot: build cli
+	UPDATE_SCREENSHOT=1 node --test tests/e2e/browser.test.mjs
 
 lint:
 	cargo fmt --check

@@ -8,13 +8,15 @@ mod respond;
 mod settings;
 mod store;
 mod ua;
+mod ui;
 mod visitor;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 use crate::compile::is_valid_slug;
 
-/// The Worker's fetch handler: a router over three path shapes, nothing more.
+/// The Worker's fetch handler: a router over four path shapes (the preview page, the
+/// API, visitor entries, health), nothing more.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request_id = respond::request_id();
@@ -27,6 +29,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let segments: Vec<&str> = trimmed.split('/').collect();
     match (req.method(), segments.as_slice()) {
         (_, ["v2", ..]) => Ok(api::handle(req, &env, &request_id).await),
+        (Method::Get | Method::Head, ["preview", rest @ ..]) if ui::serves(rest) => {
+            ui::handle(rest, &request_id)
+        }
         (Method::Get | Method::Head, [handle, slug])
             if is_valid_slug(handle) && is_valid_slug(slug) =>
         {
