@@ -11,7 +11,7 @@ WRANGLER := node_modules/.bin/wrangler
 ROUTER := target/debug/router
 WASM := build/index_bg.wasm
 
-.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench screenshot clean
+.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench screenshot fuzz load clean
 
 dev: build cli .dev.vars
 	scripts/seed.sh
@@ -21,6 +21,7 @@ dev: build cli .dev.vars
 test: build cli
 	$(MAKE) test-native
 	$(MAKE) test-e2e
+	scripts/fuzz.sh --smoke
 
 setup: toolchain deps
 
@@ -55,6 +56,15 @@ test-native:
 test-e2e: deps cli
 	scripts/need.sh chromium:chromium
 	CI_REQUIRE_BROWSER=1 node --test --test-concurrency=1 tests/e2e/
+
+# Fuzzing: every target FUZZ_SECONDS (default 60) with AddressSanitizer; corpora kept.
+fuzz:
+	scripts/fuzz.sh
+
+# Load test (not part of `make test`): exits 1 if an invariant fails. LOAD_SECONDS=60
+load: build cli
+	scripts/need.sh wrk:wrk
+	node bench/load.mjs
 
 # Refreshes the README's picture of the preview page.
 screenshot: build cli

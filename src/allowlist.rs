@@ -196,7 +196,9 @@ pub fn url_domain(url: &Url) -> Result<&str, NotRoutable> {
         return Err(NotRoutable::HasPort);
     }
     match url.host() {
-        Some(url::Host::Domain(domain)) => Ok(domain),
+        // The URL parser accepts hosts no DNS name has (`..x.in`, `a"b.x.in`, labels over
+        // 63 bytes): the same label rules as for listed domains apply.
+        Some(url::Host::Domain(domain)) if check_labels(domain).is_ok() => Ok(domain),
         _ => Err(NotRoutable::NotADomain),
     }
 }
@@ -440,6 +442,31 @@ mod tests {
         assert_eq!(
             normalise_domain("ex\u{e4}mple.com"),
             Ok("xn--exmple-cua.com".into())
+        );
+    }
+
+    /// Regression: hosts the URL parser accepts but no DNS name has were routable under
+    /// a wildcard entry (`https://..gharart.in/`).
+    #[test]
+    fn malformed_hosts_under_a_wildcard_are_not_domains() {
+        let list = Allowlist::new(
+            &[doc("*.gharart.in", Verification::Verified, Some(0), None)],
+            30,
+        );
+        let long = format!("https://{}.gharart.in/", "a".repeat(64));
+        for bad in [
+            "https://..gharart.in/",
+            "https://a..gharart.in/",
+            "https://a\"b.gharart.in/",
+            "https://x.gharart.in./",
+            long.as_str(),
+        ] {
+            let Ok(url) = Url::parse(bad) else { continue };
+            assert_eq!(list.check_url(&url), Err(NotRoutable::NotADomain), "{bad}");
+        }
+        assert_eq!(
+            list.check_url(&Url::parse("https://m.gharart.in/x").unwrap()),
+            Ok(())
         );
     }
 

@@ -18,6 +18,11 @@ use crate::template::{check_value, Template};
 
 /// Longest destination URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
+/// Longest tracking-template value (before placeholders are filled).
+pub const MAX_TEMPLATE_VALUE_LEN: usize = 256;
+/// Most parameters one template sets. With the destination and forwarded-query limits,
+/// a Location stays well under the 16 KiB header limits of common clients and proxies.
+pub const MAX_TEMPLATE_PARAMS: usize = 20;
 
 /// A compiled rule set and the warnings found on the way.
 #[derive(Debug, Clone)]
@@ -303,6 +308,22 @@ fn build_templates(docs: &[TemplateDoc], diags: &mut Diagnostics) -> Vec<Templat
                 diags.error("invalid_placeholder", &at, why.to_string());
                 ok = false;
             }
+            if value.len() > MAX_TEMPLATE_VALUE_LEN {
+                diags.error(
+                    "invalid_param_value",
+                    &at,
+                    format!("template values are at most {MAX_TEMPLATE_VALUE_LEN} bytes"),
+                );
+                ok = false;
+            }
+        }
+        if doc.params.len() > MAX_TEMPLATE_PARAMS {
+            diags.error(
+                "too_many_params",
+                format!("{path}.params"),
+                format!("a template sets at most {MAX_TEMPLATE_PARAMS} parameters"),
+            );
+            ok = false;
         }
         if let Some(order) = &doc.precedence {
             let unique: HashSet<&ParamSource> = order.iter().collect();

@@ -457,6 +457,35 @@ mod tests {
         assert_eq!(paths, ["$.destination", "rules[10].entries", "$"]);
     }
 
+    /// Regression: template values had no length limit, so a 60 KB value made a 61 KB
+    /// Location header.
+    #[test]
+    fn template_values_and_counts_are_bounded() {
+        let mut config = festive();
+        let long = TemplateDoc {
+            id: "long".into(),
+            params: [("x".to_owned(), "v".repeat(257))].into_iter().collect(),
+            precedence: None,
+        };
+        let ApiError::Validation(d) = put_template(&mut config, long).unwrap_err() else {
+            panic!()
+        };
+        assert!(
+            d.iter()
+                .any(|d| d.code == "invalid_param_value" && d.path == "$.params.x"),
+            "{d:?}"
+        );
+        let many = TemplateDoc {
+            id: "many".into(),
+            params: (0..21).map(|i| (format!("p{i}"), "v".to_owned())).collect(),
+            precedence: None,
+        };
+        let ApiError::Validation(d) = put_template(&mut festive(), many).unwrap_err() else {
+            panic!()
+        };
+        assert!(d.iter().any(|d| d.code == "too_many_params"), "{d:?}");
+    }
+
     #[test]
     fn decision_reasons_count_characters() {
         let mut config = festive();

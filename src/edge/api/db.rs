@@ -62,6 +62,7 @@ async fn first<T: for<'de> Deserialize<'de>>(
     sql: &str,
     args: &[JsValue],
 ) -> Result<Option<T>, ApiError> {
+    faults::d1().map_err(storage)?;
     db.prepare(sql)
         .bind(args)
         .map_err(storage)?

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target for FUZZ_SECONDS each over its kept corpus (fuzz/corpus/).
+#   scripts/fuzz.sh            FUZZ_SECONDS=60 by default, AddressSanitizer (make fuzz)
+#   scripts/fuzz.sh --smoke    a few seconds each, no sanitizer: the smoke run of make test
+# New corpus entries found on the way are kept; a crash fails the run and leaves its input
+# in fuzz/artifacts/<target>/ (fix it, add a regression test, add the input to the corpus).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+tools="$root/.tools"
+export PATH="$tools/bin:$PATH"
+smoke=false
+[ "${1:-}" = --smoke ] && smoke=true
+seconds=${FUZZ_SECONDS:-$($smoke && echo 4 || echo 60)}
+
+if ! cargo fuzz --version 2>/dev/null | grep -q "0.13.2"; then
+  echo "fuzz: installing cargo-fuzz 0.13.2 into .tools (once)" >&2
+  cargo install --quiet --locked --root "$tools" cargo-fuzz --version 0.13.2
+fi
+# cargo-fuzz wants nightly for sanitizers; the smoke run needs none, so stable (with
+# RUSTC_BOOTSTRAP for the few unstable flags cargo-fuzz passes) does when nightly is absent.
+if cargo +nightly --version >/dev/null 2>&1; then
+  toolchain=(+nightly)
+else
+  toolchain=()
+  export RUSTC_BOOTSTRAP=1
+  smoke=true
+fi
+sanitizer=()
+$smoke && sanitizer=(--sanitizer none)
+
+targets=$(cargo "${toolchain[@]}" fuzz list)
+cargo "${toolchain[@]}" fuzz build -O "${sanitizer[@]}" >&2
+for target in $targets; do
+  mkdir -p "fuzz/corpus/$target"
+  echo "fuzz: $target for ${seconds}s" >&2
+  cargo "${toolchain[@]}" fuzz run -O "${sanitizer[@]}" "$target" "fuzz/corpus/$target" -- \
+    -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 \
+    | grep -E "stat::number_of_executed_units|stat::new_units_added|SUMMARY|panicked|ERROR" >&2 || true
+  if [ -n "$(ls -A "fuzz/artifacts/$target" 2>/dev/null)" ]; then
+    echo "fuzz: $target crashed; inputs in fuzz/artifacts/$target" >&2
+    exit 1
+  fi
+done
