@@ -1,84 +1,8 @@
-//! Every management API body: parsed with the API's own parser and put through the
-//! operation it feeds, on a copy of the festive configuration. Errors are fine; panics
-//! and configurations that compile with a location off the allowlist are not.
+//! cargo-fuzz target; the property lives in fuzz/checks/api_bodies.rs, shared with the
+//! corpus replay of `cargo test` (tests/fuzz_corpus.rs).
 #![no_main]
 
-use std::sync::OnceLock;
+#[path = "../checks/mod.rs"]
+mod checks;
 
-use edge_router::api::body::parse;
-use edge_router::api::campaigns::{create_campaign, CreateCampaign};
-use edge_router::api::conversions::{payload_hash, verify_conversion, ConversionInput, TestConversionInput};
-use edge_router::api::ops::{add_domain, decide_domain, put_rule, put_template, replace_configuration, AddDomain, DecideDomain};
-use edge_router::api::pages::{put_draft, PageInput, PageState};
-use edge_router::api::support::SupportReport;
-use edge_router::config::{HandleConfig, TemplateDoc};
-use libfuzzer_sys::fuzz_target;
-
-const LIMIT: usize = 64 * 1024;
-
-fn festive() -> &'static HandleConfig {
-    static CONFIG: OnceLock<HandleConfig> = OnceLock::new();
-    CONFIG.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/gharart");
-        edge_router::rulefiles::load_dir(&dir).expect("festive rules").0
-    })
-}
-
-fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else { return };
-    let mut config = festive().clone();
-    let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
-    match selector % 10 {
-        0 => {
-            if let Ok(b) = parse::<AddDomain>(body, LIMIT) {
-                let _ = add_domain(&mut config, b, "t".into());
-            }
-        }
-        1 => {
-            if let Ok(b) = parse::<DecideDomain>(body, LIMIT) {
-                let _ = decide_domain(&mut config.domains[0], b, "fuzz", "2026-11-22T00:00:00Z");
-            }
-        }
-        2 => {
-            if let Ok(v) = parse::<serde_json::Value>(body, LIMIT) {
-                let _ = put_rule(&mut config, "fuzzed", v);
-            }
-        }
-        3 => {
-            if let Ok(t) = parse::<TemplateDoc>(body, LIMIT) {
-                let _ = put_template(&mut config, t);
-            }
-        }
-        4 => {
-            if let Ok(c) = parse::<CreateCampaign>(body, LIMIT) {
-                let _ = create_campaign(&mut config, c, "fuzz-campaign".into(), now);
-            }
-        }
-        5 => {
-            if let Ok(p) = parse::<PageInput>(body, LIMIT) {
-                let _ = put_draft(&mut PageState::default(), "c", p, "fuzz", "2026-11-22T00:00:00Z");
-            }
-        }
-        6 => {
-            if let Ok(c) = parse::<ConversionInput>(body, LIMIT) {
-                let _ = payload_hash(&c);
-                assert!(verify_conversion(b"fuzz-secret-not-guessable-0123456789", &c, now).is_err());
-            }
-        }
-        7 => {
-            let _ = parse::<TestConversionInput>(body, LIMIT);
-        }
-        8 => {
-            if let Ok(r) = parse::<SupportReport>(body, LIMIT) {
-                let _ = r.validate();
-            }
-        }
-        _ => {
-            if let Ok(v) = parse::<serde_json::Value>(body, LIMIT) {
-                if let Ok(replacement) = replace_configuration("gharart", v) {
-                    assert!(edge_router::compile(&replacement).is_ok());
-                }
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::api_bodies::run(data));

@@ -1,15 +1,8 @@
-//! Query strings: reserved `__*` overrides are parsed and never forwarded; forwarding
-//! stays within its limits.
+//! cargo-fuzz target; the property lives in fuzz/checks/query_overrides.rs, shared with the
+//! corpus replay of `cargo test` (tests/fuzz_corpus.rs).
 #![no_main]
 
-use edge_router::preview::{split_query, MAX_FORWARDED_BYTES, MAX_FORWARDED_PARAMS};
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/mod.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    let pairs = url::form_urlencoded::parse(data);
-    let split = split_query(pairs);
-    assert!(split.forwarded.len() <= MAX_FORWARDED_PARAMS);
-    let bytes: usize = split.forwarded.iter().map(|(k, v)| k.len() + v.len()).sum();
-    assert!(bytes <= MAX_FORWARDED_BYTES);
-    assert!(split.forwarded.iter().all(|(k, _)| !k.starts_with("__")));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::query_overrides::run(data));

@@ -1,40 +1,8 @@
-//! Tracking templates: arbitrary parameter names, values with placeholders, destinations
-//! and visitor parameters. Rendering only ever changes the query.
+//! cargo-fuzz target; the property lives in fuzz/checks/template.rs, shared with the
+//! corpus replay of `cargo test` (tests/fuzz_corpus.rs).
 #![no_main]
 
-use std::collections::BTreeMap;
+#[path = "../checks/mod.rs"]
+mod checks;
 
-use edge_router::config::{ParamSource, TemplateDoc};
-use edge_router::template::{render, RenderValues, Template};
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let mut parts = text.split('\u{1e}');
-    let destination = parts.next().unwrap_or_default();
-    let Ok(url) = url::Url::parse(destination) else { return };
-    let mut params = BTreeMap::new();
-    let mut visitor = Vec::new();
-    for (i, part) in parts.enumerate() {
-        let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        if i % 2 == 0 {
-            params.insert(name.to_owned(), value.to_owned());
-        } else {
-            visitor.push((name.to_owned(), value.to_owned()));
-        }
-    }
-    let precedence = match data.len() % 3 {
-        0 => None,
-        1 => Some(vec![ParamSource::Visitor, ParamSource::Destination, ParamSource::Template]),
-        _ => Some(vec![ParamSource::Template, ParamSource::Destination]),
-    };
-    let doc = TemplateDoc { id: "t".into(), params, precedence };
-    let template = Template::compile(&doc).ok();
-    let values = RenderValues { handle: "h", entry: "e", rule: Some("r"), campaign: Some("c"), variant: Some("v"), country: Some("IN"), device: Some("mobile"), ctx: Some("v1.a.b") };
-    let out = render(&url, template.as_ref(), &visitor, &values);
-    assert_eq!(out.scheme(), url.scheme());
-    assert_eq!(out.host_str(), url.host_str());
-    assert_eq!(out.port(), url.port());
-    assert_eq!(out.path(), url.path());
-    assert!(!out.as_str().contains(['\r', '\n']));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::template::run(data));
