@@ -41,6 +41,8 @@ const HANDLE = 'gharart';
 const V2 = `/v2/handles/${HANDLE}`;
 const MAX_URL_LEN = 2048; // src/compile.rs
 const PLACEHOLDERS = ['handle', 'entry', 'rule', 'campaign', 'variant', 'country', 'device', 'ctx'];
+const MAX_TEMPLATE_PARAMS = 20; // src/compile.rs
+const MAX_TEMPLATE_VALUE_LEN = 256; // src/compile.rs
 const VISITOR = { 'User-Agent': UA.iphone, 'X-Forwarded-For': IPS.IN };
 const CONCURRENCY = 6;
 
@@ -143,9 +145,22 @@ const short = (text) => JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}â
 const rustTrim = (text) => text.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
 
 /**
+ * A host name DNS can have (RFC 1123 letters-digits-hyphen labels, as the allowlist
+ * documents): at most 253 bytes, two labels or more, each 1-63 of [a-z0-9-] not starting
+ * or ending with '-', and a top level that is not all digits. WHATWG parsing lowercases and
+ * punycodes first, and keeps what DNS cannot carry (empty labels, '_', '*', a trailing dot).
+ */
+function isDnsName(host) {
+  if (host.length > 253) return false;
+  const labels = host.split('.');
+  const ok = labels.every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(l));
+  return ok && labels.length >= 2 && !/^\d+$/.test(labels.at(-1));
+}
+
+/**
  * What a destination field should do with a string, decided here independently of the
  * worker: accepted when it is at most 2048 bytes and parses (WHATWG, as Node does) as an
- * https URL without credentials or port with a domain host; then `routable` by the
+ * https URL without credentials or port with a DNS host name (isDnsName); then `routable` by the
  * allowlist computed from the listing.
  */
 function expectedUrlVerdict(raw) {
@@ -161,6 +176,7 @@ function expectedUrlVerdict(raw) {
   if (u.username || u.password) return { accept: false, why: 'credentials' };
   if (u.port) return { accept: false, why: 'port' };
   if (u.hostname.startsWith('[') || /^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) || !u.hostname) return { accept: false, why: 'not a domain' };
+  if (!isDnsName(u.hostname)) return { accept: false, why: 'not a DNS host name' };
   return { accept: true, url: u, routable: list.isRoutableHost(u.hostname) };
 }
 
@@ -228,13 +244,16 @@ function templateValueOk(value) {
 
 const paramNameOk = (name) => name.length > 0 && !name.startsWith('__') && Buffer.byteLength(name) <= 64;
 
-/** Splits entries into chunks whose strings add up to at most `budget` bytes (one at least). */
-function chunks(entries, budget, size = (e) => Buffer.byteLength(e.raw)) {
+/**
+ * Splits entries into chunks whose strings add up to at most `budget` bytes and that hold
+ * at most `most` entries (one at least).
+ */
+function chunks(entries, budget, size = (e) => Buffer.byteLength(e.raw), most = Infinity) {
   const out = [];
   let current = [];
   let used = 0;
   for (const e of entries) {
-    if (current.length > 0 && used + size(e) > budget) {
+    if (current.length > 0 && (used + size(e) > budget || current.length >= most)) {
       out.push(current);
       current = [];
       used = 0;
@@ -457,22 +476,35 @@ describe('E. tracking templates: every string as a parameter value and as a name
   let goodValues;
   let goodNames;
 
-  test('values: POST .../tracking-templates with all of them refuses exactly the bad placeholders ($.params.<name>, invalid_placeholder)', async () => {
-    const params = Object.fromEntries(jsonSafe.map((e) => [`p_${e.id}`, e.raw]));
-    const errors = errorsByPath(await api('POST', `${V2}/tracking-templates`, { id: 'hostile-values', params }));
+  /** POSTs one template per chunk of at most MAX_TEMPLATE_PARAMS; returns `{ path: [codes] }` over all. */
+  async function postInChunks(prefix, entries, param) {
+    const all = new Map();
+    for (const [i, group] of chunks(entries, Infinity, () => 0, MAX_TEMPLATE_PARAMS).entries()) {
+      const res = await api('POST', `${V2}/tracking-templates`, { id: `${prefix}-${i}`, params: Object.fromEntries(group.map(param)) });
+      if (res.status === 201) continue;
+      for (const [path, codes] of errorsByPath(res)) all.set(path, codes);
+    }
+    return all;
+  }
+
+  test('values: POST .../tracking-templates refuses exactly the bad placeholders (invalid_placeholder) and the values over 256 bytes (invalid_param_value), at $.params.<name>', async () => {
+    const errors = await postInChunks('hostile-values', jsonSafe, (e) => [`p_${e.id}`, e.raw]);
     goodValues = [];
     for (const e of jsonSafe) {
-      const codes = errors.get(`$.params.p_${e.id}`);
+      const codes = errors.get(`$.params.p_${e.id}`) ?? [];
       errors.delete(`$.params.p_${e.id}`);
-      assert.equal(!codes, templateValueOk(e.raw), `${e.id} ${short(e.raw)}: ${codes}`);
-      if (codes) assert.deepEqual(codes, ['invalid_placeholder']);
-      else goodValues.push(e);
+      const want = [];
+      if (!templateValueOk(e.raw)) want.push('invalid_placeholder');
+      if (Buffer.byteLength(e.raw) > MAX_TEMPLATE_VALUE_LEN) want.push('invalid_param_value');
+      assert.deepEqual(codes.toSorted(), want, `${e.id} ${short(e.raw)}`);
+      if (want.length === 0) goodValues.push(e);
     }
-    assert.deepEqual([...errors.keys()], []);
+    assert.deepEqual([...errors.keys()], [], 'no other field is in error');
+    assert.ok(goodValues.length > 0 && goodValues.length < jsonSafe.length, 'the corpus has both kinds');
     // One by one for a sample of the refused ones.
     for (const e of jsonSafe.filter((x) => !templateValueOk(x.raw)).slice(0, 8)) {
       const res = await api('POST', `${V2}/tracking-templates`, { id: 'hostile-one', params: { x: e.raw } });
-      assert.equal(classifyWrite(e, res, '$.params.x', ['invalid_placeholder']), 'refused');
+      assert.equal(classifyWrite(e, res, '$.params.x', ['invalid_placeholder', 'invalid_param_value']), 'refused');
     }
     for (const e of corpus.filter((x) => !x.raw.isWellFormed())) {
       const res = await api('POST', `${V2}/tracking-templates`, { id: 'hostile-one', params: { x: e.raw } });
@@ -480,10 +512,8 @@ describe('E. tracking templates: every string as a parameter value and as a name
     }
   });
 
-  test('names: the bad names are refused ($.params.<name>, invalid_param_name)', async () => {
-    const params = Object.fromEntries(jsonSafe.map((e) => [e.raw, 'v']));
-    const res = await api('POST', `${V2}/tracking-templates`, { id: 'hostile-names', params });
-    const errors = errorsByPath(res);
+  test('names: the bad names are refused ($.params.<name>, invalid_param_name); more than 20 at once is too_many_params at $.params', async () => {
+    const errors = await postInChunks('hostile-names', jsonSafe, (e) => [e.raw, 'v']);
     goodNames = [];
     for (const e of jsonSafe) {
       const codes = errors.get(`$.params.${e.raw}`);
@@ -492,13 +522,17 @@ describe('E. tracking templates: every string as a parameter value and as a name
       if (codes) assert.deepEqual(codes, ['invalid_param_name']);
       else goodNames.push(e);
     }
-    assert.deepEqual([...errors.keys()], []);
+    assert.deepEqual([...errors.keys()], [], 'no other field is in error');
+    const tooMany = Object.fromEntries(goodNames.slice(0, MAX_TEMPLATE_PARAMS + 1).map((e) => [e.raw, 'v']));
+    assert.equal(Object.keys(tooMany).length, MAX_TEMPLATE_PARAMS + 1);
+    const errs = errorsByPath(await api('POST', `${V2}/tracking-templates`, { id: 'hostile-too-many', params: tooMany }));
+    assert.deepEqual([...errs], [['$.params', ['too_many_params']]]);
   });
 
   test('the accepted values and names, used by rules: each lands in the query, encoded, and never moves the host', async (t) => {
     const groups = [
-      ...chunks(goodValues, 1500).map((g, i) => ({ id: `tv${i}`, params: Object.fromEntries(g.map((e) => [`p_${e.id}`, e.raw])), entries: g })),
-      ...chunks(goodNames, 1500).map((g, i) => ({ id: `tn${i}`, params: Object.fromEntries(g.map((e) => [e.raw, 'v'])), entries: g })),
+      ...chunks(goodValues, 1500, undefined, MAX_TEMPLATE_PARAMS).map((g, i) => ({ id: `tv${i}`, params: Object.fromEntries(g.map((e) => [`p_${e.id}`, e.raw])), entries: g })),
+      ...chunks(goodNames, 1500, undefined, MAX_TEMPLATE_PARAMS).map((g, i) => ({ id: `tn${i}`, params: Object.fromEntries(g.map((e) => [e.raw, 'v'])), entries: g })),
       // {ctx} tricks with a campaign, so a ctx is issued.
       { id: 'tctx', params: { gh_ctx: '{ctx}', ctx_at: '{ctx}@evil.example', ctx_url: 'https://evil.example/{ctx}', both: '{ctx}{ctx}', utm_source: 'e', utm_medium: 'e', utm_campaign: '{campaign}' }, entries: [], campaign: true },
     ];
