@@ -143,7 +143,7 @@ pub fn classify_with(
     else {
         return DeviceFacts::default();
     };
-    let mut facts = from_fields(ua, parse(ua));
+    let mut facts = from_fields(ua, supplement(ua, parse(ua)));
     if facts.category != DeviceCategory::Crawler {
         apply_client_hints(&mut facts, headers);
     }
@@ -164,6 +164,27 @@ pub fn woothee_rust(ua: &str) -> Option<UaFields> {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
     classify_with(headers, woothee_rust)
+}
+
+/// Brings a woothee-js result up to woothee-rust 0.13's dataset. woothee-js 1.11.1, the
+/// latest on npm, predates two of its entries: `AdsBot-Google-Mobile` (a crawler; woothee-js
+/// sees the iPhone Safari it imitates) and `SamsungBrowser` (woothee-js says Chrome). The
+/// same checks as woothee-rust's, in its order (crawlers first, Samsung before Chrome); a
+/// no-op on woothee-rust's own results. The end-to-end parity test runs woothee's test sets
+/// through both parsers to keep them equal.
+fn supplement(ua: &str, parsed: Option<UaFields>) -> Option<UaFields> {
+    if ua.contains("AdsBot-Google-Mobile") {
+        return Some(UaFields {
+            name: "AdsBot-Google-Mobile".to_owned(),
+            category: "crawler".to_owned(),
+            os: "UNKNOWN".to_owned(),
+        });
+    }
+    let mut fields = parsed?;
+    if ua.contains("SamsungBrowser/") && matches!(fields.category.as_str(), "pc" | "smartphone") {
+        "SamsungBrowser".clone_into(&mut fields.name);
+    }
+    Some(fields)
 }
 
 fn truncate_ua(ua: &str) -> &str {
@@ -347,6 +368,47 @@ mod tests {
             assert_eq!(facts.browser.as_deref(), browser, "{input}");
             assert_eq!(facts.source, DeviceSource::UserAgent);
         }
+    }
+
+    /// What woothee-js 1.11.1 answers for agents its dataset predates: `supplement` must
+    /// bring the result to woothee-rust's.
+    #[test]
+    fn older_parser_results_are_supplemented_to_woothee_rust() {
+        let samsung = "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36";
+        let adsbot = "Mozilla/5.0 (iPhone; CPU iPhone OS 14_7_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/14.1.2 Mobile/15E148 Safari/604.1 (compatible; AdsBot-Google-Mobile; +http://www.google.com/mobile/adsbot.html)";
+        fn woothee_js(name: &'static str, os: &'static str) -> impl Fn(&str) -> Option<UaFields> {
+            move |_| {
+                Some(UaFields {
+                    name: name.to_owned(),
+                    category: "smartphone".to_owned(),
+                    os: os.to_owned(),
+                })
+            }
+        }
+        for (ua, js) in [
+            (samsung, woothee_js("Chrome", "Android")),
+            (adsbot, woothee_js("Safari", "iPhone")),
+        ] {
+            let headers = DeviceHeaders {
+                user_agent: Some(ua),
+                ..DeviceHeaders::default()
+            };
+            assert_eq!(classify_with(headers, js), classify(headers), "{ua}");
+        }
+        let headers = DeviceHeaders {
+            user_agent: Some(samsung),
+            ..DeviceHeaders::default()
+        };
+        assert_eq!(classify(headers).browser.as_deref(), Some("samsung"));
+        let headers = DeviceHeaders {
+            user_agent: Some(adsbot),
+            ..DeviceHeaders::default()
+        };
+        assert_eq!(classify(headers).category, DeviceCategory::Crawler);
+        assert_eq!(
+            classify_with(headers, |_| None).category,
+            DeviceCategory::Crawler
+        );
     }
 
     #[test]

@@ -8,8 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
-import { IPS, UA, allowlist, bucketNumber, isRoutableUrl, mintPreviewToken, ruleFile, startWorker, validateRules, visitorCookie } from './harness.mjs';
+import { IPS, ROOT, ROUTER, RULES_DIR, UA, allowlist, bucketNumber, isRoutableUrl, mintPreviewToken, ruleFile, startWorker, validateRules, visitorCookie } from './harness.mjs';
 
 const HANDLE = 'gharart';
 const FESTIVE = `/${HANDLE}/festive`;
@@ -671,5 +675,64 @@ describe('over every response of this file', () => {
     }
     for (const bad of list.unroutable) assert.ok(!hosts.has(bad.replace(/^\*\./, '')), `never sent to ${bad}`);
     assert.ok(list.unroutable.length > 0 && list.routable.length > 0, 'domains.json has both kinds');
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The edge classifies user agents with woothee's JavaScript build (small wasm), the native
+// CLI with woothee-rust: both must give the same device, OS and browser, over woothee's own
+// test sets (shipped in the npm package) and a few current agents.
+
+/** Every `target:` of woothee's YAML test sets (single- or double-quoted YAML scalars). */
+async function wootheeTestsetAgents() {
+  const dir = join(ROOT, 'node_modules', 'woothee', 'woothee', 'testsets');
+  const agents = [];
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {
+      const m = /^- target: (?:'((?:[^']|'')*)'|"((?:[^"\\]|\\.)*)")\s*$/.exec(line);
+      if (m) agents.push([`${file}: ${agents.length}`, m[1] !== undefined ? m[1].replaceAll("''", "'") : JSON.parse(`"${m[2]}"`)]);
+    }
+  }
+  return agents;
+}
+
+describe('user-agent parity: the worker (woothee-js) and the native core (woothee-rust)', () => {
+  const current = {
+    ...UA,
+    androidFirefox: 'Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0',
+    edge: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87',
+    firefoxLinux: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
+    opera: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 OPR/112.0.0.0',
+    samsung: 'Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36',
+    samsungTablet: 'Mozilla/5.0 (Linux; Android 13; SAMSUNG SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Safari/537.36',
+    adsbotMobile: 'Mozilla/5.0 (iPhone; CPU iPhone OS 14_7_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/14.1.2 Mobile/15E148 Safari/604.1 (compatible; AdsBot-Google-Mobile; +http://www.google.com/mobile/adsbot.html)',
+    bingbot: 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)',
+    whatsapp: 'WhatsApp/2.23.20.0',
+    curl: 'curl/8.5.0',
+    garbage: 'not a browser ((( ;;; )))',
+  };
+
+  test('for each user agent the explain trace and `router preview --user-agent` agree on device, os and browser', async (t) => {
+    const agents = [...Object.entries(current), ...(await wootheeTestsetAgents())]
+      .filter(([, ua]) => ua.trim() !== '' && /^[\t\x20-\x7e]*$/.test(ua)); // what an HTTP header can carry as is
+    assert.ok(agents.length > 200, `woothee's test sets were read (${agents.length} agents)`);
+    const mismatches = [];
+    const categories = new Set();
+    await pool(agents.length, 4, async (i) => {
+      const [name, ua] = agents[i];
+      const res = await visit(withPreview(FESTIVE, { __explain: '1' }), { ip: IPS.IN, ua });
+      assert.equal(res.status, 200, `${name}: ${res.body.slice(0, 200)}`);
+      const edge = res.json().facts;
+      const { stdout } = await promisify(execFile)(ROUTER, ['preview', RULES_DIR, '--entry', 'festive', '--user-agent', ua, '--explain', '--json']);
+      const native = JSON.parse(stdout).facts;
+      for (const fact of ['device', 'os', 'browser']) {
+        const [a, b] = [edge[fact]?.value ?? null, native[fact]?.value ?? null];
+        if (a !== b) mismatches.push(`${name} ${JSON.stringify(ua)}: ${fact} edge ${a}, native ${b}`);
+      }
+      categories.add(edge.device.value);
+    });
+    assert.deepEqual(mismatches, []);
+    assert.deepEqual([...categories].sort(), ['crawler', 'desktop', 'mobile', 'other', 'tablet'], 'every device category is covered');
+    t.diagnostic(`${agents.length} user agents agree`);
   });
 });
