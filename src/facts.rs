@@ -117,6 +117,26 @@ pub struct FactSources {
     pub time: FactSource,
 }
 
+impl FactSources {
+    /// Every fact unknown (nothing looked up yet).
+    pub fn unknown() -> Self {
+        let unknown = FactSource::Unknown;
+        FactSources {
+            country: unknown,
+            continent: unknown,
+            region: unknown,
+            city: unknown,
+            eu: unknown,
+            asn: unknown,
+            device: unknown,
+            os: unknown,
+            browser: unknown,
+            language: unknown,
+            time: unknown,
+        }
+    }
+}
+
 /// Raw inputs for [`gather`].
 #[derive(Debug, Clone, Default)]
 pub struct FactInputs<'a> {
@@ -168,19 +188,9 @@ pub fn gather(inputs: FactInputs<'_>) -> (Facts, FactSources) {
 }
 
 fn merge_geo(order: &[(GeoSource, GeoFacts)]) -> (GeoFacts, FactSources) {
-    let unknown = FactSource::Unknown;
     let mut sources = FactSources {
-        country: unknown,
-        continent: unknown,
-        region: unknown,
-        city: unknown,
-        eu: unknown,
-        asn: unknown,
-        device: unknown,
-        os: unknown,
-        browser: unknown,
-        language: unknown,
         time: FactSource::Clock,
+        ..FactSources::unknown()
     };
     let mut geo = GeoFacts::default();
     let country_source = order.iter().find(|(_, g)| g.country.is_some());
@@ -192,12 +202,12 @@ fn merge_geo(order: &[(GeoSource, GeoFacts)]) -> (GeoFacts, FactSources) {
         sources.region = if geo.region.is_some() {
             (*source).into()
         } else {
-            unknown
+            FactSource::Unknown
         };
         sources.city = if geo.city.is_some() {
             (*source).into()
         } else {
-            unknown
+            FactSource::Unknown
         };
     }
     if let Some((source, found)) = order.iter().find(|(_, g)| g.asn.is_some()) {
@@ -210,12 +220,12 @@ fn merge_geo(order: &[(GeoSource, GeoFacts)]) -> (GeoFacts, FactSources) {
         sources.continent = if geo.continent.is_some() {
             (*source).into()
         } else {
-            unknown
+            FactSource::Unknown
         };
         sources.eu = if geo.eu.is_some() {
             (*source).into()
         } else {
-            unknown
+            FactSource::Unknown
         };
     }
     if let Some(country) = geo.country.clone() {
@@ -224,7 +234,7 @@ fn merge_geo(order: &[(GeoSource, GeoFacts)]) -> (GeoFacts, FactSources) {
             sources.continent = if geo.continent.is_some() {
                 FactSource::Derived
             } else {
-                unknown
+                FactSource::Unknown
             };
         }
         if geo.eu.is_none() {

@@ -10,7 +10,9 @@ use std::path::Path;
 
 /// Runs `run` on every file of `fuzz/corpus/<target>`; returns how many there were.
 fn replay(target: &str, run: fn(&[u8])) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("a readable corpus entry").path())
@@ -19,7 +21,11 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
     for file in &files {
         let data = std::fs::read(file).expect("a readable corpus file");
         let outcome = std::panic::catch_unwind(|| run(&data));
-        assert!(outcome.is_ok(), "{target}: {} fails its property", file.display());
+        assert!(
+            outcome.is_ok(),
+            "{target}: {} fails its property",
+            file.display()
+        );
     }
     files.len()
 }
@@ -34,4 +40,12 @@ macro_rules! corpus_tests {
     )*};
 }
 
-corpus_tests!(api_bodies, decide, headers, query_overrides, rule_files, template, tokens);
+corpus_tests!(
+    api_bodies,
+    decide,
+    headers,
+    query_overrides,
+    rule_files,
+    template,
+    tokens
+);

@@ -6,8 +6,13 @@ use std::sync::OnceLock;
 
 use edge_router::api::body::parse;
 use edge_router::api::campaigns::{create_campaign, CreateCampaign};
-use edge_router::api::conversions::{payload_hash, verify_conversion, ConversionInput, TestConversionInput};
-use edge_router::api::ops::{add_domain, decide_domain, put_rule, put_template, replace_configuration, AddDomain, DecideDomain};
+use edge_router::api::conversions::{
+    payload_hash, verify_conversion, ConversionInput, TestConversionInput,
+};
+use edge_router::api::ops::{
+    add_domain, decide_domain, put_rule, put_template, replace_configuration, AddDomain,
+    DecideDomain,
+};
 use edge_router::api::pages::{put_draft, PageInput, PageState};
 use edge_router::api::support::SupportReport;
 use edge_router::config::{HandleConfig, TemplateDoc};
@@ -18,13 +23,17 @@ fn festive() -> &'static HandleConfig {
     static CONFIG: OnceLock<HandleConfig> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let dir = super::festive_dir();
-        edge_router::rulefiles::load_dir(&dir).expect("festive rules").0
+        edge_router::rulefiles::load_dir(&dir)
+            .expect("festive rules")
+            .0
     })
 }
 
 /// One input: panics when a property fails.
 pub(crate) fn run(data: &[u8]) {
-    let Some((&selector, body)) = data.split_first() else { return };
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
     let mut config = festive().clone();
     let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
     match selector % 10 {
@@ -55,13 +64,21 @@ pub(crate) fn run(data: &[u8]) {
         }
         5 => {
             if let Ok(p) = parse::<PageInput>(body, LIMIT) {
-                let _ = put_draft(&mut PageState::default(), "c", p, "fuzz", "2026-11-22T00:00:00Z");
+                let _ = put_draft(
+                    &mut PageState::default(),
+                    "c",
+                    p,
+                    "fuzz",
+                    "2026-11-22T00:00:00Z",
+                );
             }
         }
         6 => {
             if let Ok(c) = parse::<ConversionInput>(body, LIMIT) {
                 let _ = payload_hash(&c);
-                assert!(verify_conversion(b"fuzz-secret-not-guessable-0123456789", &c, now).is_err());
+                assert!(
+                    verify_conversion(b"fuzz-secret-not-guessable-0123456789", &c, now).is_err()
+                );
             }
         }
         7 => {

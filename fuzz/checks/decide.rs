@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use edge_router::device::DeviceCategory;
 use edge_router::explain::ExplainContext;
-use edge_router::facts::{FactSource, FactSources};
+use edge_router::facts::FactSources;
 use edge_router::geo::GeoFacts;
 use edge_router::preview::Overrides;
 use edge_router::{compile, Facts, RuleSet, Visit};
@@ -38,23 +38,52 @@ pub(crate) fn run(data: &[u8]) {
     let seconds = data.first().copied().unwrap_or(0) as i64 * 86_400 * 7;
     let now = chrono::DateTime::from_timestamp(1_780_000_000 + seconds, 0).unwrap_or_default();
     let mut facts = Facts::at(now);
-    facts.geo = GeoFacts::normalised(country, None, region, city, data.get(1).map(|b| u32::from(*b)));
+    facts.geo = GeoFacts::normalised(
+        country,
+        None,
+        region,
+        city,
+        data.get(1).map(|b| u32::from(*b)),
+    );
     facts.device = DeviceCategory::ALL[data.len() % DeviceCategory::ALL.len()];
     facts.language = lang.map(str::to_owned);
     facts.os = os.map(str::to_owned);
-    facts.query = parts.map(|p| (p.chars().take(8).collect(), p.to_owned())).collect();
+    facts.query = parts
+        .map(|p| (p.chars().take(8).collect(), p.to_owned()))
+        .collect();
     let set = festive();
-    let visit = Visit { entry, facts: &facts, visitor_id: visitor, forced_variant: variant };
+    let visit = Visit {
+        entry,
+        facts: &facts,
+        visitor_id: visitor,
+        forced_variant: variant,
+    };
     let decision = set.decide(&visit);
     let location = set.location(&decision, &visit, Some("v1.ctx.token"));
     if let Some(url) = &location {
-        assert!(set.allowlist().check_url(url).is_ok(), "{url} left the allowlist");
+        assert!(
+            set.allowlist().check_url(url).is_ok(),
+            "{url} left the allowlist"
+        );
     }
-    let unknown = FactSource::Unknown;
-    let sources = FactSources { country: unknown, continent: unknown, region: unknown, city: unknown, eu: unknown, asn: unknown, device: unknown, os: unknown, browser: unknown, language: unknown, time: unknown };
+    let sources = FactSources::unknown();
     let overrides = Overrides::default();
-    let ctx = ExplainContext { request_id: "r", snapshot_version: 1, preview: true, preview_sub: None, overrides: &overrides, rejected: &[], sources: &sources };
+    let ctx = ExplainContext {
+        request_id: "r",
+        snapshot_version: 1,
+        preview: true,
+        preview_sub: None,
+        overrides: &overrides,
+        rejected: &[],
+        sources: &sources,
+    };
     let (explanation, traced) = set.explain(&visit, &ctx);
-    assert_eq!(explanation.rule.as_deref(), decision.rule.map(|r| r.id.as_str()));
-    assert_eq!(traced.is_some(), set.location(&decision, &visit, None).is_some());
+    assert_eq!(
+        explanation.rule.as_deref(),
+        decision.rule.map(|r| r.id.as_str())
+    );
+    assert_eq!(
+        traced.is_some(),
+        set.location(&decision, &visit, None).is_some()
+    );
 }

@@ -1,7 +1,9 @@
 //! Request headers the router parses: Accept-Language, X-Forwarded-For,
 //! CF-Connecting-IP, Cookie, and the User-Agent classification after parsing.
 
-use edge_router::client::{is_visitor_id, parse_connecting_ip, parse_forwarded_for, visitor_id_from_cookies};
+use edge_router::client::{
+    is_visitor_id, parse_connecting_ip, parse_forwarded_for, visitor_id_from_cookies,
+};
 use edge_router::device::{classify, DeviceHeaders};
 use edge_router::lang::{is_language_tag, preferred_language};
 
@@ -18,5 +20,9 @@ pub(crate) fn run(data: &[u8]) {
     }
     let (ua, hints) = text.split_once('\n').unwrap_or((&text, ""));
     let mut hint = hints.split('\n');
-    let _ = classify(DeviceHeaders { user_agent: Some(ua), ch_mobile: hint.next(), ch_platform: hint.next() });
+    let _ = classify(DeviceHeaders {
+        user_agent: Some(ua),
+        ch_mobile: hint.next(),
+        ch_platform: hint.next(),
+    });
 }

@@ -15,6 +15,10 @@ pub(crate) mod tokens;
 /// The festive rules (rules/gharart), from the crate root or from fuzz/.
 pub(crate) fn festive_dir() -> std::path::PathBuf {
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = if here.join("rules").is_dir() { here } else { here.parent().expect("fuzz/ has a parent") };
+    let root = if here.join("rules").is_dir() {
+        here
+    } else {
+        here.parent().expect("fuzz/ has a parent")
+    };
     root.join("rules/gharart")
 }

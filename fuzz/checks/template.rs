@@ -11,7 +11,9 @@ pub(crate) fn run(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut parts = text.split('\u{1e}');
     let destination = parts.next().unwrap_or_default();
-    let Ok(url) = url::Url::parse(destination) else { return };
+    let Ok(url) = url::Url::parse(destination) else {
+        return;
+    };
     let mut params = BTreeMap::new();
     let mut visitor = Vec::new();
     for (i, part) in parts.enumerate() {
@@ -24,12 +26,29 @@ pub(crate) fn run(data: &[u8]) {
     }
     let precedence = match data.len() % 3 {
         0 => None,
-        1 => Some(vec![ParamSource::Visitor, ParamSource::Destination, ParamSource::Template]),
+        1 => Some(vec![
+            ParamSource::Visitor,
+            ParamSource::Destination,
+            ParamSource::Template,
+        ]),
         _ => Some(vec![ParamSource::Template, ParamSource::Destination]),
     };
-    let doc = TemplateDoc { id: "t".into(), params, precedence };
+    let doc = TemplateDoc {
+        id: "t".into(),
+        params,
+        precedence,
+    };
     let template = Template::compile(&doc).ok();
-    let values = RenderValues { handle: "h", entry: "e", rule: Some("r"), campaign: Some("c"), variant: Some("v"), country: Some("IN"), device: Some("mobile"), ctx: Some("v1.a.b") };
+    let values = RenderValues {
+        handle: "h",
+        entry: "e",
+        rule: Some("r"),
+        campaign: Some("c"),
+        variant: Some("v"),
+        country: Some("IN"),
+        device: Some("mobile"),
+        ctx: Some("v1.a.b"),
+    };
     let out = render(&url, template.as_ref(), &visitor, &values);
     assert_eq!(out.scheme(), url.scheme());
     assert_eq!(out.host_str(), url.host_str());
