@@ -11,7 +11,7 @@ WRANGLER := node_modules/.bin/wrangler
 ROUTER := target/debug/router
 WASM := build/index_bg.wasm
 
-.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench screenshot fuzz load clean
+.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench bench-breakdown bench-profile screenshot fuzz load clean
 
 dev: build cli .dev.vars
 	scripts/seed.sh
@@ -82,6 +82,17 @@ lint:
 bench: build cli
 	scripts/need.sh wrk:wrk
 	node bench/bench.mjs
+
+# Where a request's time goes: one request shape at a time (bench/breakdown.mjs), and a
+# V8 CPU profile of the worker under the bench mix (bench/profile.mjs; writes
+# bench/profile.cpuprofile for Chrome DevTools).
+bench-breakdown: build cli
+	scripts/need.sh wrk:wrk
+	node bench/breakdown.mjs
+
+bench-profile: build cli
+	scripts/need.sh wrk:wrk
+	node bench/profile.mjs
 
 token: cli .dev.vars
 	@$(ROUTER) token preview --handle $${HANDLE:-gharart} --ttl $${TTL:-3600}
