@@ -11,17 +11,24 @@ WRANGLER := node_modules/.bin/wrangler
 ROUTER := target/debug/router
 WASM := build/index_bg.wasm
 
-.PHONY: dev test setup toolchain deps build cli seed test-native test-e2e lint token bench bench-breakdown bench-profile screenshot fuzz load clean
+.PHONY: dev test setup toolchain deps build cli native-builds seed test-native test-e2e lint token bench bench-breakdown bench-profile screenshot fuzz load clean
 
 dev: build cli .dev.vars
 	scripts/seed.sh
 	@echo "Serving on http://127.0.0.1:$(PORT). Preview token: make token"
 	$(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT)
 
-test: build cli
+# The wasm build ends in long single-threaded steps (LTO codegen, wasm-opt); the native
+# builds run beside it (separate target directories: target/debug vs target/release and
+# target/wasm32-unknown-unknown), so the second core is not idle.
+test: setup
+	$(MAKE) -j2 build native-builds
 	$(MAKE) test-native
 	$(MAKE) test-e2e
 	scripts/fuzz.sh --smoke
+
+native-builds: cli
+	cargo test --quiet --no-run --lib --bins --tests
 
 setup: toolchain deps
 
@@ -53,10 +60,10 @@ seed: cli deps .dev.vars
 test-native:
 	cargo test --quiet --lib --bins --tests
 
+# Two files at a time (each has its own worker, port and state): 4.7 instead of 8.2
+# minutes on two cores, since much of each file waits on the network and on TTLs.
 test-e2e: deps cli
 	scripts/need.sh chromium:chromium
-	# Two files at a time (each has its own worker, port and state): 4.7 instead of 8.2
-	# minutes on two cores, since much of each file waits on the network and on TTLs.
 	CI_REQUIRE_BROWSER=1 node --test --test-concurrency=$${E2E_CONCURRENCY:-2} tests/e2e/
 
 # Fuzzing: every target FUZZ_SECONDS (default 60) with AddressSanitizer; corpora kept.
