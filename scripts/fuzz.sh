@@ -2,6 +2,7 @@
 # Runs every cargo-fuzz target for FUZZ_SECONDS each over its kept corpus (fuzz/corpus/).
 #   scripts/fuzz.sh            FUZZ_SECONDS=60 by default, AddressSanitizer (make fuzz)
 #   scripts/fuzz.sh --smoke    a few seconds each, no sanitizer: the smoke run of make test
+#   FUZZ_TARGETS="template tokens" scripts/fuzz.sh    only these targets
 # New corpus entries found on the way are kept (not by the smoke run); a crash fails the run and leaves its input
 # in fuzz/artifacts/<target>/ (fix it, add a regression test, add the input to the corpus).
 set -euo pipefail
@@ -40,7 +41,7 @@ $smoke && sanitizer=(--sanitizer none) && profile=(--dev)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-targets=$(cargo "${toolchain[@]}" fuzz list)
+targets=${FUZZ_TARGETS:-$(cargo "${toolchain[@]}" fuzz list)}
 cargo "${toolchain[@]}" fuzz build "${profile[@]}" "${sanitizer[@]}" >&2
 for target in $targets; do
   mkdir -p "fuzz/corpus/$target"

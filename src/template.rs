@@ -258,12 +258,19 @@ impl Template {
 /// Builds the final location: the destination with its own, the template's and the
 /// visitor's parameters merged by precedence. Only the query changes; scheme, host and
 /// path are the destination's, so the result is exactly as routable as the destination.
+///
+/// A destination with an opaque path (`mailto:x`, `t:x `: never routable, since routable
+/// means https) is returned as it is: setting its query would also strip trailing spaces
+/// from its path (WHATWG URL), so no parameter is added.
 pub fn render(
     destination: &Url,
     template: Option<&Template>,
     visitor: &[(String, String)],
     values: &RenderValues<'_>,
 ) -> Url {
+    if destination.cannot_be_a_base() {
+        return destination.clone();
+    }
     let own: Vec<(String, String)> = destination
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -342,6 +349,32 @@ mod tests {
         list.iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect()
+    }
+
+    /// Fuzzing found it (fuzz/corpus/template): on an opaque path, setting the query
+    /// stripped the path's trailing space, so rendering changed more than the query.
+    #[test]
+    fn opaque_path_destinations_are_returned_unchanged() {
+        let values = RenderValues {
+            handle: "h",
+            entry: "e",
+            rule: Some("r"),
+            campaign: None,
+            variant: None,
+            country: Some("IN"),
+            device: Some("mobile"),
+            ctx: None,
+        };
+        let t = template(&[("utm_source", "{handle}")], None);
+        for raw in ["t0tl:s/:x ?TT", "mailto:someone@gharart.com ", "t:x "] {
+            let url = Url::parse(raw).unwrap();
+            assert!(url.cannot_be_a_base(), "{raw}");
+            let out = render(&url, Some(&t), &pairs(&[("v", "1")]), &values);
+            assert_eq!(out, url, "{raw}");
+        }
+        let https = Url::parse("https://www.gharart.com/festive").unwrap();
+        let out = render(&https, Some(&t), &[], &values);
+        assert_eq!(out.as_str(), "https://www.gharart.com/festive?utm_source=h");
     }
 
     fn values() -> RenderValues<'static> {
