@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh --smoke    a few seconds each, no sanitizer: the smoke run of make test
 #   FUZZ_TARGETS="template tokens" scripts/fuzz.sh    only these targets
 # New corpus entries found on the way are kept (not by the smoke run); a crash fails the run and leaves its input
-# in fuzz/artifacts/<target>/ (fix it, add a regression test, add the input to the corpus).
+# in fuzz/artifacts/<target>/ (fix it, add a regression test, keep the input in fuzz/regressions/<target>/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -1,25 +1,35 @@
-//! Replays every kept fuzz corpus input (fuzz/corpus/<target>/) through the property its
-//! fuzz target checks (fuzz/checks/). Fuzzing explores (`make fuzz`, cargo-fuzz with
-//! AddressSanitizer); this keeps what it found, including the inputs of fixed crashes,
-//! as a plain regression test of `cargo test` on stable.
+//! Replays every kept fuzz input through the property its fuzz target checks
+//! (fuzz/checks/): the minimised corpus (fuzz/corpus/<target>/, which `cargo fuzz cmin`
+//! may thin out) and the inputs of fixed crashes (fuzz/regressions/<target>/, kept for
+//! good). Fuzzing explores (`make fuzz`, cargo-fuzz with AddressSanitizer); this keeps
+//! what it found as a plain regression test of `cargo test` on stable.
 
 #[path = "../fuzz/checks/mod.rs"]
 mod checks;
 
 use std::path::Path;
 
-/// Runs `run` on every file of `fuzz/corpus/<target>`; returns how many there were.
-fn replay(target: &str, run: fn(&[u8])) -> usize {
+/// The files of `fuzz/<kind>/<target>`, sorted; none if the directory does not exist.
+fn inputs(kind: &str, target: &str) -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("fuzz")
+        .join(kind)
         .join(target);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a readable corpus entry").path())
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .map(|entry| entry.expect("a readable fuzz input").path())
         .collect();
     files.sort();
-    for file in &files {
-        let data = std::fs::read(file).expect("a readable corpus file");
+    files
+}
+
+/// Runs `run` on every kept input of `target`; returns how many corpus inputs there were.
+fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let corpus = inputs("corpus", target);
+    for file in corpus.iter().chain(&inputs("regressions", target)) {
+        let data = std::fs::read(file).expect("a readable fuzz input");
         let outcome = std::panic::catch_unwind(|| run(&data));
         assert!(
             outcome.is_ok(),
@@ -27,7 +37,7 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
             file.display()
         );
     }
-    files.len()
+    corpus.len()
 }
 
 macro_rules! corpus_tests {
