@@ -28,6 +28,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { allowlistFromListing } from './observe.mjs';
+
 /** The repository root (tests/e2e/../..). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ROUTER = join(ROOT, 'target', 'debug', 'router');
@@ -714,23 +716,9 @@ export async function ruleFile(name) {
  */
 export async function allowlist() {
   const { domains } = await ruleFile('domains.json');
-  const { risk_threshold: threshold } = await ruleFile('handle.json');
-  const routable = (d) =>
-    d.verification === 'verified' &&
-    (d.decision ? d.decision.value === 'approved' : typeof d.risk_score === 'number' && d.risk_score < threshold);
-  const verdict = (host) => {
-    const exact = domains.find((d) => d.domain === host);
-    if (exact) return routable(exact);
-    const wildcard = domains
-      .filter((d) => d.domain.startsWith('*.') && host.length > d.domain.length - 1 && host.endsWith(d.domain.slice(1)))
-      .sort((a, b) => b.domain.length - a.domain.length)[0];
-    return wildcard ? routable(wildcard) : false;
-  };
-  return {
-    isRoutableHost: verdict,
-    routable: domains.filter(routable).map((d) => d.domain),
-    unroutable: domains.filter((d) => !routable(d)).map((d) => d.domain),
-  };
+  const { risk_threshold } = await ruleFile('handle.json');
+  // The rule files carry the fields of the API's listing that the verdict reads.
+  return allowlistFromListing({ domains, risk_threshold });
 }
 
 /** Whether a URL may be redirected to: https, no credentials or port, routable host. */
