@@ -24,7 +24,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { IPS, MMDB, UA, allowlist, freePort, startWorker, waitFor } from './harness.mjs';
-import { allowlistFromListing, makeObserver, rawRequest } from './observe.mjs';
+import { allowlistFromListing, makeObserver, rawRequest, withJson } from './observe.mjs';
 
 const SAFE_FALLBACK_URL = 'https://www.gharart.com/back-soon';
 const V2 = '/v2/handles/gharart';
@@ -63,12 +63,7 @@ async function api(worker, method, path, { body, token = worker.pats?.admin, hea
   const requestId = res.header('x-request-id');
   if (expect503 && res.status === 503) deliberate.add(requestId);
   observer.observe(res, { what: `${method} ${path}`, allow5xx: expect503 && res.status === 503 });
-  try {
-    res.json = JSON.parse(res.body);
-  } catch {
-    res.json = null;
-  }
-  res.error = res.json?.error ?? null;
+  withJson(res);
   res.requestId = requestId;
   return res;
 }

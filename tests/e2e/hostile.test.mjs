@@ -35,7 +35,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 
 import { IPS, ROOT, UA, startWorker } from './harness.mjs';
-import { allowlistFromListing, makeObserver, pool, rawRequest, utf8AsLatin1 } from './observe.mjs';
+import { allowlistFromListing, isDnsHostname, makeObserver, pool, rawRequest, utf8AsLatin1, withJson } from './observe.mjs';
 
 const HANDLE = 'gharart';
 const V2 = `/v2/handles/${HANDLE}`;
@@ -104,12 +104,7 @@ async function api(method, path, body) {
   const res = await rawRequest(worker.base, path, { method, headers, body: payload });
   if (method !== 'GET') counts.writes += 1;
   observe(res, { what: `${method} ${path}` });
-  try {
-    res.json = JSON.parse(res.body);
-  } catch {
-    res.json = null;
-  }
-  res.error = res.json?.error ?? null;
+  withJson(res);
   return res;
 }
 
@@ -145,22 +140,16 @@ const short = (text) => JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}â
 const rustTrim = (text) => text.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
 
 /**
- * A host name DNS can have (RFC 1123 letters-digits-hyphen labels, as the allowlist
- * documents): at most 253 bytes, two labels or more, each 1-63 of [a-z0-9-] not starting
- * or ending with '-', and a top level that is not all digits. WHATWG parsing lowercases and
- * punycodes first, and keeps what DNS cannot carry (empty labels, '_', '*', a trailing dot).
+ * A domain the allowlist can hold: a DNS host name (observe.mjs isDnsHostname; WHATWG
+ * parsing keeps empty labels, '_', '*' and a trailing dot, which DNS cannot carry) with two
+ * labels or more and a top level that is not all digits.
  */
-function isDnsName(host) {
-  if (host.length > 253) return false;
-  const labels = host.split('.');
-  const ok = labels.every((l) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(l));
-  return ok && labels.length >= 2 && !/^\d+$/.test(labels.at(-1));
-}
+const isDomainName = (host) => isDnsHostname(host) && host.includes('.') && !/^\d+$/.test(host.split('.').at(-1));
 
 /**
  * What a destination field should do with a string, decided here independently of the
  * worker: accepted when it is at most 2048 bytes and parses (WHATWG, as Node does) as an
- * https URL without credentials or port with a DNS host name (isDnsName); then `routable` by the
+ * https URL without credentials or port with a DNS host name (isDomainName); then `routable` by the
  * allowlist computed from the listing.
  */
 function expectedUrlVerdict(raw) {
@@ -176,7 +165,7 @@ function expectedUrlVerdict(raw) {
   if (u.username || u.password) return { accept: false, why: 'credentials' };
   if (u.port) return { accept: false, why: 'port' };
   if (u.hostname.startsWith('[') || /^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) || !u.hostname) return { accept: false, why: 'not a domain' };
-  if (!isDnsName(u.hostname)) return { accept: false, why: 'not a DNS host name' };
+  if (!isDomainName(u.hostname)) return { accept: false, why: 'not a DNS host name' };
   return { accept: true, url: u, routable: list.isRoutableHost(u.hostname) };
 }
 

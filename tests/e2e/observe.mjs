@@ -86,6 +86,17 @@ export function checkLocation(list, location) {
   return { ok, strict: ok && isDnsHostname(url.hostname), host: url.hostname, url, why: problems.join(', ') };
 }
 
+/** Sets `res.json` (the parsed body, or null) and `res.error` (its `error`, or null). */
+export function withJson(res) {
+  try {
+    res.json = JSON.parse(res.body);
+  } catch {
+    res.json = null;
+  }
+  res.error = res.json?.error ?? null;
+  return res;
+}
+
 /** UTF-8 bytes of a string as a latin1 string (what node:http sends byte for byte). */
 export function utf8AsLatin1(text) {
   return Buffer.from(text, 'utf8').toString('latin1');

@@ -42,7 +42,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { IPS, ROOT, UA, allowlist, sha256Hex, startDohServer, startWorker } from './harness.mjs';
-import { COOKIE_RE, INTERNAL_TEXT_RE, makeObserver, rawRequest } from './observe.mjs';
+import { COOKIE_RE, INTERNAL_TEXT_RE, makeObserver, rawRequest, withJson } from './observe.mjs';
 
 const V2 = '/v2/handles/gharart';
 const MAX_BODY = 64 * 1024; // API_MAX_BODY_BYTES default
@@ -98,12 +98,7 @@ function record(res, what, opts = {}) {
     if (missing.length > 0) unprotected.push(`${what} (${res.status}): ${missing.join(', ')}`);
   }
   seen.push({ what, text: `${res.rawHeaders.map(([n, v]) => `${n}: ${v}`).join('\n')}\n\n${res.body}` });
-  try {
-    res.json = JSON.parse(res.body);
-  } catch {
-    res.json = null;
-  }
-  res.error = res.json?.error ?? null;
+  withJson(res);
   return res;
 }
 
