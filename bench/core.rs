@@ -7,11 +7,19 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use edge_router::device::{classify, DeviceCategory, DeviceHeaders};
-use edge_router::geo::{GeoDb, GeoFacts};
-use edge_router::rulefiles::load_dir;
-use edge_router::synth::{expand, COUNTRIES};
-use edge_router::{bucket, compile, Facts, Visit};
+use edge_router::engine::bucket;
+use edge_router::engine::device::DeviceCategory;
+use edge_router::engine::geo::GeoFacts;
+use edge_router::model::files::load_dir;
+use edge_router::visit::geodb::GeoDb;
+use edge_router::visit::user_agent::{classify, DeviceHeaders};
+use edge_router::{compile, Facts, Visit};
+
+/// The benchmark-only generator lives with the CLI (`router snapshot --expand`).
+#[path = "../src/bin/router/synth.rs"]
+#[allow(dead_code, unused_imports)]
+mod synth;
+use synth::{expand, COUNTRIES};
 
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
 const DESKTOP: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";

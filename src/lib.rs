@@ -3,14 +3,26 @@
 //! A Cloudflare Worker (Rust compiled to wasm) that sends each visitor of an entry
 //! `/{handle}/{slug}` to the right storefront, and never anywhere else.
 //!
-//! The crate is a **pure core** (everything outside `edge`), which never names the
-//! `worker` crate and is tested natively, and a thin **edge layer** (`src/edge`, wasm
-//! only) that turns requests into facts, reads KV and D1, and renders responses.
+//! ## Layers
 //!
+//! Each folder of `src/` is a layer that uses only the layers below it:
+//!
+//! ```text
+//! bin/router   the CLI (rule files, push, preview, matrix, audit; benchmark generator)
+//! edge         wasm only: entry point, KV/D1 stores, rendering responses; no policy
+//! api          the management API as a service over a store: routes, auth, limits, errors
+//! analysis     route matrix, rule audit, campaign health, conversion statistics
+//! visit        a request's facts (headers, reserved query, User-Agent, mmdb), tokens
+//! engine       compile and decide: conditions, allowlist, bucketing, templates, snapshots
+//! model        wire types of a configuration, campaign lifecycle, ids, diagnostics
+//! ```
+//!
+//! Everything outside `edge` never names the `worker` crate and is tested natively.
+
 //! ## The rule model
 //!
 //! A handle has entries, rules, destination domains, tracking templates and campaigns
-//! ([`config`]). A rule has an `id`, a `priority`, `enabled`, the entries it applies to,
+//! ([`model::config`]). A rule has an `id`, a `priority`, `enabled`, the entries it applies to,
 //! conditions, and a destination and/or a campaign.
 //!
 //! **Conditions** are ANDed; each is a set test (`in` / `not_in`) on one fact: country,
@@ -27,7 +39,7 @@
 //!    - with a plain destination: it wins if the destination is routable; otherwise it is
 //!      skipped (the trace says why) and evaluation goes on;
 //!    - with a campaign: it wins. An active, started campaign assigns a variant by
-//!      deterministic bucketing ([`bucket`]); the variant's destination is used if
+//!      deterministic bucketing ([`engine::bucket`]); the variant's destination is used if
 //!      routable. Otherwise (draft, paused, canceled, completed, not started, crawler,
 //!      unroutable variant) the rule's own destination is used if routable, else the
 //!      entry's default.
@@ -35,47 +47,29 @@
 //! 5. A default that is not routable: the handle's fallback page; that not routable or
 //!    missing: the worker's own safe page.
 //!
-//! **Routable** ([`allowlist`]) means https, no user info, no port, and a host covered by
+//! **Routable** ([`engine::allowlist`]) means https, no user info, no port, and a host covered by
 //! a destination-domain entry that is verified AND approved, where a manual decision
 //! overrides the risk score. The final location (after the tracking template, which only
 //! adds query parameters) is checked against the allowlist once more: no decision ever
 //! redirects off the allowlist.
 //!
 //! Deciding cannot fail and never parses: [`compile()`] parses URLs, times and templates
-//! once, reports every problem with its JSON path ([`diag`]), and builds a per-entry
+//! once, reports every problem with its JSON path ([`model::diag`]), and builds a per-entry
 //! country index so that deciding looks only at rules that can match.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod allowlist;
+pub mod analysis;
 pub mod api;
-pub mod bucket;
-pub mod campaign;
-pub mod client;
-pub mod compile;
-mod conditions;
-pub mod config;
-pub mod device;
-pub mod diag;
-pub mod explain;
-pub mod facts;
-pub mod geo;
-pub mod lang;
-pub mod preview;
-pub mod ruleset;
-pub mod snapshot;
-pub mod synth;
-pub mod template;
-pub mod token;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub mod rulefiles;
+pub mod engine;
+pub mod model;
+pub mod visit;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
 
-pub use compile::{compile, validate, Compiled};
-pub use conditions::Mismatch;
-pub use config::HandleConfig;
-pub use diag::{CompileError, Diagnostic, Severity};
-pub use facts::Facts;
-pub use ruleset::{Decision, Outcome, RuleSet, Visit};
+pub use engine::compile::{compile, validate, Compiled};
+pub use engine::facts::Facts;
+pub use engine::ruleset::{Decision, Outcome, RuleSet, Visit};
+pub use engine::Mismatch;
+pub use model::config::HandleConfig;
+pub use model::diag::{CompileError, Diagnostic, Severity};

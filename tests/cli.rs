@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use edge_router::token::{self, PreviewClaims, TokenKind};
+use edge_router::visit::tokens::{self, PreviewClaims, TokenKind};
 use serde_json::Value;
 
 #[path = "cli/decide.rs"]
@@ -294,10 +294,10 @@ fn token_preview_verifies_with_the_secret() {
     let minted = json_out(&out);
     let token = minted["token"].as_str().expect("a token");
     let now = minted["expires_at"].as_i64().expect("expires_at") - 600;
-    let signed = token::verify::<PreviewClaims>(TokenKind::Preview, secret.as_bytes(), token, now)
+    let signed = tokens::verify::<PreviewClaims>(TokenKind::Preview, secret.as_bytes(), token, now)
         .expect("the token verifies with the secret");
     assert_eq!(signed.claims.handle, "gharart");
-    assert!(token::verify::<PreviewClaims>(TokenKind::Preview, b"other", token, now).is_err());
+    assert!(tokens::verify::<PreviewClaims>(TokenKind::Preview, b"other", token, now).is_err());
 
     let out = router(&[
         "token",

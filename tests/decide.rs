@@ -7,12 +7,12 @@
 //! facts are unknown; the device defaults to `other` and the clock to 2026-11-22T10:00Z.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-use edge_router::config::{DomainDoc, EntryDoc, RuleDoc, Verification};
-use edge_router::device::DeviceCategory;
-use edge_router::explain::ExplainContext;
-use edge_router::facts::{gather, FactInputs, Facts};
-use edge_router::geo::GeoFacts;
-use edge_router::preview::Overrides;
+use edge_router::engine::device::DeviceCategory;
+use edge_router::engine::explain::ExplainContext;
+use edge_router::engine::facts::Overrides;
+use edge_router::engine::facts::{gather, FactInputs, Facts};
+use edge_router::engine::geo::GeoFacts;
+use edge_router::model::config::{DomainDoc, EntryDoc, RuleDoc, Verification};
 use edge_router::{compile, HandleConfig, Outcome, RuleSet, Visit};
 use serde_json::json;
 
@@ -580,7 +580,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn origins_locate_a_merged_path_in_its_file() {
-    use edge_router::rulefiles::load_dir;
+    use edge_router::model::files::load_dir;
     let dir = temp_dir("locate");
     let write = |name: &str, value: serde_json::Value| {
         std::fs::write(dir.join(name), value.to_string()).unwrap()
@@ -640,7 +640,7 @@ fn origins_locate_a_merged_path_in_its_file() {
 
 #[test]
 fn rule_files_that_disagree_are_refused_with_the_file_named() {
-    use edge_router::rulefiles::load_dir;
+    use edge_router::model::files::load_dir;
     let dir = temp_dir("conflict");
     std::fs::write(
         dir.join("a.json"),

@@ -15,7 +15,7 @@ use edge_router::api::ops::{AddDomain, DecideDomain};
 use edge_router::api::pages::{page_schema, PageInput, SiteTokenRequest};
 use edge_router::api::routes::{Route, ROUTES};
 use edge_router::api::support::SupportReport;
-use edge_router::config::{HandleConfig, RuleDoc, TemplateDoc, VariantDoc};
+use edge_router::model::config::{HandleConfig, RuleDoc, TemplateDoc, VariantDoc};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 

@@ -11,11 +11,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use chrono::{DateTime, Utc};
-use edge_router::bucket::{bucket_number, choose};
-use edge_router::config::{DecisionValue, DomainDoc, HandleConfig, Verification};
-use edge_router::explain::ExplainContext;
-use edge_router::facts::{gather, FactInputs, Facts};
-use edge_router::preview::Overrides;
+use edge_router::engine::bucket::{bucket_number, choose};
+use edge_router::engine::explain::ExplainContext;
+use edge_router::engine::facts::Overrides;
+use edge_router::engine::facts::{gather, FactInputs, Facts};
+use edge_router::model::config::{DecisionValue, DomainDoc, HandleConfig, Verification};
 use edge_router::{compile, validate, RuleSet, Visit};
 use proptest::prelude::*;
 use url::{Host, Url};
@@ -311,7 +311,7 @@ fn the_oracle_agrees_with_the_documented_examples() {
         verification,
         token: None,
         risk_score: risk,
-        decision: decision.map(|value| edge_router::config::DomainDecision {
+        decision: decision.map(|value| edge_router::model::config::DomainDecision {
             value,
             by: "t".into(),
             reason: "t".into(),

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use edge_router::rulefiles::rule_file_schema;
+use edge_router::model::files::rule_file_schema;
 use serde_json::{json, Value};
 
 const REGENERATE: &str = "cargo run --bin router -- schema --out rules/schema.json";

@@ -49,13 +49,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use edge_router::device::DeviceCategory;
-use edge_router::explain::ExplainContext;
-use edge_router::facts::{gather, FactInputs, Facts};
-use edge_router::geo::GeoFacts;
-use edge_router::preview::Overrides;
-use edge_router::rulefiles::load_dir;
-use edge_router::{bucket, compile, HandleConfig, RuleSet, Visit};
+use edge_router::engine::bucket;
+use edge_router::engine::device::DeviceCategory;
+use edge_router::engine::explain::ExplainContext;
+use edge_router::engine::facts::Overrides;
+use edge_router::engine::facts::{gather, FactInputs, Facts};
+use edge_router::engine::geo::GeoFacts;
+use edge_router::model::files::load_dir;
+use edge_router::{compile, HandleConfig, RuleSet, Visit};
 use serde::{Deserialize, Deserializer};
 
 fn root() -> PathBuf {

@@ -15,7 +15,7 @@ use edge_router::api::ops::{
 };
 use edge_router::api::pages::{put_draft, PageInput, PageState};
 use edge_router::api::support::SupportReport;
-use edge_router::config::{HandleConfig, TemplateDoc};
+use edge_router::model::config::{HandleConfig, TemplateDoc};
 
 const LIMIT: usize = 64 * 1024;
 
@@ -23,7 +23,7 @@ fn festive() -> &'static HandleConfig {
     static CONFIG: OnceLock<HandleConfig> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let dir = super::festive_dir();
-        edge_router::rulefiles::load_dir(&dir)
+        edge_router::model::files::load_dir(&dir)
             .expect("festive rules")
             .0
     })
@@ -92,7 +92,7 @@ pub(crate) fn run(data: &[u8]) {
         _ => {
             if let Ok(v) = parse::<serde_json::Value>(body, LIMIT) {
                 if let Ok(replacement) = replace_configuration("gharart", v) {
-                    assert!(edge_router::compile(&replacement).is_ok());
+                    assert!(edge_router::engine::compile::compile(&replacement).is_ok());
                 }
             }
         }

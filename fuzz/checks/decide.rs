@@ -3,18 +3,18 @@
 
 use std::sync::OnceLock;
 
-use edge_router::device::DeviceCategory;
-use edge_router::explain::ExplainContext;
-use edge_router::facts::FactSources;
-use edge_router::geo::GeoFacts;
-use edge_router::preview::Overrides;
+use edge_router::engine::device::DeviceCategory;
+use edge_router::engine::explain::ExplainContext;
+use edge_router::engine::facts::FactSources;
+use edge_router::engine::facts::Overrides;
+use edge_router::engine::geo::GeoFacts;
 use edge_router::{compile, Facts, RuleSet, Visit};
 
 fn festive() -> &'static RuleSet {
     static SET: OnceLock<RuleSet> = OnceLock::new();
     SET.get_or_init(|| {
         let dir = super::festive_dir();
-        let (config, _) = edge_router::rulefiles::load_dir(&dir).expect("festive rules");
+        let (config, _) = edge_router::model::files::load_dir(&dir).expect("festive rules");
         compile(&config).expect("compiles").ruleset
     })
 }

@@ -1,11 +1,11 @@
 //! Request headers the router parses: Accept-Language, X-Forwarded-For,
 //! CF-Connecting-IP, Cookie, and the User-Agent classification after parsing.
 
-use edge_router::client::{
+use edge_router::engine::lang::{is_language_tag, preferred_language};
+use edge_router::visit::headers::{
     is_visitor_id, parse_connecting_ip, parse_forwarded_for, visitor_id_from_cookies,
 };
-use edge_router::device::{classify, DeviceHeaders};
-use edge_router::lang::{is_language_tag, preferred_language};
+use edge_router::visit::user_agent::{classify, DeviceHeaders};
 
 /// One input: panics when a property fails.
 pub(crate) fn run(data: &[u8]) {

@@ -1,7 +1,7 @@
 //! Query strings: reserved `__*` overrides are parsed and never forwarded; forwarding
 //! stays within its limits.
 
-use edge_router::preview::{split_query, MAX_FORWARDED_BYTES, MAX_FORWARDED_PARAMS};
+use edge_router::visit::reserved_query::{split_query, MAX_FORWARDED_BYTES, MAX_FORWARDED_PARAMS};
 
 /// One input: panics when a property fails.
 pub(crate) fn run(data: &[u8]) {

@@ -1,8 +1,8 @@
 //! Rule files: any bytes parsed as a handle configuration and compiled; when it compiles,
 //! a few visits are decided and no location may leave the allowlist.
 
-use edge_router::device::DeviceCategory;
-use edge_router::geo::GeoFacts;
+use edge_router::engine::device::DeviceCategory;
+use edge_router::engine::geo::GeoFacts;
 use edge_router::{compile, Facts, HandleConfig, Visit};
 
 /// One input: panics when a property fails.

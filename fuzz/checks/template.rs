@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use edge_router::config::{ParamSource, TemplateDoc};
-use edge_router::template::{render, RenderValues, Template};
+use edge_router::engine::template::{render, RenderValues, Template};
+use edge_router::model::config::{ParamSource, TemplateDoc};
 
 /// One input: panics when a property fails.
 pub(crate) fn run(data: &[u8]) {

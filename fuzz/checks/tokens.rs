@@ -2,7 +2,7 @@
 //! bytes are refused (the secret is not guessable) without panicking.
 
 use edge_router::api::auth::{bearer, verify_jwt};
-use edge_router::token::{verify, CtxClaims, PreviewClaims, SiteClaims, TokenKind};
+use edge_router::visit::tokens::{verify, CtxClaims, PreviewClaims, SiteClaims, TokenKind};
 
 const SECRET: &[u8] = b"fuzz-secret-not-guessable-0123456789";
 

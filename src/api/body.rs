@@ -70,7 +70,7 @@ fn describe(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RuleDoc;
+    use crate::model::config::RuleDoc;
 
     #[test]
     fn syntax_errors_carry_their_position() {

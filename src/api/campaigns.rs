@@ -12,7 +12,7 @@
 //!   reported at once as 400 `validation_failed`, paths relative to the body
 //!   (`$.variants[1].destination`), by compiling the whole configuration
 //!   ([`checked_campaign`]).
-//! - **Transitions** apply to the *effective* status ([`effective_status`]): an active
+//! - **Transitions** apply to the *effective* status ([`crate::model::lifecycle::effective_status`]): an active
 //!   campaign past its `end_date` is completed, so pausing it is 409. Activating or
 //!   resuming a campaign whose `end_date` has passed is refused too (it would complete at
 //!   the same instant); such a campaign can still be canceled. A refused transition is 409
@@ -25,11 +25,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::stats::Stats;
-use crate::campaign::{effective_status, transition, CampaignStatus, Transition};
-use crate::compile::{compile, Compiled};
-use crate::config::{CampaignDoc, HandleConfig, VariantDoc};
-use crate::diag::{Diagnostic, Severity};
+use crate::analysis::stats::Stats;
+use crate::engine::compile::{compile, Compiled};
+pub use crate::model::config::routed_by;
+use crate::model::config::{CampaignDoc, HandleConfig, VariantDoc};
+use crate::model::diag::{Diagnostic, Severity};
+use crate::model::lifecycle::{parse_date, status_at, transition, CampaignStatus, Transition};
 
 /// Longest campaign name accepted (characters).
 pub const MAX_NAME_CHARS: usize = 200;
@@ -94,17 +95,6 @@ pub fn find_campaign(config: &HandleConfig, id: &str) -> Result<usize, ApiError>
             what: "campaign",
             id: id.to_owned(),
         })
-}
-
-/// Parses a stored RFC 3339 date (compile has checked it; junk counts as absent).
-pub fn parse_date(raw: Option<&str>) -> Option<DateTime<Utc>> {
-    raw.and_then(|r| DateTime::parse_from_rfc3339(r).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// A campaign's effective status at `now`.
-pub fn status_at(doc: &CampaignDoc, now: DateTime<Utc>) -> CampaignStatus {
-    effective_status(doc.status, parse_date(doc.end_date.as_deref()), now)
 }
 
 /// Adds a campaign from a POST body under `id` (the body's id wins when given); returns
@@ -246,7 +236,7 @@ fn check_transition(
 /// The transitions a campaign allows at `now` (on its effective status, and never into
 /// an active state after its end date).
 pub fn allowed_now(doc: &CampaignDoc, now: DateTime<Utc>) -> Vec<Transition> {
-    crate::campaign::allowed_transitions(status_at(doc, now))
+    crate::model::lifecycle::allowed_transitions(status_at(doc, now))
         .into_iter()
         .filter(|t| {
             let ended = parse_date(doc.end_date.as_deref()).is_some_and(|end| end <= now);
@@ -324,17 +314,6 @@ pub fn campaign_views(config: &HandleConfig, now: DateTime<Utc>) -> Vec<Campaign
         .iter()
         .map(|doc| campaign_view(config, doc, now))
         .collect()
-}
-
-/// Ids of the enabled rules pointing at campaign `id`, in evaluation order.
-pub fn routed_by(config: &HandleConfig, id: &str) -> Vec<String> {
-    let mut rules: Vec<_> = config
-        .rules
-        .iter()
-        .filter(|r| r.enabled && r.campaign.as_deref() == Some(id))
-        .collect();
-    rules.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.id.cmp(&b.id)));
-    rules.into_iter().map(|r| r.id.clone()).collect()
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 //!   JSON of the parsed body ([`canonical_json`]): key order, whitespace, `null` versus
 //!   absent, and `1` versus `1.0` do not change it.
 //! - **Test conversions** are flagged `is_test` and kept out of every real figure
-//!   ([`super::stats`]). Without a ctx the edge mints one for the variant (visitor id
+//!   ([`crate::analysis::stats`]). Without a ctx the edge mints one for the variant (visitor id
 //!   `test-...`), so the whole path is exercised; the default event is [`TEST_EVENT`].
 
 use chrono::{DateTime, Utc};
@@ -27,8 +27,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::config::{CampaignDoc, HandleConfig};
-use crate::token::{self, CtxClaims, Signed, TokenError, TokenKind};
+use crate::model::config::{CampaignDoc, HandleConfig};
+use crate::visit::tokens::{self, CtxClaims, Signed, TokenError, TokenKind};
 
 /// Largest `metadata` object (canonical JSON bytes).
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -111,7 +111,7 @@ pub fn verify_ctx(
             "missing; send the ctx token the redirect passed to the destination",
         ));
     }
-    token::verify(TokenKind::Ctx, secret, ctx, now.timestamp()).map_err(|e| {
+    tokens::verify(TokenKind::Ctx, secret, ctx, now.timestamp()).map_err(|e| {
         ApiError::InvalidCtx(match e {
             TokenError::Malformed => "malformed; it is not a ctx token",
             TokenError::BadSignature => {
@@ -280,7 +280,7 @@ pub fn test_conversion(
                 variant: input.variant.clone(),
                 vid: visitor_id.to_owned(),
             };
-            let ctx = token::sign(
+            let ctx = tokens::sign(
                 TokenKind::Ctx,
                 secret,
                 claims.clone(),

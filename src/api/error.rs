@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::diag::Diagnostic;
+use crate::model::diag::Diagnostic;
 
 /// An API error.
 #[derive(Debug, Clone, PartialEq)]

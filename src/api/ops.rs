@@ -6,12 +6,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use crate::allowlist::{entry_routability, normalise_domain, NotRoutable};
-use crate::compile::{compile, is_valid_id, Compiled};
-use crate::config::{
+use crate::engine::allowlist::{entry_routability, normalise_domain, NotRoutable};
+use crate::engine::compile::{compile, Compiled};
+use crate::model::config::{
     DecisionValue, DomainDecision, DomainDoc, HandleConfig, RuleDoc, TemplateDoc, Verification,
 };
-use crate::diag::{Diagnostic, Severity};
+use crate::model::diag::{Diagnostic, Severity};
+use crate::model::ids::is_valid_id;
 
 /// Where a domain's verification token is published.
 pub fn txt_record_name(domain: &str) -> String {
@@ -377,7 +378,7 @@ mod tests {
 
     fn festive() -> HandleConfig {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/gharart");
-        crate::rulefiles::load_dir(&dir).unwrap().0
+        crate::model::files::load_dir(&dir).unwrap().0
     }
 
     #[test]

@@ -28,40 +28,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::diag::Diagnostics;
-use crate::token::{self, SiteClaims, TokenError, TokenKind};
+use crate::model::diag::Diagnostics;
+use crate::visit::tokens::{self, SiteClaims, TokenError, TokenKind};
 
-pub mod document;
 #[cfg(test)]
 mod tests;
 
-pub use document::page_schema;
-
-/// Who may see a page (enforced by the storefront).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AccessLevel {
-    /// Anyone.
-    Public,
-    /// Visitors signed in with a free account (what campaign pages need).
-    FreeWithLogin,
-    /// Paying members.
-    Paid,
-    /// Nobody outside Gharart; never served by the public routes.
-    Private,
-}
-
-impl AccessLevel {
-    /// The level's name in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "PUBLIC",
-            Self::FreeWithLogin => "FREE_WITH_LOGIN",
-            Self::Paid => "PAID",
-            Self::Private => "PRIVATE",
-        }
-    }
-}
+use crate::model::page::document;
+pub use crate::model::page::document::page_schema;
+pub use crate::model::page::{AccessLevel, PageRevision, PageState};
 
 /// Body of `PUT .../site-structure/campaigns/{id}` (management and public).
 #[derive(Debug, Clone, Deserialize)]
@@ -71,57 +46,6 @@ pub struct PageInput {
     pub access_level: AccessLevel,
     /// The page document (see [`page_schema`]).
     pub document: Value,
-}
-
-/// One revision of a page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageRevision {
-    /// Revision number (1 for the first `PUT`).
-    pub revision: u64,
-    /// Who may see it.
-    pub access_level: AccessLevel,
-    /// The document.
-    pub document: Value,
-    /// When the draft was written (RFC 3339).
-    pub updated_at: String,
-    /// Who wrote it (token subject, or `site-token`).
-    pub updated_by: String,
-    /// When it was published (published revisions only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published_at: Option<String>,
-    /// Who published it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published_by: Option<String>,
-}
-
-/// A campaign page: its draft and its published revision.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageState {
-    /// The latest `PUT`.
-    #[serde(default)]
-    pub draft: Option<PageRevision>,
-    /// What the public routes serve.
-    #[serde(default)]
-    pub published: Option<PageRevision>,
-}
-
-impl PageState {
-    /// The highest revision number (0 for a page never written).
-    pub fn revision(&self) -> u64 {
-        let rev = |r: &Option<PageRevision>| r.as_ref().map_or(0, |r| r.revision);
-        rev(&self.draft).max(rev(&self.published))
-    }
-
-    /// Whether the draft has changes the public does not see yet.
-    pub fn unpublished_changes(&self) -> bool {
-        match (&self.draft, &self.published) {
-            (Some(d), Some(p)) => d.revision > p.revision,
-            (Some(_), None) => true,
-            _ => false,
-        }
-    }
 }
 
 /// Validates a page body and stores it as the new draft; returns it.
@@ -292,7 +216,7 @@ pub fn mint_site_token(
     };
     let now = now.timestamp();
     Ok(SiteToken {
-        token: token::sign(TokenKind::Site, secret, claims, now, ttl),
+        token: tokens::sign(TokenKind::Site, secret, claims, now, ttl),
         handle: handle.to_owned(),
         campaign: campaign.to_owned(),
         expires_at: now + ttl,
@@ -332,7 +256,7 @@ pub fn verify_site_token(
     campaign: &str,
     now: DateTime<Utc>,
 ) -> Result<SiteClaims, ApiError> {
-    let signed = token::verify::<SiteClaims>(TokenKind::Site, secret, token, now.timestamp())
+    let signed = tokens::verify::<SiteClaims>(TokenKind::Site, secret, token, now.timestamp())
         .map_err(|e| match e {
             TokenError::Expired => ApiError::TokenExpired,
             TokenError::Malformed | TokenError::BadSignature | TokenError::NotYetValid => {

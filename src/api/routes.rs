@@ -4,7 +4,7 @@
 
 use super::auth::Scope;
 use super::error::ApiError;
-use crate::campaign::Transition;
+use crate::model::lifecycle::Transition;
 
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

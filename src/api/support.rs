@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use crate::compile::is_valid_slug;
+use crate::model::ids::is_valid_slug;
 
 /// Body of a support report.
 #[derive(Debug, Clone, Deserialize, Serialize)]

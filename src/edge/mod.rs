@@ -13,7 +13,7 @@ mod visitor;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
-use crate::compile::is_valid_slug;
+use crate::model::ids::is_valid_slug;
 
 /// The Worker's fetch handler: a router over four path shapes (the preview page, the
 /// API, visitor entries, health), nothing more.

@@ -10,13 +10,14 @@ use super::settings::{self, Settings};
 use super::store::{self, SnapshotLookup};
 use super::ua;
 use super::visitor;
-use crate::device::{classify_with, DeviceCategory, DeviceHeaders};
-use crate::explain::ExplainContext;
-use crate::facts::{gather, FactInputs};
-use crate::preview::split_query;
-use crate::ruleset::{Outcome, Visit};
-use crate::snapshot::Loaded;
-use crate::token::{self, CtxClaims, PreviewClaims, TokenKind};
+use crate::engine::device::DeviceCategory;
+use crate::engine::explain::ExplainContext;
+use crate::engine::facts::{gather, FactInputs};
+use crate::engine::ruleset::{Outcome, Visit};
+use crate::engine::snapshot::Loaded;
+use crate::visit::reserved_query::split_query;
+use crate::visit::tokens::{self, CtxClaims, PreviewClaims, TokenKind};
+use crate::visit::user_agent::{classify_with, DeviceHeaders};
 
 /// Handles a visit; whatever fails, the visitor gets a safe answer.
 pub(crate) async fn handle(
@@ -77,7 +78,7 @@ async fn visit(
     let split = split_query(url.query_pairs());
     let preview = match (&split.token, &settings.token_secret) {
         (Some(token), Some(secret)) => {
-            token::verify::<PreviewClaims>(TokenKind::Preview, secret, token, now.timestamp())
+            tokens::verify::<PreviewClaims>(TokenKind::Preview, secret, token, now.timestamp())
                 .ok()
                 .filter(|signed| signed.claims.handle == handle)
         }
@@ -148,7 +149,7 @@ async fn visit(
                 variant: a.variant.key.clone(),
                 vid: visitor_id.clone(),
             };
-            Some(token::sign(
+            Some(tokens::sign(
                 TokenKind::Ctx,
                 secret,
                 claims,
@@ -193,7 +194,7 @@ fn answer(
         (Some(location), _) => {
             headers.set("X-Router-Outcome", outcome_name(outcome))?;
             if let Some(id) = new_visitor {
-                headers.set("Set-Cookie", &crate::client::set_cookie(id))?;
+                headers.set("Set-Cookie", &crate::visit::headers::set_cookie(id))?;
             }
             respond::redirect(location.as_str(), headers)
         }

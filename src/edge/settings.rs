@@ -27,7 +27,7 @@ use worker::Env;
 
 use crate::api::body::DEFAULT_MAX_BODY_BYTES;
 use crate::api::doh::DEFAULT_RESOLVER;
-use crate::geo::GeoSource;
+use crate::engine::geo::GeoSource;
 
 /// Settings of this isolate.
 #[derive(Debug)]

@@ -19,8 +19,8 @@ use std::rc::Rc;
 use worker::kv::KvStore;
 
 use super::faults;
-use crate::geo::GeoDb;
-use crate::snapshot::{self, snapshot_key, Loaded};
+use crate::engine::snapshot::{self, snapshot_key, Loaded};
+use crate::visit::geodb::GeoDb;
 
 /// The KV key of the MaxMind DB.
 pub(crate) const MMDB_KEY: &str = "geo:mmdb";

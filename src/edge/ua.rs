@@ -1,12 +1,12 @@
 //! woothee-js, the JavaScript implementation of woothee, called from wasm: the edge's
-//! User-Agent parser (see `crate::device::UaFields` for why it is not woothee-rust here).
+//! User-Agent parser (see `crate::engine::device::UaFields` for why it is not woothee-rust here).
 //! esbuild bundles the npm package `woothee` (pinned in package-lock.json) into the worker.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::js_sys::{Object, Reflect};
 
-use crate::device::UaFields;
+use crate::visit::user_agent::UaFields;
 
 #[wasm_bindgen(module = "woothee")]
 extern "C" {

@@ -9,8 +9,8 @@ use worker::{Headers, Request};
 
 use super::settings::Settings;
 use super::store;
-use crate::client;
-use crate::geo::{GeoFacts, GeoSource};
+use crate::engine::geo::{GeoFacts, GeoSource};
+use crate::visit::headers as client;
 
 fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()

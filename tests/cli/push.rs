@@ -90,7 +90,7 @@ fn push_sends_the_merged_configuration_with_an_idempotency_key() {
     assert!(header("idempotency-key").starts_with("router-push-"));
     assert!(header("content-type").starts_with("application/json"));
     let (config, _) =
-        edge_router::rulefiles::load_dir(Path::new(&rules_dir())).expect("rules load");
+        edge_router::model::files::load_dir(Path::new(&rules_dir())).expect("rules load");
     let sent: edge_router::HandleConfig =
         serde_json::from_str(&received.body).expect("a HandleConfig");
     assert_eq!(sent, config);
@@ -244,7 +244,8 @@ fn push_local_puts_the_snapshot_with_wrangler() {
         "{calls}"
     );
     let snapshot = std::fs::read(&stored).expect("the snapshot file was handed to wrangler");
-    let loaded = edge_router::snapshot::load("gharart", &snapshot).expect("a valid snapshot");
+    let loaded =
+        edge_router::engine::snapshot::load("gharart", &snapshot).expect("a valid snapshot");
     assert_eq!(loaded.version, 100_000_000_000);
 
     let out = router(&[

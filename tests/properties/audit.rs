@@ -10,12 +10,12 @@
 
 use std::cell::Cell;
 
-use edge_router::api::audit::{audit, ShadowCause};
-use edge_router::config::HandleConfig;
-use edge_router::explain::ExplainContext;
-use edge_router::facts::{gather, FactInputs, Facts};
-use edge_router::geo::GeoFacts;
-use edge_router::preview::Overrides;
+use edge_router::analysis::audit::{audit, ShadowCause};
+use edge_router::engine::explain::ExplainContext;
+use edge_router::engine::facts::Overrides;
+use edge_router::engine::facts::{gather, FactInputs, Facts};
+use edge_router::engine::geo::GeoFacts;
+use edge_router::model::config::HandleConfig;
 use edge_router::{compile, RuleSet, Visit};
 use proptest::prelude::*;
 use proptest::sample::select;

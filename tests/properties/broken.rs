@@ -2,7 +2,7 @@
 //! [`crate::gen::valid_config`] with any number of fields replaced by junk or by values
 //! that are almost right (an http URL, a port, a lower-case country, a duplicate id).
 
-use edge_router::config::{HandleConfig, SetTest, TimeWindow};
+use edge_router::model::config::{HandleConfig, SetTest, TimeWindow};
 use proptest::prelude::*;
 use proptest::sample::select;
 

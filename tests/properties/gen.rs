@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
-use edge_router::campaign::CampaignStatus;
-use edge_router::config::{
+use edge_router::engine::device::DeviceCategory;
+use edge_router::engine::facts::Facts;
+use edge_router::engine::geo::GeoFacts;
+use edge_router::model::config::{
     CampaignDoc, Conditions, DecisionValue, DomainDecision, DomainDoc, EntryDoc, HandleConfig,
     ParamSource, RuleDoc, SetTest, TemplateDoc, TimeWindow, VariantDoc, Verification,
 };
-use edge_router::device::DeviceCategory;
-use edge_router::facts::Facts;
-use edge_router::geo::GeoFacts;
+use edge_router::model::lifecycle::CampaignStatus;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 

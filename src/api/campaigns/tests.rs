@@ -2,11 +2,11 @@ use serde_json::json;
 
 use super::*;
 use crate::api::body;
-use crate::campaign::CampaignStatus::*;
+use crate::model::lifecycle::CampaignStatus::*;
 
 fn festive() -> HandleConfig {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/gharart");
-    crate::rulefiles::load_dir(&dir).unwrap().0
+    crate::model::files::load_dir(&dir).unwrap().0
 }
 
 fn at(t: &str) -> DateTime<Utc> {
@@ -49,7 +49,7 @@ fn uuid_v4_sets_version_and_variant() {
     assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
     let id = uuid_v4(*b"0123456789abcdef");
     assert_eq!(id, "30313233-3435-4637-b839-616263646566");
-    assert!(crate::compile::is_valid_id(&id));
+    assert!(crate::model::ids::is_valid_id(&id));
 }
 
 #[test]
@@ -275,8 +275,8 @@ fn views_show_the_effective_status_and_routing() {
 /// why; resumed, it assigns again.
 #[test]
 fn transitions_reach_the_router() {
-    use crate::device::DeviceCategory;
-    use crate::ruleset::{NoVariant, Visit};
+    use crate::engine::device::DeviceCategory;
+    use crate::engine::ruleset::{NoVariant, Visit};
     let decide = |config: &HandleConfig| {
         let compiled = crate::api::ops::checked(config).unwrap();
         let mut facts = crate::Facts::at(at(NOW));

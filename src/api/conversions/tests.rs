@@ -12,7 +12,7 @@ fn at(t: &str) -> DateTime<Utc> {
 
 fn festive() -> HandleConfig {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/gharart");
-    crate::rulefiles::load_dir(&dir).unwrap().0
+    crate::model::files::load_dir(&dir).unwrap().0
 }
 
 fn ctx_for(handle: &str, campaign: &str, variant: &str, ttl: i64) -> String {
@@ -22,7 +22,7 @@ fn ctx_for(handle: &str, campaign: &str, variant: &str, ttl: i64) -> String {
         variant: variant.into(),
         vid: "vid-1".into(),
     };
-    token::sign(TokenKind::Ctx, SECRET, claims, at(NOW).timestamp(), ttl)
+    tokens::sign(TokenKind::Ctx, SECRET, claims, at(NOW).timestamp(), ttl)
 }
 
 fn input(ctx: &str) -> ConversionInput {
@@ -43,10 +43,10 @@ fn tampered(token: &str) -> String {
 #[test]
 fn ctx_cases() {
     let good = ctx_for("gharart", "diwali-hero-ab", "story", 3600);
-    let site = token::sign(
+    let site = tokens::sign(
         TokenKind::Site,
         SECRET,
-        crate::token::SiteClaims {
+        crate::visit::tokens::SiteClaims {
             handle: "gharart".into(),
             campaign: "diwali-hero-ab".into(),
         },

@@ -1,8 +1,8 @@
 use serde_json::{json, Value};
 
-use super::document::{Kind, BLOCKS, MAX_DOCUMENT_BYTES};
 use super::*;
-use crate::token::{CtxClaims, PreviewClaims};
+use crate::model::page::document::{Kind, BLOCKS, MAX_DOCUMENT_BYTES};
+use crate::visit::tokens::{CtxClaims, PreviewClaims};
 
 const NOW: &str = "2026-11-10T12:00:00Z";
 
@@ -303,7 +303,7 @@ fn site_tokens_are_scoped_to_one_campaign() {
     .unwrap();
     assert_eq!(minted.expires_at, now.timestamp() + 3600);
     let t = now.timestamp();
-    let ctx = token::sign(
+    let ctx = tokens::sign(
         TokenKind::Ctx,
         SECRET,
         CtxClaims {
@@ -315,7 +315,7 @@ fn site_tokens_are_scoped_to_one_campaign() {
         t,
         600,
     );
-    let preview = token::sign(
+    let preview = tokens::sign(
         TokenKind::Preview,
         SECRET,
         PreviewClaims {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use clap::ValueEnum;
-use edge_router::api::audit::{audit as build, Audit, ShadowScope, Summary, UnroutableKind};
+use edge_router::analysis::audit::{audit as build, Audit, ShadowScope, Summary, UnroutableKind};
 use edge_router::{Diagnostic, Severity};
 
 use crate::common::{exit, print_json, rules_or_report, say, write_out, CmdResult, Rules};

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use edge_router::rulefiles::{load_dir, FileDiagnostic, Origins};
+use edge_router::model::files::{load_dir, FileDiagnostic, Origins};
 use edge_router::{compile, Compiled, HandleConfig, Severity};
 use serde::Serialize;
 

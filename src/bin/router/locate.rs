@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use edge_router::rulefiles::FileDiagnostic;
+use edge_router::model::files::FileDiagnostic;
 
 /// Fills in the line and column of every diagnostic that has none, reading each file once.
 pub(crate) fn lines(mut diagnostics: Vec<FileDiagnostic>) -> Vec<FileDiagnostic> {

@@ -30,6 +30,8 @@ mod preview;
 #[cfg(not(target_arch = "wasm32"))]
 mod push;
 #[cfg(not(target_arch = "wasm32"))]
+mod synth;
+#[cfg(not(target_arch = "wasm32"))]
 mod token;
 #[cfg(not(target_arch = "wasm32"))]
 mod validate;

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use edge_router::api::matrix::{matrix as build, Cell, Matrix, MatrixError, MAX_COUNTRIES};
-use edge_router::device::DeviceCategory;
+use edge_router::analysis::matrix::{matrix as build, Cell, Matrix, MatrixError, MAX_COUNTRIES};
+use edge_router::engine::device::DeviceCategory;
 use edge_router::Outcome;
 use url::Url;
 

@@ -6,12 +6,14 @@
 
 use std::path::PathBuf;
 
-use edge_router::device::{classify, DeviceFacts, DeviceHeaders};
-use edge_router::explain::{ExplainContext, Explanation};
-use edge_router::facts::{gather, FactInputs, FactSource, FactSources, Facts};
-use edge_router::geo::{normalise_country, GeoFacts, GeoSource};
-use edge_router::preview::{split_query, Overrides};
-use edge_router::ruleset::NoVariant;
+use edge_router::engine::device::DeviceFacts;
+use edge_router::engine::explain::{ExplainContext, Explanation};
+use edge_router::engine::facts::Overrides;
+use edge_router::engine::facts::{gather, FactInputs, FactSource, FactSources, Facts};
+use edge_router::engine::geo::{normalise_country, GeoFacts, GeoSource};
+use edge_router::engine::ruleset::NoVariant;
+use edge_router::visit::reserved_query::split_query;
+use edge_router::visit::user_agent::{classify, DeviceHeaders};
 use edge_router::{Outcome, Visit};
 
 use crate::common::{

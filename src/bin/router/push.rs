@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use edge_router::rulefiles::FileDiagnostic;
-use edge_router::snapshot::{peek_version, snapshot_key, Snapshot};
+use edge_router::engine::snapshot::{peek_version, snapshot_key, Snapshot};
+use edge_router::model::files::FileDiagnostic;
 use edge_router::{Diagnostic, HandleConfig, Severity};
 use serde_json::{json, Value};
 
@@ -366,11 +366,11 @@ pub(crate) fn snapshot(
     };
     let config: HandleConfig = match grow {
         Some((count, countries, domains)) => {
-            edge_router::synth::expand(&rules.config, count, countries, domains)
+            crate::synth::expand(&rules.config, count, countries, domains)
         }
         None => rules.config,
     };
-    edge_router::compile(&config).map_err(|e| {
+    edge_router::engine::compile::compile(&config).map_err(|e| {
         CliError::Usage(format!("the expanded configuration does not compile: {e}"))
     })?;
     let version = version.unwrap_or(unix_now() as u64);

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use edge_router::api::auth::{new_pat, pat_hash, Scope};
-use edge_router::token::{self, PreviewClaims, TokenKind};
+use edge_router::visit::tokens::{self, PreviewClaims, TokenKind};
 
 use crate::common::{print_json, say, unix_now, CliError, CmdResult};
 
@@ -38,12 +38,12 @@ pub(crate) fn preview(
     if ttl <= 0 {
         return Err(CliError::Usage("--ttl must be positive".into()));
     }
-    if !edge_router::compile::is_valid_slug(handle) {
+    if !edge_router::model::ids::is_valid_slug(handle) {
         return Err(CliError::Usage(format!("{handle:?} is not a handle")));
     }
     let secret = token_secret(dev_vars)?;
     let issued = unix_now();
-    let token = token::sign(
+    let token = tokens::sign(
         TokenKind::Preview,
         secret.as_bytes(),
         PreviewClaims {
@@ -76,7 +76,7 @@ pub(crate) fn pat(
     days: Option<i64>,
     json: bool,
 ) -> CmdResult {
-    if !edge_router::compile::is_valid_slug(handle) {
+    if !edge_router::model::ids::is_valid_slug(handle) {
         return Err(CliError::Usage(format!("{handle:?} is not a handle")));
     }
     let unknown: Vec<&str> = scopes

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use edge_router::rulefiles::{rule_file_schema, FileDiagnostic};
+use edge_router::model::files::{rule_file_schema, FileDiagnostic};
 use edge_router::Severity;
 
 use crate::common::{

@@ -7,16 +7,17 @@ use serde_json::{json, Value};
 
 use super::db;
 use super::handlers::{current, mutate, ok, Ctx, Reply};
+use crate::analysis::health;
+use crate::analysis::stats::{self, Stats};
+use crate::api::body;
 use crate::api::campaigns::{self, CreateCampaign};
 use crate::api::conversions::{self, ConversionInput, Dedupe, TestConversionInput};
 use crate::api::error::ApiError;
 use crate::api::pages::{self, PageInput, PageState, SiteTokenRequest};
 use crate::api::routes::{Params, RouteId};
-use crate::api::stats::{self, Stats};
 use crate::api::support::{self, SupportReport};
-use crate::api::{body, health};
-use crate::config::HandleConfig;
 use crate::edge::respond;
+use crate::model::config::HandleConfig;
 
 fn secret(ctx: &Ctx) -> Result<&[u8], ApiError> {
     ctx.settings
@@ -115,7 +116,11 @@ pub(crate) async fn run(
                 ctx.now,
                 page.as_ref(),
                 &tests,
-            )?;
+            )
+            .ok_or_else(|| ApiError::NotFound {
+                what: "campaign",
+                id: id.to_owned(),
+            })?;
             let mut value = serde_json::to_value(report).map_err(db::storage)?;
             value["version"] = json!(current.version);
             Ok(ok(value))

@@ -14,15 +14,15 @@ use worker::kv::KvStore;
 use worker::wasm_bindgen::JsValue;
 use worker::D1Database;
 
+use crate::analysis::stats::StatRow;
 use crate::api::auth::PatRecord;
 use crate::api::conversions::Conversion;
 use crate::api::error::ApiError;
 use crate::api::pages::PageState;
-use crate::api::stats::StatRow;
 use crate::api::support::SupportReport;
-use crate::config::HandleConfig;
 use crate::edge::faults;
-use crate::snapshot::{snapshot_key, Snapshot};
+use crate::engine::snapshot::{snapshot_key, Snapshot};
+use crate::model::config::HandleConfig;
 
 /// Maps a storage failure to a 503; the detail goes to the log, never to the client.
 pub(crate) fn storage(e: impl std::fmt::Display) -> ApiError {

@@ -10,19 +10,19 @@ use worker::kv::KvStore;
 use worker::{D1Database, Fetch, Headers, Method, Request, RequestInit};
 
 use super::db::{self, Current};
+use crate::analysis::{audit, matrix};
 use crate::api::auth::Principal;
 use crate::api::body;
 use crate::api::doh;
 use crate::api::error::ApiError;
 use crate::api::ops::{self, AddDomain, DecideDomain};
 use crate::api::routes::{Params, RouteId};
-use crate::api::{audit, matrix};
-use crate::compile::Compiled;
-use crate::config::{HandleConfig, TemplateDoc};
-use crate::device::DeviceCategory;
 use crate::edge::respond;
 use crate::edge::settings::Settings;
-use crate::token::{self, PreviewClaims, TokenKind};
+use crate::engine::compile::Compiled;
+use crate::engine::device::DeviceCategory;
+use crate::model::config::{HandleConfig, TemplateDoc};
+use crate::visit::tokens::{self, PreviewClaims, TokenKind};
 
 /// What a handler has to work with.
 pub(crate) struct Ctx {
@@ -381,7 +381,7 @@ fn mint_preview_token(
         handle: handle.to_owned(),
         sub: Some(ctx.principal.sub.clone()),
     };
-    let token = token::sign(TokenKind::Preview, secret, claims, now, ttl);
+    let token = tokens::sign(TokenKind::Preview, secret, claims, now, ttl);
     Ok(Reply::new(
         201,
         json!({ "token": token, "handle": handle, "expires_at": now + ttl, "usage": format!("/{handle}/<entry>?__preview=<token>&__country=IN&__device=mobile&__explain=1") }),

@@ -1,0 +1,387 @@
+//! Device classification: category, OS and browser from the User-Agent (woothee), refined
+//! by User-Agent Client Hints where the browser sends them.
+//!
+//! Categories are the router's own, coarser than woothee's: `desktop`, `mobile`, `tablet`,
+//! `crawler`, `other`. Tablets are told apart from phones by the iPad name and by Android
+//! without the `Mobile` token (Google's documented convention). Client hints win over the
+//! User-Agent when they disagree (`Sec-CH-UA-Mobile: ?1` means mobile; a platform hint
+//! names the OS), except that a recognised crawler stays a crawler.
+
+use crate::engine::device::{DeviceCategory, DeviceFacts, DeviceSource};
+
+/// The raw inputs device classification reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceHeaders<'a> {
+    /// `User-Agent`.
+    pub user_agent: Option<&'a str>,
+    /// `Sec-CH-UA-Mobile` (`?0` or `?1`).
+    pub ch_mobile: Option<&'a str>,
+    /// `Sec-CH-UA-Platform` (a quoted platform name).
+    pub ch_platform: Option<&'a str>,
+}
+
+/// Longest User-Agent looked at; anything beyond is ignored (hostile headers cost nothing).
+const MAX_UA_LEN: usize = 512;
+
+/// What a woothee implementation reports for a User-Agent (woothee's own field names).
+///
+/// Natively the router parses with woothee-rust; on the edge it calls woothee-js, the
+/// same project's JavaScript implementation generated from the same dataset, so the
+/// User-Agent regexes run on V8's engine instead of being compiled into the wasm bundle
+/// (woothee-rust's `regex` dependency alone was about 290 KB of the gzipped bundle, and
+/// compiling its 49 patterns cost the first request of every isolate). Everything after
+/// parsing (categories, tablets, names, client hints) is this module's, on both targets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UaFields {
+    /// Browser or crawler name, e.g. `Safari`, `Googlebot`.
+    pub name: String,
+    /// `pc`, `smartphone`, `mobilephone`, `crawler`, `appliance`, `misc`, `UNKNOWN`.
+    pub category: String,
+    /// OS name, e.g. `iPhone`, `Windows 10`, `Android`.
+    pub os: String,
+}
+
+/// Classifies a device from its headers with the given User-Agent parser. Never fails:
+/// unknown input is `other`.
+pub fn classify_with(
+    headers: DeviceHeaders<'_>,
+    parse: impl FnOnce(&str) -> Option<UaFields>,
+) -> DeviceFacts {
+    let Some(ua) = headers
+        .user_agent
+        .map(truncate_ua)
+        .filter(|ua| !ua.trim().is_empty())
+    else {
+        return DeviceFacts::default();
+    };
+    let mut facts = from_fields(ua, supplement(ua, parse(ua)));
+    if facts.category != DeviceCategory::Crawler {
+        apply_client_hints(&mut facts, headers);
+    }
+    facts
+}
+
+/// Parses a User-Agent with woothee-rust (native builds: tests, CLI, benchmarks).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn woothee_rust(ua: &str) -> Option<UaFields> {
+    woothee::parser::Parser::new().parse(ua).map(|r| UaFields {
+        name: r.name.to_owned(),
+        category: r.category.to_owned(),
+        os: r.os.to_owned(),
+    })
+}
+
+/// Classifies a device from its headers with woothee-rust.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
+    classify_with(headers, woothee_rust)
+}
+
+/// Brings a woothee-js result up to woothee-rust 0.13's dataset. woothee-js 1.11.1, the
+/// latest on npm, predates two of its entries: `AdsBot-Google-Mobile` (a crawler; woothee-js
+/// sees the iPhone Safari it imitates) and `SamsungBrowser` (woothee-js says Chrome). The
+/// same checks as woothee-rust's, in its order (crawlers first, Samsung before Chrome); a
+/// no-op on woothee-rust's own results. The end-to-end parity test runs woothee's test sets
+/// through both parsers to keep them equal.
+fn supplement(ua: &str, parsed: Option<UaFields>) -> Option<UaFields> {
+    if ua.contains("AdsBot-Google-Mobile") {
+        return Some(UaFields {
+            name: "AdsBot-Google-Mobile".to_owned(),
+            category: "crawler".to_owned(),
+            os: "UNKNOWN".to_owned(),
+        });
+    }
+    let mut fields = parsed?;
+    if ua.contains("SamsungBrowser/") && matches!(fields.category.as_str(), "pc" | "smartphone") {
+        "SamsungBrowser".clone_into(&mut fields.name);
+    }
+    Some(fields)
+}
+
+fn truncate_ua(ua: &str) -> &str {
+    if ua.len() <= MAX_UA_LEN {
+        return ua;
+    }
+    let mut end = MAX_UA_LEN;
+    while !ua.is_char_boundary(end) {
+        end -= 1;
+    }
+    &ua[..end]
+}
+
+fn from_fields(ua: &str, parsed: Option<UaFields>) -> DeviceFacts {
+    let (category, os, browser) = match parsed {
+        Some(result) => {
+            let os = normalise_os(&result.os);
+            let category = match result.category.as_str() {
+                "crawler" => DeviceCategory::Crawler,
+                "pc" => DeviceCategory::Desktop,
+                "smartphone" | "mobilephone" if is_tablet(ua, &result.os) => DeviceCategory::Tablet,
+                "smartphone" | "mobilephone" => DeviceCategory::Mobile,
+                _ => DeviceCategory::Other,
+            };
+            (
+                category,
+                os,
+                normalise_browser(&result.name, &result.category),
+            )
+        }
+        None => (DeviceCategory::Other, None, None),
+    };
+    DeviceFacts {
+        category,
+        os,
+        browser,
+        source: DeviceSource::UserAgent,
+    }
+}
+
+fn is_tablet(ua: &str, woothee_os: &str) -> bool {
+    woothee_os == "iPad" || (woothee_os == "Android" && !ua.contains("Mobile"))
+}
+
+fn normalise_os(os: &str) -> Option<String> {
+    let name = match os {
+        "" | "UNKNOWN" => return None,
+        o if o.starts_with("Windows Phone") => "windows-phone",
+        o if o.starts_with("Windows") => "windows",
+        "Mac OSX" | "Mac OS Classic" => "macos",
+        "iPhone" | "iPad" | "iPod" | "iOS" => "ios",
+        "Android" => "android",
+        "ChromeOS" => "chromeos",
+        "Linux" => "linux",
+        other => return Some(slug(other)),
+    };
+    Some(name.to_owned())
+}
+
+fn normalise_browser(name: &str, category: &str) -> Option<String> {
+    if matches!(name, "" | "UNKNOWN") || category == "crawler" {
+        return None;
+    }
+    Some(match name {
+        "Internet Explorer" => "ie".to_owned(),
+        "SamsungBrowser" => "samsung".to_owned(),
+        other => slug(other),
+    })
+}
+
+fn slug(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(' ', "-")
+}
+
+fn apply_client_hints(facts: &mut DeviceFacts, headers: DeviceHeaders<'_>) {
+    let mobile_hint = headers.ch_mobile.map(str::trim).and_then(|v| match v {
+        "?1" => Some(true),
+        "?0" => Some(false),
+        _ => None,
+    });
+    if let Some(mobile) = mobile_hint {
+        let hinted = match (mobile, facts.category) {
+            (true, DeviceCategory::Mobile) => None,
+            (true, _) => Some(DeviceCategory::Mobile),
+            (false, DeviceCategory::Mobile) => Some(DeviceCategory::Desktop),
+            (false, _) => None,
+        };
+        if let Some(category) = hinted {
+            facts.category = category;
+            facts.source = DeviceSource::ClientHints;
+        }
+    }
+    let platform = headers
+        .ch_platform
+        .map(|p| p.trim().trim_matches('"'))
+        .and_then(|p| match p {
+            "Android" => Some("android"),
+            "iOS" => Some("ios"),
+            "macOS" => Some("macos"),
+            "Windows" => Some("windows"),
+            "Linux" => Some("linux"),
+            "Chrome OS" | "ChromeOS" => Some("chromeos"),
+            _ => None,
+        });
+    if let Some(os) = platform {
+        if facts.os.as_deref() != Some(os) {
+            facts.os = Some(os.to_owned());
+            facts.source = DeviceSource::ClientHints;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+    const IPAD: &str = "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1";
+    const ANDROID_PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36";
+    const ANDROID_TABLET: &str = "Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+    const WINDOWS_CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+    const MAC_FIREFOX: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:125.0) Gecko/20100101 Firefox/125.0";
+    const GOOGLEBOT: &str =
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+    fn ua(ua: &str) -> DeviceFacts {
+        classify(DeviceHeaders {
+            user_agent: Some(ua),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn user_agents() {
+        struct Case(
+            &'static str,
+            DeviceCategory,
+            Option<&'static str>,
+            Option<&'static str>,
+        );
+        let cases = [
+            Case(IPHONE, DeviceCategory::Mobile, Some("ios"), Some("safari")),
+            Case(IPAD, DeviceCategory::Tablet, Some("ios"), Some("safari")),
+            Case(
+                ANDROID_PHONE,
+                DeviceCategory::Mobile,
+                Some("android"),
+                Some("chrome"),
+            ),
+            Case(
+                ANDROID_TABLET,
+                DeviceCategory::Tablet,
+                Some("android"),
+                Some("chrome"),
+            ),
+            Case(
+                WINDOWS_CHROME,
+                DeviceCategory::Desktop,
+                Some("windows"),
+                Some("chrome"),
+            ),
+            Case(
+                MAC_FIREFOX,
+                DeviceCategory::Desktop,
+                Some("macos"),
+                Some("firefox"),
+            ),
+            Case(GOOGLEBOT, DeviceCategory::Crawler, None, None),
+            Case(
+                "curl/8.5.0",
+                DeviceCategory::Other,
+                None,
+                Some("http-library"),
+            ),
+        ];
+        for Case(input, category, os, browser) in cases {
+            let facts = ua(input);
+            assert_eq!(facts.category, category, "{input}");
+            assert_eq!(facts.os.as_deref(), os, "{input}");
+            assert_eq!(facts.browser.as_deref(), browser, "{input}");
+            assert_eq!(facts.source, DeviceSource::UserAgent);
+        }
+    }
+
+    /// What woothee-js 1.11.1 answers for agents its dataset predates: `supplement` must
+    /// bring the result to woothee-rust's.
+    #[test]
+    fn older_parser_results_are_supplemented_to_woothee_rust() {
+        let samsung = "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36";
+        let adsbot = "Mozilla/5.0 (iPhone; CPU iPhone OS 14_7_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/14.1.2 Mobile/15E148 Safari/604.1 (compatible; AdsBot-Google-Mobile; +http://www.google.com/mobile/adsbot.html)";
+        fn woothee_js(name: &'static str, os: &'static str) -> impl Fn(&str) -> Option<UaFields> {
+            move |_| {
+                Some(UaFields {
+                    name: name.to_owned(),
+                    category: "smartphone".to_owned(),
+                    os: os.to_owned(),
+                })
+            }
+        }
+        for (ua, js) in [
+            (samsung, woothee_js("Chrome", "Android")),
+            (adsbot, woothee_js("Safari", "iPhone")),
+        ] {
+            let headers = DeviceHeaders {
+                user_agent: Some(ua),
+                ..DeviceHeaders::default()
+            };
+            assert_eq!(classify_with(headers, js), classify(headers), "{ua}");
+        }
+        let headers = DeviceHeaders {
+            user_agent: Some(samsung),
+            ..DeviceHeaders::default()
+        };
+        assert_eq!(classify(headers).browser.as_deref(), Some("samsung"));
+        let headers = DeviceHeaders {
+            user_agent: Some(adsbot),
+            ..DeviceHeaders::default()
+        };
+        assert_eq!(classify(headers).category, DeviceCategory::Crawler);
+        assert_eq!(
+            classify_with(headers, |_| None).category,
+            DeviceCategory::Crawler
+        );
+    }
+
+    #[test]
+    fn missing_user_agent_is_other() {
+        let facts = classify(DeviceHeaders::default());
+        assert_eq!(
+            (facts.category, facts.source),
+            (DeviceCategory::Other, DeviceSource::Missing)
+        );
+    }
+
+    #[test]
+    fn client_hints_refine_reduced_user_agent() {
+        // Chrome's reduced UA on a phone in desktop mode says Windows; the hints say otherwise.
+        let facts = classify(DeviceHeaders {
+            user_agent: Some(WINDOWS_CHROME),
+            ch_mobile: Some("?1"),
+            ch_platform: Some("\"Android\""),
+        });
+        assert_eq!(facts.category, DeviceCategory::Mobile);
+        assert_eq!(facts.os.as_deref(), Some("android"));
+        assert_eq!(facts.source, DeviceSource::ClientHints);
+    }
+
+    #[test]
+    fn agreeing_hints_leave_the_user_agent_as_source() {
+        let facts = classify(DeviceHeaders {
+            user_agent: Some(WINDOWS_CHROME),
+            ch_mobile: Some("?0"),
+            ch_platform: Some("\"Windows\""),
+        });
+        assert_eq!(
+            (facts.category, facts.source),
+            (DeviceCategory::Desktop, DeviceSource::UserAgent)
+        );
+    }
+
+    #[test]
+    fn crawlers_ignore_hints() {
+        let facts = classify(DeviceHeaders {
+            user_agent: Some(GOOGLEBOT),
+            ch_mobile: Some("?1"),
+            ch_platform: None,
+        });
+        assert_eq!(facts.category, DeviceCategory::Crawler);
+    }
+
+    #[test]
+    fn overlong_user_agent_is_truncated_on_a_char_boundary() {
+        let long = format!("{IPHONE}{}", "é".repeat(400));
+        assert_eq!(ua(&long).category, DeviceCategory::Mobile);
+    }
+
+    #[test]
+    fn category_names_round_trip() {
+        for c in DeviceCategory::ALL {
+            assert_eq!(DeviceCategory::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(
+            DeviceCategory::parse("MOBILE"),
+            Some(DeviceCategory::Mobile)
+        );
+        assert_eq!(DeviceCategory::parse("phone"), None);
+    }
+}
