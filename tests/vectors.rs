@@ -21,23 +21,36 @@
 //!     },
 //!     "visitor_id": "7215ee9c7d9dc229d2921a40e899ec5f",  // default: 32 zeros
 //!     "forced_variant": "story",          // optional, as a preview `__variant` would force
-//!     "expect": {                         // every key required, null meaning "none"
+//!     // The visit layer (all optional):
+//!     "cookie": "gh_vid=...",             // the Cookie header; default gh_vid=<visitor_id>,
+//!                                         // null for none
+//!     "reserved": "__country=AE&__explain=1", // reserved parameters appended to the query
+//!     "preview": "valid",                 // a __preview token: valid|expired|other_handle|forged
+//!     "token_secret": true,               // TOKEN_SECRET configured (ctx tokens); default
+//!                                         // only when a preview token is given
+//!     "expect": {                         // these five keys required, null meaning "none"
 //!       "outcome": "rule",                // rule|entry_default|handle_fallback|safe_page|unknown_entry
 //!       "rule": "in-mobile",
-//!       "location": "https://m.gharart.in/festive?...",  // RuleSet::location(.., None)
+//!       "location": "https://m.gharart.in/festive?...",  // `{ctx}` stands for the issued token
 //!       "variant": null,                  // the assigned variant key
 //!       "no_variant": null,               // inactive|not_started|crawler|variant_unroutable
-//!       "trace": { "in-deals-pending": "skipped" }  // optional: rule id -> explain result
+//!       "trace": { "in-deals-pending": "skipped" },  // optional: rule id -> explain result
+//!       "status": 302,                    // optional: the HTTP status of the answer
+//!       "set_cookie": false,              // optional: whether a gh_vid cookie is set
+//!       "preview": false,                 // optional: whether the visit was a preview
+//!       "ctx": { "campaign": "c", "variant": "v", "vid": "..." }  // optional: ctx claims or null
 //!     }
 //!   }]
 //! }
 //! ```
 //!
-//! Geography is built with [`GeoFacts::normalised`], so continent and EU membership are
-//! derived from the country and a region may be written `MH` or `IN-MH`. No ctx token is
-//! issued (`{ctx}` parameters are left out). Every case is decided twice, by
-//! [`RuleSet::decide`] (the indexed walk) and by [`RuleSet::explain`] (the full traced
-//! walk), and both must agree on outcome, rule and location.
+//! Every case runs through [`edge_router::visit::plan()`], the worker's own visit: the
+//! geography as `request.cf` would give it (built with [`GeoFacts::normalised`], so a
+//! region may be written `MH` or `IN-MH`), the device as known facts, the language as
+//! `Accept-Language`, the query and the cookie as sent. Each case is planned twice: as
+//! sent (the indexed decision) and as a preview asking `__explain=1` (the full traced
+//! walk); both must agree on outcome and location, and the trace supplies rule, variant
+//! and why no variant. The random bytes that mint a new visitor id are `0x11` each.
 //!
 //! # Golden bucketing: `tests/vectors/bucketing.json`
 //!
@@ -50,13 +63,16 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use edge_router::engine::bucket;
-use edge_router::engine::device::DeviceCategory;
-use edge_router::engine::explain::ExplainContext;
-use edge_router::engine::facts::Overrides;
-use edge_router::engine::facts::{gather, FactInputs, Facts};
-use edge_router::engine::geo::GeoFacts;
+use edge_router::engine::device::{DeviceCategory, DeviceFacts, DeviceSource};
+use edge_router::engine::geo::{GeoFacts, GeoSource};
+use edge_router::engine::snapshot::Loaded;
 use edge_router::model::files::load_dir;
-use edge_router::{compile, HandleConfig, RuleSet, Visit};
+use edge_router::visit::answer::Answer;
+use edge_router::visit::plan::{
+    plan, DeviceInput, GeoInput, HeldSnapshot, IssuedCtx, Plan, RequestParts, VisitSettings,
+};
+use edge_router::visit::tokens::{self, CtxClaims, PreviewClaims, TokenKind};
+use edge_router::{compile, HandleConfig};
 use serde::{Deserialize, Deserializer};
 
 fn root() -> PathBuf {
@@ -92,7 +108,22 @@ struct Case {
     visitor_id: String,
     #[serde(default)]
     forced_variant: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    cookie: Option<Option<String>>,
+    #[serde(default)]
+    reserved: Option<String>,
+    #[serde(default)]
+    preview: Option<String>,
+    #[serde(default)]
+    token_secret: Option<bool>,
     expect: Expect,
+}
+
+/// An optional field whose `null` means something (no cookie) apart from absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::deserialize(d).map(Some)
 }
 
 fn default_visitor() -> String {
@@ -129,6 +160,14 @@ struct Expect {
     no_variant: Option<String>,
     #[serde(default)]
     trace: BTreeMap<String, String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    set_cookie: Option<bool>,
+    #[serde(default)]
+    preview: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    ctx: Option<Option<serde_json::Value>>,
 }
 
 /// What one decision came to, in the vectors' terms.
@@ -141,36 +180,149 @@ struct Observed {
     no_variant: Option<String>,
 }
 
-fn facts_of(doc: &FactsDoc, file_now: Option<&str>) -> Result<Facts, String> {
+/// The random bytes every planned visit gets (a new visitor is `1111…`).
+const RANDOM: [u8; 16] = [0x11; 16];
+/// TOKEN_SECRET of the planned visits.
+const SECRET: &[u8] = b"vector secret, at least 16 bytes";
+
+fn now_of(doc: &FactsDoc, file_now: Option<&str>) -> Result<DateTime<Utc>, String> {
     let raw_now = doc
         .now
         .as_deref()
         .or(file_now)
         .ok_or("no `now` in the case or the file")?;
-    let now: DateTime<Utc> = DateTime::parse_from_rfc3339(raw_now)
+    Ok(DateTime::parse_from_rfc3339(raw_now)
         .map_err(|e| format!("now {raw_now:?}: {e}"))?
-        .into();
-    let mut facts = Facts::at(now);
-    facts.geo = GeoFacts::normalised(
-        doc.country.as_deref(),
-        None,
-        doc.region.as_deref(),
-        doc.city.as_deref(),
-        doc.asn,
-    );
-    if let Some(device) = &doc.device {
-        facts.device =
-            DeviceCategory::parse(device).ok_or_else(|| format!("unknown device {device:?}"))?;
+        .into())
+}
+
+fn device_of(doc: &FactsDoc) -> Result<DeviceFacts, String> {
+    let category = match &doc.device {
+        Some(device) => {
+            DeviceCategory::parse(device).ok_or_else(|| format!("unknown device {device:?}"))?
+        }
+        None => DeviceCategory::Other,
+    };
+    Ok(DeviceFacts {
+        category,
+        os: doc.os.clone(),
+        browser: doc.browser.clone(),
+        source: DeviceSource::UserAgent,
+    })
+}
+
+fn preview_token(kind: &str, handle: &str, now: DateTime<Utc>) -> Result<String, String> {
+    let sign = |secret: &[u8], handle: &str, issued: i64| {
+        tokens::sign(
+            TokenKind::Preview,
+            secret,
+            PreviewClaims {
+                handle: handle.to_owned(),
+                sub: Some("vectors".to_owned()),
+            },
+            issued,
+            600,
+        )
+    };
+    let at = now.timestamp();
+    Ok(match kind {
+        "valid" => sign(SECRET, handle, at),
+        "expired" => sign(SECRET, handle, at - 3600),
+        "other_handle" => sign(SECRET, "someone-else", at),
+        "forged" => sign(b"not the secret, but 16 bytes long", handle, at),
+        other => {
+            return Err(format!(
+                "preview {other:?} is not valid|expired|other_handle|forged"
+            ))
+        }
+    })
+}
+
+/// One planned visit of a case: what the answer says.
+struct Planned {
+    plan: Plan,
+    answer: Answer,
+}
+
+fn plan_case(
+    loaded: &Loaded,
+    case: &Case,
+    file_now: Option<&str>,
+    explain: bool,
+) -> Result<Planned, String> {
+    let now = now_of(&case.facts, file_now)?;
+    let handle = loaded.ruleset.handle();
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(&case.facts.query);
+    // The traced twin is always a valid preview; it carries the reserved parameters only
+    // when they took effect in the visit as sent (a valid token came with them).
+    let token = match (explain, &case.preview) {
+        (true, _) => Some("valid".to_owned()),
+        (false, None) if case.forced_variant.is_some() => Some("valid".to_owned()),
+        (false, given) => given.clone(),
+    };
+    let reserved = case
+        .reserved
+        .as_ref()
+        .filter(|_| !explain || case.preview.as_deref() == Some("valid"));
+    if let Some(kind) = &token {
+        query.append_pair("__preview", &preview_token(kind, handle, now)?);
     }
-    facts.os = doc.os.clone();
-    facts.browser = doc.browser.clone();
-    facts.language = doc.language.clone();
-    facts.query = doc
-        .query
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok(facts)
+    if let Some(variant) = &case.forced_variant {
+        query.append_pair("__variant", variant);
+    }
+    if explain {
+        query.append_pair("__explain", "1");
+    }
+    let mut query = query.finish();
+    if let Some(reserved) = reserved {
+        query = [query.as_str(), reserved.as_str()]
+            .into_iter()
+            .filter(|q| !q.is_empty())
+            .collect::<Vec<_>>()
+            .join("&");
+    }
+    let default_cookie = format!("gh_vid={}", case.visitor_id);
+    let cookie = match &case.cookie {
+        None => Some(default_cookie.as_str()),
+        Some(cookie) => cookie.as_deref(),
+    };
+    let geo = GeoFacts::normalised(
+        case.facts.country.as_deref(),
+        None,
+        case.facts.region.as_deref(),
+        case.facts.city.as_deref(),
+        case.facts.asn,
+    );
+    let parts = RequestParts {
+        request_id: "vector",
+        entry: &case.entry,
+        query: &query,
+        cookie,
+        accept_language: case.facts.language.as_deref(),
+        device: DeviceInput::Known(device_of(&case.facts)?),
+        geo: GeoInput {
+            cf: (!geo.is_empty()).then_some(geo),
+            ..GeoInput::default()
+        },
+    };
+    let secret = match case.token_secret {
+        Some(given) if !explain => given,
+        _ => token.is_some(),
+    };
+    let settings = VisitSettings {
+        geo_order: vec![GeoSource::Cf],
+        token_secret: secret.then(|| SECRET.to_vec()),
+        ctx_ttl_seconds: 3600,
+        safe_fallback: None,
+    };
+    let held = HeldSnapshot {
+        loaded,
+        stale: false,
+    };
+    let plan = plan(held, &parts, &settings, now, RANDOM);
+    let answer = plan.answer("vector");
+    Ok(Planned { plan, answer })
 }
 
 fn code<T: serde::Serialize>(value: &T, field: Option<&str>) -> String {
@@ -182,53 +334,41 @@ fn code<T: serde::Serialize>(value: &T, field: Option<&str>) -> String {
     json.as_str().unwrap_or_default().to_owned()
 }
 
-/// Decides one case both ways; returns the observation or a description of a mismatch.
-fn run_case(set: &RuleSet, case: &Case, file_now: Option<&str>) -> Result<Observed, String> {
-    let facts = facts_of(&case.facts, file_now)?;
-    let visit = Visit {
-        entry: &case.entry,
-        facts: &facts,
-        visitor_id: &case.visitor_id,
-        forced_variant: case.forced_variant.as_deref(),
+/// Plans one case as sent and as an explained preview; returns the observation or a
+/// description of a mismatch.
+fn run_case(loaded: &Loaded, case: &Case, file_now: Option<&str>) -> Result<Observed, String> {
+    let sent = plan_case(loaded, case, file_now, false)?;
+    let traced = plan_case(loaded, case, file_now, true)?;
+    let Plan::Explain { explanation, .. } = &traced.plan else {
+        return Err(format!("the explained preview answered {:?}", traced.plan));
     };
-    let decision = set.decide(&visit);
-    let observed = Observed {
-        outcome: code(&decision.outcome, None),
-        rule: decision.rule.map(|r| r.id.clone()),
-        location: set.location(&decision, &visit, None).map(|u| u.to_string()),
-        variant: decision.assignment.map(|a| a.variant.key.clone()),
-        no_variant: decision
-            .no_variant
-            .as_ref()
-            .map(|(_, why)| code(why, Some("code"))),
+    let (outcome, location) = match &sent.plan {
+        Plan::Redirect {
+            outcome, location, ..
+        } => (code(outcome, None), Some(location.clone())),
+        Plan::SafePage { .. } => ("safe_page".to_owned(), None),
+        Plan::NotFound { .. } => ("unknown_entry".to_owned(), None),
+        other => return Err(format!("unexpected plan {other:?}")),
     };
-    let (_, sources) = gather(FactInputs {
-        now: facts.now,
-        ..Default::default()
-    });
-    let overrides = Overrides::default();
-    let ctx = ExplainContext {
-        request_id: "vector",
-        snapshot_version: 1,
-        preview: false,
-        preview_sub: None,
-        overrides: &overrides,
-        rejected: &[],
-        sources: &sources,
+    let ctx = match &sent.plan {
+        Plan::Redirect { ctx, .. } => ctx.clone(),
+        _ => None,
     };
-    let (explanation, traced_location) = set.explain(&visit, &ctx);
-    let traced = (
+    let traced_location = explanation.location.clone();
+    let plain_location = match (&location, &ctx) {
+        // The trace never issues a ctx: compare with the placeholder left out.
+        (Some(l), Some(c)) => Some(l.replace(&format!("gh_ctx={}", c.token), "")),
+        _ => location.clone(),
+    };
+    if (
         code(&explanation.outcome, None),
-        explanation.rule.clone(),
-        traced_location.map(|u| u.to_string()),
-    );
-    let indexed = (
-        observed.outcome.clone(),
-        observed.rule.clone(),
-        observed.location.clone(),
-    );
-    if traced != indexed || explanation.location != observed.location {
-        return Err(format!("decide {indexed:?} but explain {traced:?}"));
+        strip_empty(traced_location.as_deref()),
+    ) != (outcome.clone(), strip_empty(plain_location.as_deref()))
+    {
+        return Err(format!(
+            "planned {outcome} {location:?} but explained {:?} {traced_location:?}",
+            explanation.outcome
+        ));
     }
     for (id, want) in &case.expect.trace {
         let got = explanation
@@ -240,7 +380,90 @@ fn run_case(set: &RuleSet, case: &Case, file_now: Option<&str>) -> Result<Observ
             return Err(format!("trace of rule {id}: expected {want}, got {got:?}"));
         }
     }
-    Ok(observed)
+    check_visit(case, &sent, ctx.as_ref(), now_of(&case.facts, file_now)?)?;
+    let location = match (&location, &ctx) {
+        (Some(l), Some(c)) => Some(l.replace(&c.token, "{ctx}")),
+        _ => location,
+    };
+    Ok(Observed {
+        outcome,
+        rule: explanation.rule.clone(),
+        location,
+        variant: explanation
+            .campaign
+            .as_ref()
+            .and_then(|c| c.variant.clone()),
+        no_variant: explanation
+            .campaign
+            .as_ref()
+            .and_then(|c| c.no_variant.as_ref())
+            .map(|why| code(why, Some("code"))),
+    })
+}
+
+/// A location with an emptied `gh_ctx=` pair (`a&&b`, `?&b`, `a&`) tidied, for comparing
+/// a planned location with the trace's.
+fn strip_empty(location: Option<&str>) -> Option<String> {
+    let url = url::Url::parse(location?).ok()?;
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Some(format!("{}{pairs:?}", url.path()))
+}
+
+/// The visit-level expectations: status, cookie, preview, ctx.
+fn check_visit(
+    case: &Case,
+    sent: &Planned,
+    ctx: Option<&IssuedCtx>,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let expect = &case.expect;
+    if let Some(status) = expect.status {
+        if sent.answer.status != status {
+            return Err(format!("status {} instead of {status}", sent.answer.status));
+        }
+    }
+    if let Some(want) = expect.set_cookie {
+        let got = sent.answer.get("Set-Cookie");
+        if got.is_some() != want {
+            return Err(format!("Set-Cookie {got:?}, expected one: {want}"));
+        }
+        if let Some(cookie) = got {
+            let minted = format!("gh_vid={};", "11".repeat(16));
+            if !cookie.starts_with(&minted) {
+                return Err(format!("cookie {cookie:?} is not the minted id"));
+            }
+        }
+    }
+    if let Some(want) = expect.preview {
+        let got = sent.answer.get("X-Router-Preview") == Some("1");
+        if got != want {
+            return Err(format!("preview {got}, expected {want}"));
+        }
+    }
+    if let Some(want) = &expect.ctx {
+        let got = ctx.map(|c| {
+            let verified =
+                tokens::verify::<CtxClaims>(TokenKind::Ctx, SECRET, &c.token, now.timestamp())
+                    .map(|s| s.claims == c.claims);
+            serde_json::json!({
+                "campaign": c.claims.campaign, "variant": c.claims.variant, "vid": c.claims.vid,
+                "handle": c.claims.handle, "verifies": verified.is_ok(),
+            })
+        });
+        let want = want.as_ref().map(|w| {
+            let mut w = w.clone();
+            w["verifies"] = true.into();
+            w
+        });
+        if got != want {
+            return Err(format!("ctx {got:?}, expected {want:?}"));
+        }
+    }
+    Ok(())
 }
 
 fn load_config(file: &VectorFile, name: &str) -> HandleConfig {
@@ -274,9 +497,13 @@ fn decision_vectors() {
             "{name}: describe the file and give cases"
         );
         let config = load_config(&file, &name);
-        let set = compile(&config)
-            .unwrap_or_else(|e| panic!("{name}: {e}"))
-            .ruleset;
+        let loaded = Loaded {
+            version: 1,
+            published_at: String::new(),
+            ruleset: compile(&config)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .ruleset,
+        };
         for case in &file.cases {
             total += 1;
             let expect = &case.expect;
@@ -287,7 +514,7 @@ fn decision_vectors() {
                 variant: expect.variant.clone(),
                 no_variant: expect.no_variant.clone(),
             };
-            match run_case(&set, case, file.now.as_deref()) {
+            match run_case(&loaded, case, file.now.as_deref()) {
                 Ok(got) if got == want => {}
                 Ok(got) => failures.push(format!(
                     "{name}: {}\n  expected {want:?}\n  got      {got:?}",

@@ -7,7 +7,6 @@ mod redirect;
 mod respond;
 mod settings;
 mod store;
-mod ua;
 mod ui;
 mod visitor;
 
@@ -38,8 +37,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             Ok(redirect::handle(&req, &env, handle, slug, &request_id).await)
         }
         (Method::Get | Method::Head, [""] | ["healthz"]) => {
-            respond::text(200, "edge-router: ok\n", &request_id)
+            Ok(respond::text(200, "edge-router: ok\n", &request_id))
         }
-        _ => respond::not_found(&request_id, None),
+        _ => Ok(respond::not_found(&request_id)),
     }
 }

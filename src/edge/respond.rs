@@ -1,8 +1,12 @@
-//! Response helpers: every response carries `X-Request-Id` and `Cache-Control: private,
-//! no-store`; visitor pages are plain, self-contained HTML that links nowhere.
+//! Turning answers into responses, and the platform's clock and randomness. Every
+//! response carries the base headers of [`crate::visit::answer::base_headers`].
 
 use serde::Serialize;
 use worker::{Headers, Response, ResponseBuilder, Result};
+
+use crate::model::ids;
+use crate::visit::answer::{self, Answer};
+use crate::visit::plan::Plan;
 
 /// A fresh request id: 128 random bits in hex.
 pub(crate) fn request_id() -> String {
@@ -21,7 +25,7 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// Lower-case hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    ids::hex(bytes)
 }
 
 /// The current time in milliseconds since the epoch.
@@ -31,22 +35,35 @@ pub(crate) fn now_ms() -> f64 {
 
 /// Headers every response gets.
 pub(crate) fn base_headers(request_id: &str) -> Result<Headers> {
+    headers_of(&answer::base_headers(request_id))
+}
+
+fn headers_of(pairs: &[(&'static str, String)]) -> Result<Headers> {
     let headers = Headers::new();
-    headers.set("Cache-Control", "private, no-store")?;
-    headers.set("X-Request-Id", request_id)?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
-    headers.set("Referrer-Policy", "strict-origin-when-cross-origin")?;
+    for (name, value) in pairs {
+        headers.append(name, value)?;
+    }
     Ok(headers)
 }
 
+/// Renders an answer; an answer that cannot be rendered becomes an empty 500.
+pub(crate) fn render(answer: Answer) -> Response {
+    let built = headers_of(&answer.headers).map(|headers| {
+        let builder = ResponseBuilder::new()
+            .with_status(answer.status)
+            .with_headers(headers);
+        if answer.body.is_empty() {
+            builder.empty()
+        } else {
+            builder.fixed(answer.body)
+        }
+    });
+    built.unwrap_or_else(|_| Response::builder().with_status(500).empty())
+}
+
 /// A plain-text response.
-pub(crate) fn text(status: u16, body: &str, request_id: &str) -> Result<Response> {
-    let headers = base_headers(request_id)?;
-    headers.set("Content-Type", "text/plain; charset=utf-8")?;
-    Ok(ResponseBuilder::new()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body.as_bytes().to_vec()))
+pub(crate) fn text(status: u16, body: &str, request_id: &str) -> Response {
+    render(Answer::new(request_id).text(status, body))
 }
 
 /// A JSON response.
@@ -60,54 +77,7 @@ pub(crate) fn json<T: Serialize>(status: u16, value: &T, headers: Headers) -> Re
         .fixed(body))
 }
 
-/// A 302 to `location` with the given headers.
-pub(crate) fn redirect(location: &str, headers: Headers) -> Result<Response> {
-    headers.set("Location", location)?;
-    Ok(ResponseBuilder::new()
-        .with_status(302)
-        .with_headers(headers)
-        .empty())
-}
-
-const PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>TITLE</title>
-<style>body{font:1.1rem/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}small{color:#555}</style>
-</head><body><h1>TITLE</h1><p>MESSAGE</p><p><small>Reference: RID</small></p></body></html>
-"#;
-
-/// The worker's own safe page: nothing to follow, a reference for support.
-pub(crate) fn page(
-    status: u16,
-    title: &str,
-    message: &str,
-    headers: Headers,
-    request_id: &str,
-) -> Result<Response> {
-    let body = PAGE
-        .replace("TITLE", title)
-        .replace("MESSAGE", message)
-        .replace("RID", request_id);
-    headers.set("Content-Type", "text/html; charset=utf-8")?;
-    headers.set("X-Robots-Tag", "noindex")?;
-    Ok(ResponseBuilder::new()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body.into_bytes()))
-}
-
 /// 404 for a path that is no route, handle or entry.
-pub(crate) fn not_found(request_id: &str, snapshot_version: Option<u64>) -> Result<Response> {
-    let headers = base_headers(request_id)?;
-    if let Some(version) = snapshot_version {
-        headers.set("X-Snapshot-Version", &version.to_string())?;
-    }
-    headers.set("X-Router-Outcome", "unknown_entry")?;
-    page(
-        404,
-        "Link not found",
-        "This link does not exist or is no longer active.",
-        headers,
-        request_id,
-    )
+pub(crate) fn not_found(request_id: &str) -> Response {
+    render(Plan::NotFound { version: None }.answer(request_id))
 }

@@ -28,16 +28,15 @@ use worker::Env;
 use crate::api::body::DEFAULT_MAX_BODY_BYTES;
 use crate::api::doh::DEFAULT_RESOLVER;
 use crate::engine::geo::GeoSource;
+use crate::visit::plan::VisitSettings;
 
 /// Settings of this isolate.
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) snapshot_ttl_ms: f64,
-    pub(crate) geo_order: Vec<GeoSource>,
+    /// What a visit needs: geo order, token secret, ctx lifetime, safe fallback.
+    pub(crate) visit: VisitSettings,
     pub(crate) trust_forwarded_ip: bool,
-    pub(crate) token_secret: Option<Vec<u8>>,
-    pub(crate) ctx_ttl_seconds: i64,
-    pub(crate) safe_fallback: Option<Url>,
     pub(crate) jwt_secret: Option<Vec<u8>>,
     pub(crate) api_max_body_bytes: usize,
     pub(crate) reads_per_minute: u32,
@@ -74,15 +73,17 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
     };
     let settings = Rc::new(Settings {
         snapshot_ttl_ms: number("SNAPSHOT_TTL_SECONDS", 30) as f64 * 1000.0,
-        geo_order: GeoSource::parse_order(&var(env, "GEO_ORDER").unwrap_or_default()),
+        visit: VisitSettings {
+            geo_order: GeoSource::parse_order(&var(env, "GEO_ORDER").unwrap_or_default()),
+            token_secret: var(env, "TOKEN_SECRET")
+                .filter(|s| s.len() >= 16)
+                .map(String::into_bytes),
+            ctx_ttl_seconds: number("CTX_TTL_SECONDS", 7 * 24 * 3600),
+            safe_fallback: var(env, "SAFE_FALLBACK_URL")
+                .and_then(|u| Url::parse(&u).ok())
+                .filter(|u| u.scheme() == "https"),
+        },
         trust_forwarded_ip: var(env, "TRUST_FORWARDED_IP").is_some_and(|v| v == "true" || v == "1"),
-        token_secret: var(env, "TOKEN_SECRET")
-            .filter(|s| s.len() >= 16)
-            .map(String::into_bytes),
-        ctx_ttl_seconds: number("CTX_TTL_SECONDS", 7 * 24 * 3600),
-        safe_fallback: var(env, "SAFE_FALLBACK_URL")
-            .and_then(|u| Url::parse(&u).ok())
-            .filter(|u| u.scheme() == "https"),
         jwt_secret: var(env, "JWT_SECRET")
             .filter(|s| s.len() >= 16)
             .map(String::into_bytes),
@@ -98,7 +99,7 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
     super::faults::install(super::faults::Faults::parse(
         &var(env, "FAULTS").unwrap_or_default(),
     ));
-    if settings.token_secret.is_none() {
+    if settings.visit.token_secret.is_none() {
         worker::console_warn!("TOKEN_SECRET is missing or shorter than 16 bytes: previews and ctx tokens are disabled");
     }
     SETTINGS.with(|s| *s.borrow_mut() = Some(settings.clone()));

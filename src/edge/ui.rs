@@ -41,7 +41,7 @@ pub(crate) fn serves(rest: &[&str]) -> bool {
 /// Serves the page or one of its assets; 404 for anything else.
 pub(crate) fn handle(rest: &[&str], request_id: &str) -> Result<Response> {
     let Some((content_type, body)) = asset(rest) else {
-        return respond::not_found(request_id, None);
+        return Ok(respond::not_found(request_id));
     };
     let headers = base_headers(request_id)?;
     headers.set("Content-Type", content_type)?;

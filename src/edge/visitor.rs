@@ -1,23 +1,22 @@
-//! What the request says about the visitor: geo from `request.cf` and the MaxMind DB,
-//! device headers, the visitor-id cookie. `request.cf` is read only here, through its
-//! `Option` getters.
+//! What the request says about the visitor, as the plain parts a visit reads: geo from
+//! `request.cf` (read only here, through its `Option` getters), the client address, and
+//! the headers. Nothing here decides anything.
 
 use std::net::IpAddr;
 
-use worker::kv::KvStore;
 use worker::{Headers, Request};
 
 use super::settings::Settings;
-use super::store;
-use crate::engine::geo::{GeoFacts, GeoSource};
-use crate::visit::headers as client;
+use crate::engine::geo::GeoFacts;
+use crate::visit::headers;
 
-fn header(headers: &Headers, name: &str) -> Option<String> {
+/// A header's value, if present and readable.
+pub(crate) fn header(headers: &Headers, name: &str) -> Option<String> {
     headers.get(name).ok().flatten()
 }
 
 /// Geo facts of `request.cf`, if it has any.
-fn cf_geo(req: &Request) -> Option<GeoFacts> {
+pub(crate) fn cf_geo(req: &Request) -> Option<GeoFacts> {
     let cf = req.cf()?;
     let facts = GeoFacts::from_source(
         cf.country().as_deref(),
@@ -29,61 +28,33 @@ fn cf_geo(req: &Request) -> Option<GeoFacts> {
     (!facts.is_empty()).then_some(facts)
 }
 
-/// The client IP: `CF-Connecting-IP`, or, only where the settings trust it (local dev and
-/// tests), the first address of `X-Forwarded-For`.
-pub(crate) fn client_ip(headers: &Headers, settings: &Settings) -> Option<IpAddr> {
-    if settings.trust_forwarded_ip {
-        let forwarded =
-            header(headers, "X-Forwarded-For").and_then(|v| client::parse_forwarded_for(&v));
-        if forwarded.is_some() {
-            return forwarded;
-        }
+/// The client address (see [`headers::client_ip`]).
+pub(crate) fn client_ip(request_headers: &Headers, settings: &Settings) -> Option<IpAddr> {
+    headers::client_ip(
+        header(request_headers, "CF-Connecting-IP").as_deref(),
+        header(request_headers, "X-Forwarded-For").as_deref(),
+        settings.trust_forwarded_ip,
+    )
+}
+
+/// The headers a visit reads, in the order of [`VisitHeaders`].
+#[derive(Debug, Default)]
+pub(crate) struct VisitHeaders {
+    pub(crate) user_agent: Option<String>,
+    pub(crate) ch_mobile: Option<String>,
+    pub(crate) ch_platform: Option<String>,
+    pub(crate) accept_language: Option<String>,
+    pub(crate) cookie: Option<String>,
+}
+
+/// Reads the visit's headers.
+pub(crate) fn visit_headers(request_headers: &Headers) -> VisitHeaders {
+    let get = |name| header(request_headers, name);
+    VisitHeaders {
+        user_agent: get("User-Agent"),
+        ch_mobile: get("Sec-CH-UA-Mobile"),
+        ch_platform: get("Sec-CH-UA-Platform"),
+        accept_language: get("Accept-Language"),
+        cookie: get("Cookie"),
     }
-    header(headers, "CF-Connecting-IP").and_then(|v| client::parse_connecting_ip(&v))
-}
-
-/// What each configured geo source says, in order. The MaxMind DB is only read (and
-/// looked in) when a source before it, or no source at all, left the country unknown.
-pub(crate) async fn geo_sources(
-    req: &Request,
-    kv: &KvStore,
-    settings: &Settings,
-    now_ms: f64,
-) -> Vec<(GeoSource, GeoFacts)> {
-    let mut found = Vec::with_capacity(settings.geo_order.len());
-    for source in &settings.geo_order {
-        if found
-            .iter()
-            .any(|(_, g): &(GeoSource, GeoFacts)| g.country.is_some())
-        {
-            break;
-        }
-        let facts = match source {
-            GeoSource::Cf => cf_geo(req),
-            GeoSource::Mmdb => match client_ip(req.headers(), settings) {
-                Some(ip) => store::geodb(kv, now_ms).await.and_then(|db| db.lookup(ip)),
-                None => None,
-            },
-        };
-        if let Some(facts) = facts {
-            found.push((*source, facts));
-        }
-    }
-    found
-}
-
-/// The visitor id from the cookie, if it is well formed.
-pub(crate) fn cookie_visitor_id(headers: &Headers) -> Option<String> {
-    header(headers, "Cookie").and_then(|c| client::visitor_id_from_cookies(&c).map(str::to_owned))
-}
-
-/// `User-Agent`, `Sec-CH-UA-Mobile`, `Sec-CH-UA-Platform`, `Accept-Language`.
-pub(crate) fn device_headers(headers: &Headers) -> [Option<String>; 4] {
-    [
-        "User-Agent",
-        "Sec-CH-UA-Mobile",
-        "Sec-CH-UA-Platform",
-        "Accept-Language",
-    ]
-    .map(|name| header(headers, name))
 }

@@ -174,9 +174,7 @@ impl FactSources {
 pub struct FactInputs<'a> {
     /// What each geo source said, in the configured order.
     pub geo: Vec<(GeoSource, GeoFacts)>,
-    /// Device headers.
-    /// Device facts, classified by the caller (`device::classify` natively,
-    /// `device::classify_with` and woothee-js on the edge).
+    /// Device facts, classified by the caller (`crate::visit::user_agent::classify`).
     pub device: DeviceFacts,
     /// `Accept-Language`.
     pub accept_language: Option<&'a str>,

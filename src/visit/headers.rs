@@ -28,6 +28,19 @@ pub fn parse_forwarded_for(value: &str) -> Option<IpAddr> {
         .ok()
 }
 
+/// The client address: `CF-Connecting-IP`, or, only where `trust_forwarded` (local dev
+/// and tests), the first address of `X-Forwarded-For` when it has one.
+pub fn client_ip(
+    connecting_ip: Option<&str>,
+    forwarded_for: Option<&str>,
+    trust_forwarded: bool,
+) -> Option<IpAddr> {
+    let forwarded = forwarded_for
+        .filter(|_| trust_forwarded)
+        .and_then(parse_forwarded_for);
+    forwarded.or_else(|| connecting_ip.and_then(parse_connecting_ip))
+}
+
 /// A `CF-Connecting-IP` value.
 pub fn parse_connecting_ip(value: &str) -> Option<IpAddr> {
     let value = value.trim();

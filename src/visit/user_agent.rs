@@ -23,30 +23,19 @@ pub struct DeviceHeaders<'a> {
 /// Longest User-Agent looked at; anything beyond is ignored (hostile headers cost nothing).
 const MAX_UA_LEN: usize = 512;
 
-/// What a woothee implementation reports for a User-Agent (woothee's own field names).
-///
-/// Natively the router parses with woothee-rust; on the edge it calls woothee-js, the
-/// same project's JavaScript implementation generated from the same dataset, so the
-/// User-Agent regexes run on V8's engine instead of being compiled into the wasm bundle
-/// (woothee-rust's `regex` dependency alone was about 290 KB of the gzipped bundle, and
-/// compiling its 49 patterns cost the first request of every isolate). Everything after
-/// parsing (categories, tablets, names, client hints) is this module's, on both targets.
+/// What woothee reports for a User-Agent (woothee's own field names).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UaFields {
+struct UaFields {
     /// Browser or crawler name, e.g. `Safari`, `Googlebot`.
-    pub name: String,
+    name: String,
     /// `pc`, `smartphone`, `mobilephone`, `crawler`, `appliance`, `misc`, `UNKNOWN`.
-    pub category: String,
+    category: String,
     /// OS name, e.g. `iPhone`, `Windows 10`, `Android`.
-    pub os: String,
+    os: String,
 }
 
-/// Classifies a device from its headers with the given User-Agent parser. Never fails:
-/// unknown input is `other`.
-pub fn classify_with(
-    headers: DeviceHeaders<'_>,
-    parse: impl FnOnce(&str) -> Option<UaFields>,
-) -> DeviceFacts {
+/// Classifies a device from its headers. Never fails: unknown input is `other`.
+pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
     let Some(ua) = headers
         .user_agent
         .map(truncate_ua)
@@ -54,48 +43,20 @@ pub fn classify_with(
     else {
         return DeviceFacts::default();
     };
-    let mut facts = from_fields(ua, supplement(ua, parse(ua)));
+    let mut facts = from_fields(ua, parse(ua));
     if facts.category != DeviceCategory::Crawler {
         apply_client_hints(&mut facts, headers);
     }
     facts
 }
 
-/// Parses a User-Agent with woothee-rust (native builds: tests, CLI, benchmarks).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn woothee_rust(ua: &str) -> Option<UaFields> {
+/// Parses a User-Agent with woothee (the `woothee` crate, natively and in the worker).
+fn parse(ua: &str) -> Option<UaFields> {
     woothee::parser::Parser::new().parse(ua).map(|r| UaFields {
         name: r.name.to_owned(),
         category: r.category.to_owned(),
         os: r.os.to_owned(),
     })
-}
-
-/// Classifies a device from its headers with woothee-rust.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
-    classify_with(headers, woothee_rust)
-}
-
-/// Brings a woothee-js result up to woothee-rust 0.13's dataset. woothee-js 1.11.1, the
-/// latest on npm, predates two of its entries: `AdsBot-Google-Mobile` (a crawler; woothee-js
-/// sees the iPhone Safari it imitates) and `SamsungBrowser` (woothee-js says Chrome). The
-/// same checks as woothee-rust's, in its order (crawlers first, Samsung before Chrome); a
-/// no-op on woothee-rust's own results. The end-to-end parity test runs woothee's test sets
-/// through both parsers to keep them equal.
-fn supplement(ua: &str, parsed: Option<UaFields>) -> Option<UaFields> {
-    if ua.contains("AdsBot-Google-Mobile") {
-        return Some(UaFields {
-            name: "AdsBot-Google-Mobile".to_owned(),
-            category: "crawler".to_owned(),
-            os: "UNKNOWN".to_owned(),
-        });
-    }
-    let mut fields = parsed?;
-    if ua.contains("SamsungBrowser/") && matches!(fields.category.as_str(), "pc" | "smartphone") {
-        "SamsungBrowser".clone_into(&mut fields.name);
-    }
-    Some(fields)
 }
 
 fn truncate_ua(ua: &str) -> &str {
@@ -281,45 +242,14 @@ mod tests {
         }
     }
 
-    /// What woothee-js 1.11.1 answers for agents its dataset predates: `supplement` must
-    /// bring the result to woothee-rust's.
+    /// Agents the npm build of woothee (used on the edge before) misclassified: the
+    /// crate knows them.
     #[test]
-    fn older_parser_results_are_supplemented_to_woothee_rust() {
+    fn samsung_browser_and_adsbot_mobile() {
         let samsung = "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36";
         let adsbot = "Mozilla/5.0 (iPhone; CPU iPhone OS 14_7_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/14.1.2 Mobile/15E148 Safari/604.1 (compatible; AdsBot-Google-Mobile; +http://www.google.com/mobile/adsbot.html)";
-        fn woothee_js(name: &'static str, os: &'static str) -> impl Fn(&str) -> Option<UaFields> {
-            move |_| {
-                Some(UaFields {
-                    name: name.to_owned(),
-                    category: "smartphone".to_owned(),
-                    os: os.to_owned(),
-                })
-            }
-        }
-        for (ua, js) in [
-            (samsung, woothee_js("Chrome", "Android")),
-            (adsbot, woothee_js("Safari", "iPhone")),
-        ] {
-            let headers = DeviceHeaders {
-                user_agent: Some(ua),
-                ..DeviceHeaders::default()
-            };
-            assert_eq!(classify_with(headers, js), classify(headers), "{ua}");
-        }
-        let headers = DeviceHeaders {
-            user_agent: Some(samsung),
-            ..DeviceHeaders::default()
-        };
-        assert_eq!(classify(headers).browser.as_deref(), Some("samsung"));
-        let headers = DeviceHeaders {
-            user_agent: Some(adsbot),
-            ..DeviceHeaders::default()
-        };
-        assert_eq!(classify(headers).category, DeviceCategory::Crawler);
-        assert_eq!(
-            classify_with(headers, |_| None).category,
-            DeviceCategory::Crawler
-        );
+        assert_eq!(ua(samsung).browser.as_deref(), Some("samsung"));
+        assert_eq!(ua(adsbot).category, DeviceCategory::Crawler);
     }
 
     #[test]

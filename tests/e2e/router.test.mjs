@@ -11,7 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { IPS, ROOT, ROUTER, RULES_DIR, UA, allowlist, bucketNumber, isRoutableUrl, mintPreviewToken, ruleFile, startWorker, validateRules, visitorCookie } from './harness.mjs';
 
@@ -679,24 +679,34 @@ describe('over every response of this file', () => {
 });
 
 // ---------------------------------------------------------------------------------------
-// The edge classifies user agents with woothee's JavaScript build (small wasm), the native
-// CLI with woothee-rust: both must give the same device, OS and browser, over woothee's own
-// test sets (shipped in the npm package) and a few current agents.
+// The worker and the native CLI classify user agents with the same `woothee` crate. Its own
+// test set (the Rust test files the crate ships, found through `cargo metadata`) runs
+// through the worker: the device category must be what woothee's expected category means
+// in the router's terms, and device, OS and browser must equal the native CLI's.
 
-/** Every `target:` of woothee's YAML test sets (single- or double-quoted YAML scalars). */
+/** `[name, ua, expected woothee category]` of every case in the woothee crate's tests. */
 async function wootheeTestsetAgents() {
-  const dir = join(ROOT, 'node_modules', 'woothee', 'woothee', 'testsets');
+  const { stdout } = await promisify(execFile)('cargo', ['metadata', '--format-version', '1', '--locked'], { cwd: ROOT, maxBuffer: 64 << 20 });
+  const pkg = JSON.parse(stdout).packages.find((p) => p.name === 'woothee');
+  assert.ok(pkg, 'woothee is a dependency');
+  const dir = join(dirname(pkg.manifest_path), 'tests');
   const agents = [];
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
-    for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {
-      const m = /^- target: (?:'((?:[^']|'')*)'|"((?:[^"\\]|\\.)*)")\s*$/.exec(line);
-      if (m) agents.push([`${file}: ${agents.length}`, m[1] !== undefined ? m[1].replaceAll("''", "'") : JSON.parse(`"${m[2]}"`)]);
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.rs')).sort()) {
+    const text = await readFile(join(dir, file), 'utf8');
+    for (const chunk of text.split(/parser\.parse\(\s*r#"/).slice(1)) {
+      const ua = chunk.slice(0, chunk.indexOf('"#'));
+      const category = /assert_eq!\(result\.category, "([^"]*)"\)/.exec(chunk)?.[1];
+      assert.ok(category, `${file}: a category is expected for ${ua}`);
+      agents.push([`${file}: ${agents.length}`, ua, category]);
     }
   }
   return agents;
 }
 
-describe('user-agent parity: the worker (woothee-js) and the native core (woothee-rust)', () => {
+/** The router's device category for woothee's category (see src/visit/user_agent.rs). */
+const WOOTHEE_CATEGORY = { crawler: ['crawler'], pc: ['desktop'], smartphone: ['mobile', 'tablet'], mobilephone: ['mobile', 'tablet'], appliance: ['other'], misc: ['other'], UNKNOWN: ['other'] };
+
+describe('user agents: woothee\'s own test set through the worker, the same classifier as the CLI', () => {
   const current = {
     ...UA,
     androidFirefox: 'Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0',
@@ -713,13 +723,14 @@ describe('user-agent parity: the worker (woothee-js) and the native core (woothe
   };
 
   test('for each user agent the explain trace and `router preview --user-agent` agree on device, os and browser', async (t) => {
-    const agents = [...Object.entries(current), ...(await wootheeTestsetAgents())]
-      .filter(([, ua]) => ua.trim() !== '' && /^[\t\x20-\x7e]*$/.test(ua)); // what an HTTP header can carry as is
-    assert.ok(agents.length > 200, `woothee's test sets were read (${agents.length} agents)`);
+    const testset = await wootheeTestsetAgents();
+    assert.ok(testset.length >= 240, `woothee's test set was read (${testset.length} cases)`);
+    const agents = [...Object.entries(current).map(([name, ua]) => [name, ua, null]), ...testset]
+      .filter(([, ua]) => ua.trim() !== '' && ua.length <= 512 && /^[\t\x20-\x7e]*$/.test(ua)); // what an HTTP header can carry as is
     const mismatches = [];
     const categories = new Set();
     await pool(agents.length, 4, async (i) => {
-      const [name, ua] = agents[i];
+      const [name, ua, wootheeCategory] = agents[i];
       const res = await visit(withPreview(FESTIVE, { __explain: '1' }), { ip: IPS.IN, ua });
       assert.equal(res.status, 200, `${name}: ${res.body.slice(0, 200)}`);
       const edge = res.json().facts;
@@ -728,6 +739,9 @@ describe('user-agent parity: the worker (woothee-js) and the native core (woothe
       for (const fact of ['device', 'os', 'browser']) {
         const [a, b] = [edge[fact]?.value ?? null, native[fact]?.value ?? null];
         if (a !== b) mismatches.push(`${name} ${JSON.stringify(ua)}: ${fact} edge ${a}, native ${b}`);
+      }
+      if (wootheeCategory !== null && !WOOTHEE_CATEGORY[wootheeCategory]?.includes(edge.device.value)) {
+        mismatches.push(`${name} ${JSON.stringify(ua)}: woothee expects ${wootheeCategory}, the worker says ${edge.device.value}`);
       }
       categories.add(edge.device.value);
     });

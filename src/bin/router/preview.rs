@@ -1,27 +1,36 @@
-//! `router preview`: one visit decided offline from the rule files, with the core the
-//! worker runs: facts gathered by `facts::gather` (geo through `GeoFacts::from_source`,
-//! the device through `device::classify` on a User-Agent), reserved query parameters
-//! split off by `preview::split_query`, the trace of `RuleSet::explain` and the final
-//! location of `RuleSet::location` (no ctx token, as in any preview).
+//! `router preview`: one visit decided offline from the rule files through
+//! [`edge_router::visit::plan()`], the function the worker runs: the options become the
+//! request's parts (geo as `request.cf` would give it, the device from `--user-agent` or
+//! given, `Accept-Language`, the visitor cookie, the query) and the overrides reserved
+//! query parameters under a preview token signed here, so the answer is the worker's
+//! explain trace. Like any preview it sets no cookie and issues no ctx token.
 
 use std::path::PathBuf;
 
 use edge_router::engine::device::DeviceFacts;
-use edge_router::engine::explain::{ExplainContext, Explanation};
-use edge_router::engine::facts::Overrides;
-use edge_router::engine::facts::{gather, FactInputs, FactSource, FactSources, Facts};
+use edge_router::engine::explain::Explanation;
+use edge_router::engine::facts::FactSource;
 use edge_router::engine::geo::{normalise_country, GeoFacts, GeoSource};
 use edge_router::engine::ruleset::NoVariant;
+use edge_router::engine::snapshot::Loaded;
+use edge_router::visit::headers::{is_visitor_id, COOKIE};
+use edge_router::visit::plan::{
+    plan, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts, VisitSettings,
+};
 use edge_router::visit::reserved_query::split_query;
+use edge_router::visit::tokens::{self, PreviewClaims, TokenKind};
 use edge_router::visit::user_agent::{classify, DeviceHeaders};
-use edge_router::{Outcome, Visit};
+use edge_router::Outcome;
 
 use crate::common::{
     check_entry, exit, parse_at, print_json, rules_or_report, say, CliError, CmdResult,
 };
 
 /// The visitor id bucketing uses when `--visitor` is not given.
-pub(crate) const DEFAULT_VISITOR: &str = "router-preview";
+pub(crate) const DEFAULT_VISITOR: &str = "00000000000000000000000000000000";
+
+/// Signs the preview token of a local preview; it never leaves the process.
+const LOCAL_SECRET: &[u8] = b"router preview: a local, in-process secret";
 
 /// What `router preview` was asked.
 #[derive(Debug, Clone, clap::Args)]
@@ -70,7 +79,7 @@ pub(crate) struct PreviewArgs {
     /// Decide at this RFC 3339 time instead of now.
     #[arg(long)]
     pub(crate) at: Option<String>,
-    /// Visitor id for A/B bucketing.
+    /// Visitor id for A/B bucketing: the `gh_vid` cookie value (32 lower-case hex digits).
     #[arg(long, default_value = DEFAULT_VISITOR)]
     pub(crate) visitor: String,
     /// Force a variant of the winning rule's campaign (also draft or paused ones).
@@ -89,25 +98,64 @@ pub(crate) fn preview(args: &PreviewArgs, json: bool) -> CmdResult {
         Err(reported) => return reported,
     };
     check_entry(&rules, &args.entry)?;
-    let (overrides, query) = overrides_and_query(args)?;
-    let (facts, sources) = facts(args, &overrides, query)?;
     let visitor_id = args.visitor.as_str();
-    let visit = Visit {
-        entry: &args.entry,
-        facts: &facts,
-        visitor_id,
-        forced_variant: overrides.variant.as_deref(),
-    };
-    let context = ExplainContext {
+    if !is_visitor_id(visitor_id) {
+        return Err(CliError::Usage(format!(
+            "--visitor {visitor_id:?} is not a visitor id: 32 lower-case hex digits, as in the gh_vid cookie"
+        )));
+    }
+    let now = parse_at(args.at.as_deref())?;
+    let token = tokens::sign(
+        TokenKind::Preview,
+        LOCAL_SECRET,
+        PreviewClaims {
+            handle: rules.compiled.ruleset.handle().to_owned(),
+            sub: None,
+        },
+        now.timestamp(),
+        60,
+    );
+    let query = query_string(args, &token)?;
+    let geo = geo(args)?;
+    let device = device(args);
+    let cookie = format!("{COOKIE}={visitor_id}");
+    let parts = RequestParts {
         request_id: "router-preview",
-        snapshot_version: 0,
-        preview: true,
-        preview_sub: None,
-        overrides: &overrides,
-        rejected: &[],
-        sources: &sources,
+        entry: &args.entry,
+        query: &query,
+        cookie: Some(&cookie),
+        accept_language: args.lang.as_deref(),
+        device: DeviceInput::Known(device),
+        geo: GeoInput {
+            cf: (!geo.is_empty()).then_some(geo),
+            ..GeoInput::default()
+        },
     };
-    let (explanation, location) = rules.compiled.ruleset.explain(&visit, &context);
+    let settings = VisitSettings {
+        geo_order: vec![GeoSource::Cf],
+        token_secret: Some(LOCAL_SECRET.to_vec()),
+        ctx_ttl_seconds: 0,
+        safe_fallback: None,
+    };
+    let loaded = Loaded {
+        version: 0,
+        published_at: String::new(),
+        ruleset: rules.compiled.ruleset,
+    };
+    let held = HeldSnapshot {
+        loaded: &loaded,
+        stale: false,
+    };
+    let Plan::Explain {
+        mut explanation, ..
+    } = plan(held, &parts, &settings, now, [0; 16])
+    else {
+        return Err(CliError::Usage(
+            "the preview token was refused; this is a bug".to_owned(),
+        ));
+    };
+    relabel(args, &mut explanation);
+    let location = explanation.location.is_some();
     if json {
         let mut value = serde_json::to_value(&explanation)
             .map_err(|e| CliError::Usage(format!("cannot render JSON: {e}")))?;
@@ -127,12 +175,13 @@ pub(crate) fn preview(args: &PreviewArgs, json: bool) -> CmdResult {
         }
         print_summary(&explanation, visitor_id);
     }
-    Ok(exit(location.is_some()))
+    Ok(exit(location))
 }
 
-/// Overrides as the worker parses `__device`, `__os`, `__variant` and `__at`, and the
-/// forwardable visitor query; anything it would refuse is a usage error here.
-fn overrides_and_query(args: &PreviewArgs) -> Result<(Overrides, Vec<(String, String)>), CliError> {
+/// The query the worker would see: the visitor's parameters, then the overrides of
+/// `--device`, `--os`, `--variant`, `--at` as reserved parameters, the preview token and
+/// `__explain=1`. Anything the worker would refuse is a usage error here.
+fn query_string(args: &PreviewArgs, token: &str) -> Result<String, CliError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for raw in &args.query {
         let (name, value) = raw.split_once('=').unwrap_or((raw.as_str(), ""));
@@ -155,7 +204,7 @@ fn overrides_and_query(args: &PreviewArgs) -> Result<(Overrides, Vec<(String, St
             pairs.push(((*name).to_owned(), value.clone()));
         }
     }
-    let split = split_query(pairs);
+    let split = split_query(pairs.iter().map(|(k, v)| (k, v)));
     if let Some((name, _)) = split.rejected.first() {
         let flag = flags.iter().find(|(n, _, _)| n == name).map_or("", |f| f.2);
         return Err(match flag {
@@ -176,16 +225,15 @@ fn overrides_and_query(args: &PreviewArgs) -> Result<(Overrides, Vec<(String, St
             split.dropped
         );
     }
-    Ok((split.overrides, split.forwarded))
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(&pairs);
+    query.append_pair("__preview", token);
+    query.append_pair("__explain", "1");
+    Ok(query.finish())
 }
 
-/// The visitor's facts, gathered as the edge gathers them; facts given as options are
-/// reported with the source `override`.
-fn facts(
-    args: &PreviewArgs,
-    overrides: &Overrides,
-    query: Vec<(String, String)>,
-) -> Result<(Facts, FactSources), CliError> {
+/// The visitor's geography as `request.cf` would give it.
+fn geo(args: &PreviewArgs) -> Result<GeoFacts, CliError> {
     let region_country = args
         .region
         .as_deref()
@@ -213,7 +261,16 @@ fn facts(
             country.as_deref().unwrap_or("the --country")
         )));
     }
-    let device = match &args.user_agent {
+    if geo.city.is_some() && geo.country.is_none() {
+        eprintln!("note: --city is ignored without --country (the worker never places a city without its country)");
+    }
+    Ok(geo)
+}
+
+/// The device: classified from `--user-agent` (and client hints) with the worker's
+/// classifier, the browser replaced by `--browser`.
+fn device(args: &PreviewArgs) -> DeviceFacts {
+    let mut device = match &args.user_agent {
         Some(ua) => classify(DeviceHeaders {
             user_agent: Some(ua),
             ch_mobile: args.ch_mobile.as_deref(),
@@ -221,33 +278,29 @@ fn facts(
         }),
         None => DeviceFacts::default(),
     };
-    let given = (!geo.is_empty()).then_some(geo.clone());
-    let (mut facts, mut sources) = gather(FactInputs {
-        geo: given.into_iter().map(|g| (GeoSource::Cf, g)).collect(),
-        device,
-        accept_language: args.lang.as_deref(),
-        query,
-        now: parse_at(args.at.as_deref())?,
-        overrides: Some(overrides),
-    });
-    let relabel = |present: bool, source: &mut FactSource| {
-        if present {
-            *source = FactSource::Override;
-        }
-    };
-    let kept = &facts.geo;
-    relabel(kept.country.is_some(), &mut sources.country);
-    relabel(kept.region.is_some(), &mut sources.region);
-    relabel(kept.city.is_some(), &mut sources.city);
-    relabel(kept.asn.is_some(), &mut sources.asn);
-    if geo.city.is_some() && kept.city.is_none() {
-        eprintln!("note: --city is ignored without --country (the worker never places a city without its country)");
-    }
     if let Some(browser) = &args.browser {
-        facts.browser = Some(browser.trim().to_ascii_lowercase());
-        sources.browser = FactSource::Override;
+        device.browser = Some(browser.trim().to_ascii_lowercase());
     }
-    Ok((facts, sources))
+    device
+}
+
+/// Facts given as options are reported with the source `override`, as the worker
+/// reports its preview overrides.
+fn relabel(args: &PreviewArgs, explanation: &mut Explanation) {
+    let given = [
+        ("country", args.country.is_some() || args.region.is_some()),
+        ("region", args.region.is_some()),
+        ("city", args.city.is_some()),
+        ("asn", args.asn.is_some()),
+        ("browser", args.browser.is_some()),
+    ];
+    for (name, flag) in given {
+        if let Some(fact) = explanation.facts.get_mut(name) {
+            if flag && fact.value.is_some() {
+                fact.source = FactSource::Override;
+            }
+        }
+    }
 }
 
 fn outcome_words(outcome: Outcome) -> &'static str {

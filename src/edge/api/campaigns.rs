@@ -21,6 +21,7 @@ use crate::model::config::HandleConfig;
 
 fn secret(ctx: &Ctx) -> Result<&[u8], ApiError> {
     ctx.settings
+        .visit
         .token_secret
         .as_deref()
         .ok_or_else(|| ApiError::Unavailable {
@@ -240,7 +241,7 @@ async fn test_conversion(
         doc,
         &input,
         &visitor,
-        ctx.settings.ctx_ttl_seconds,
+        ctx.settings.visit.ctx_ttl_seconds,
         ctx.now,
     )?;
     // Each test conversion is its own record; a retried request is deduplicated by the

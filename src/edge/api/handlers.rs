@@ -370,6 +370,7 @@ fn mint_preview_token(
     }
     let secret = ctx
         .settings
+        .visit
         .token_secret
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable {

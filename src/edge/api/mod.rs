@@ -235,6 +235,7 @@ async fn caller(
     if route.site_token {
         let token = site_bearer(authorization)?;
         let secret = settings
+            .visit
             .token_secret
             .as_deref()
             .ok_or(ApiError::InvalidToken)?;
