@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use edge_router::api::auth::Scope;
 use edge_router::api::campaigns::CreateCampaign;
 use edge_router::api::conversions::{ConversionInput, TestConversionInput};
-use edge_router::api::ops::{AddDomain, DecideDomain};
+use edge_router::api::domains::{AddDomain, DecideDomain};
 use edge_router::api::pages::{page_schema, PageInput, SiteTokenRequest};
 use edge_router::api::routes::{Route, ROUTES};
 use edge_router::api::support::SupportReport;

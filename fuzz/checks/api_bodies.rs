@@ -1,6 +1,6 @@
 //! Every management API body: parsed with the API's own parser and put through the
-//! operation it feeds, on a copy of the festive configuration. Errors are fine; panics
-//! and configurations that compile with a location off the allowlist are not.
+//! operation it feeds, on a copy of the festive configuration, then through the one
+//! compile of a write (`documents::checked`). Errors are fine; panics are not.
 
 use std::sync::OnceLock;
 
@@ -9,11 +9,10 @@ use edge_router::api::campaigns::{create_campaign, CreateCampaign};
 use edge_router::api::conversions::{
     payload_hash, verify_conversion, ConversionInput, TestConversionInput,
 };
-use edge_router::api::ops::{
-    add_domain, decide_domain, put_rule, put_template, replace_configuration, AddDomain,
-    DecideDomain,
-};
+use edge_router::api::documents::{checked, Edit};
+use edge_router::api::domains::{add_domain, decide_domain, AddDomain, DecideDomain};
 use edge_router::api::pages::{put_draft, PageInput, PageState};
+use edge_router::api::rules::{put_rule, put_template, replace_configuration};
 use edge_router::api::support::SupportReport;
 use edge_router::model::config::{HandleConfig, TemplateDoc};
 
@@ -49,17 +48,22 @@ pub(crate) fn run(data: &[u8]) {
         }
         2 => {
             if let Ok(v) = parse::<serde_json::Value>(body, LIMIT) {
-                let _ = put_rule(&mut config, "fuzzed", v);
+                if let Ok(edit) = put_rule(&mut config, "fuzzed", v) {
+                    check(&config, edit);
+                }
             }
         }
         3 => {
             if let Ok(t) = parse::<TemplateDoc>(body, LIMIT) {
-                let _ = put_template(&mut config, t);
+                let edit = put_template(&mut config, t);
+                check(&config, edit);
             }
         }
         4 => {
             if let Ok(c) = parse::<CreateCampaign>(body, LIMIT) {
-                let _ = create_campaign(&mut config, c, "fuzz-campaign".into(), now);
+                if let Ok(edit) = create_campaign(&mut config, c, "fuzz-campaign".into(), now) {
+                    check(&config, edit);
+                }
             }
         }
         5 => {
@@ -92,9 +96,14 @@ pub(crate) fn run(data: &[u8]) {
         _ => {
             if let Ok(v) = parse::<serde_json::Value>(body, LIMIT) {
                 if let Ok(replacement) = replace_configuration("gharart", v) {
-                    assert!(edge_router::engine::compile::compile(&replacement).is_ok());
+                    check(&replacement, Edit::whole(()));
                 }
             }
         }
     }
+}
+
+/// The compile of a write: it reports problems or compiles, and never panics.
+fn check<T>(config: &HandleConfig, edit: Edit<T>) {
+    let _ = checked(config, &edit.focus, edit.problems);
 }

@@ -19,7 +19,6 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::api::error::ApiError;
 use crate::engine::allowlist::NotRoutable;
 use crate::engine::device::DeviceCategory;
 use crate::engine::facts::Facts;
@@ -168,24 +167,6 @@ impl fmt::Display for MatrixError {
 }
 
 impl std::error::Error for MatrixError {}
-
-impl From<MatrixError> for ApiError {
-    fn from(e: MatrixError) -> Self {
-        match e {
-            MatrixError::UnknownEntry(id) => ApiError::NotFound { what: "entry", id },
-            MatrixError::InvalidCountry(_) | MatrixError::TooManyCountries(_) => {
-                ApiError::InvalidParameter {
-                    name: "countries",
-                    message: e.to_string(),
-                }
-            }
-            MatrixError::TooManyDevices(_) => ApiError::InvalidParameter {
-                name: "devices",
-                message: e.to_string(),
-            },
-        }
-    }
-}
 
 /// Parses one country of a request: a code normalised by [`normalise_country`], or
 /// `unknown` / `XX` for the unknown country (`None`).

@@ -1,9 +1,59 @@
 //! Request bodies: size limit, JSON syntax errors with their line and column, shape
 //! errors (unknown fields, wrong types) with their JSON path.
 
+use std::fmt;
+
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+
+/// Why a body could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over the limit (bytes). 413 `body_too_large`.
+    TooLarge(usize),
+    /// Not JSON, with where. 400 `invalid_json`.
+    NotJson(String),
+    /// JSON of the wrong shape, or a field that is wrong. 400 `invalid_body`.
+    Shape {
+        /// JSON path of the problem.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl BodyError {
+    /// A field that is wrong.
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Shape {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge(limit) => write!(f, "request bodies are limited to {limit} bytes"),
+            Self::NotJson(why) => write!(f, "the body is not valid JSON: {why}"),
+            Self::Shape { path, message } => write!(f, "{path}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TooLarge(limit) => ApiError::BodyTooLarge(limit),
+            BodyError::NotJson(why) => ApiError::InvalidJson(why),
+            BodyError::Shape { path, message } => ApiError::InvalidBody { path, message },
+        }
+    }
+}
 
 /// The default body limit (64 KiB); the edge reads `API_MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -11,20 +61,20 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Parses a JSON body into `T`.
 ///
 /// # Errors
-/// [`ApiError::BodyTooLarge`], [`ApiError::InvalidJson`] (syntax, with line and column) or
-/// [`ApiError::InvalidBody`] (shape, with the JSON path, e.g. `conditions.country.in[0]`).
-pub fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiError> {
+/// [`BodyError::TooLarge`], [`BodyError::NotJson`] (syntax, with line and column) or
+/// [`BodyError::Shape`] (with the JSON path, e.g. `conditions.country.in[0]`).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, BodyError> {
     if bytes.len() > limit {
-        return Err(ApiError::BodyTooLarge(limit));
+        return Err(BodyError::TooLarge(limit));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::InvalidJson(
+        return Err(BodyError::NotJson(
             "the body is empty; send a JSON object".into(),
         ));
     }
     // Syntax first, so a syntax error is reported as such with its position.
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::InvalidJson(format!(
+        BodyError::NotJson(format!(
             "{} at line {} column {}",
             describe(&e),
             e.line(),
@@ -32,19 +82,31 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiEr
         ))
     })?;
     if !value.is_object() {
-        return Err(ApiError::InvalidBody {
-            path: "$".into(),
-            message: "expected a JSON object".into(),
-        });
+        return Err(BodyError::at("$", "expected a JSON object"));
     }
     from_value(value)
+}
+
+/// Parses an optional body: empty (or whitespace) is `T::default()`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_optional<T: DeserializeOwned + Default>(
+    bytes: &[u8],
+    limit: usize,
+) -> Result<T, BodyError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse(bytes, limit)
+    }
 }
 
 /// Converts a parsed JSON value into `T`, reporting the JSON path of a shape error.
 ///
 /// # Errors
-/// [`ApiError::InvalidBody`].
-pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+/// [`BodyError::Shape`].
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, BodyError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." {
@@ -52,7 +114,7 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
         } else {
             format!("$.{path}")
         };
-        ApiError::InvalidBody {
+        BodyError::Shape {
             path,
             message: e.into_inner().to_string(),
         }
@@ -72,20 +134,23 @@ mod tests {
     use super::*;
     use crate::model::config::RuleDoc;
 
+    fn code(e: BodyError) -> super::super::error::ErrorCode {
+        ApiError::from(e).code()
+    }
+
     #[test]
     fn syntax_errors_carry_their_position() {
         let err = parse::<RuleDoc>(b"{\n  \"id\": \"x\",\n  oops\n}", 1024).unwrap_err();
-        assert_eq!(err.code(), "invalid_json");
         assert!(err.to_string().contains("line 3 column 3"), "{err}");
+        assert_eq!(code(err), "invalid_json");
     }
 
     #[test]
     fn shape_errors_carry_their_path() {
         let body = br#"{"id": "r", "priority": 1, "entries": ["e"], "conditions": {"country": {"in": ["IN"], "bogus": 1}}}"#;
         let err = parse::<RuleDoc>(body, 1024).unwrap_err();
-        assert_eq!(err.code(), "invalid_body");
         match err {
-            ApiError::InvalidBody { path, message } => {
+            BodyError::Shape { path, message } => {
                 assert_eq!(path, "$.conditions.country.bogus");
                 assert!(message.contains("unknown field `bogus`"), "{message}");
             }
@@ -94,7 +159,7 @@ mod tests {
         let err = parse::<RuleDoc>(br#"{"id": "r", "priority": "high", "entries": []}"#, 1024)
             .unwrap_err();
         assert!(
-            matches!(err, ApiError::InvalidBody { ref path, .. } if path == "$.priority"),
+            matches!(err, BodyError::Shape { ref path, .. } if path == "$.priority"),
             "{err:?}"
         );
     }
@@ -104,9 +169,9 @@ mod tests {
     #[test]
     fn only_objects_are_bodies() {
         for body in [&b"[\"array-body.example\"]"[..], b"42", b"\"s\"", b"null"] {
-            let err = parse::<crate::api::ops::AddDomain>(body, 1024).unwrap_err();
+            let err = parse::<crate::api::domains::AddDomain>(body, 1024).unwrap_err();
             assert!(
-                matches!(err, ApiError::InvalidBody { ref path, .. } if path == "$"),
+                matches!(err, BodyError::Shape { ref path, .. } if path == "$"),
                 "{err:?}"
             );
         }
@@ -116,10 +181,10 @@ mod tests {
     fn limits_and_empty_bodies() {
         assert_eq!(
             parse::<RuleDoc>(&[b' '; 2000], 1000).unwrap_err(),
-            ApiError::BodyTooLarge(1000)
+            BodyError::TooLarge(1000)
         );
         assert_eq!(
-            parse::<RuleDoc>(b"  ", 1000).unwrap_err().code(),
+            code(parse::<RuleDoc>(b"  ", 1000).unwrap_err()),
             "invalid_json"
         );
     }

@@ -1,7 +1,7 @@
 //! Campaign operations of the UC-07 routes (`GET/POST .../campaigns`, `GET
 //! .../campaigns/{id}`, `POST .../campaigns/{id}/activate|pause|resume|cancel`) and the
 //! view they answer with. Like [`super::ops`], every operation works on a copy of the
-//! handle's configuration and the edge commits it only when it compiles.
+//! handle's configuration; [`super::documents::mutate`] compiles and commits it.
 //!
 //! Decisions:
 //! - **Creation** is `draft` (default) or `active`; any other `status` is 400
@@ -10,8 +10,7 @@
 //!   `end_date` has already passed is refused (`end_date_passed`): it would be born
 //!   completed and could never assign a variant. Every problem of the new campaign is
 //!   reported at once as 400 `validation_failed`, paths relative to the body
-//!   (`$.variants[1].destination`), by compiling the whole configuration
-//!   ([`checked_campaign`]).
+//!   (`$.variants[1].destination`), by compiling the whole configuration once.
 //! - **Transitions** apply to the *effective* status ([`crate::model::lifecycle::effective_status`]): an active
 //!   campaign past its `end_date` is completed, so pausing it is 409. Activating or
 //!   resuming a campaign whose `end_date` has passed is refused too (it would complete at
@@ -24,13 +23,60 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
+use std::fmt;
+
+use super::documents::Edit;
+use super::error::{ApiError, ErrorCode, Missing};
 use crate::analysis::stats::Stats;
-use crate::engine::compile::{compile, Compiled};
 pub use crate::model::config::routed_by;
 use crate::model::config::{CampaignDoc, HandleConfig, VariantDoc};
 use crate::model::diag::{Diagnostic, Severity};
 use crate::model::lifecycle::{parse_date, status_at, transition, CampaignStatus, Transition};
+
+/// Why a campaign operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CampaignError {
+    /// No such campaign. 404 `campaign_not_found`.
+    NotFound(String),
+    /// The id is taken. 409 `campaign_exists`.
+    Exists(String),
+    /// Created in a state other than draft or active. 400 `invalid_body` at `$.status`.
+    InitialStatus(CampaignStatus),
+    /// The transition is not allowed from the current state (why, and what is). 409
+    /// `invalid_transition`.
+    InvalidTransition(String),
+}
+
+impl fmt::Display for CampaignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound(id) => write!(f, "no campaign {id:?}"),
+            Self::Exists(id) => write!(f, "a campaign with the id {id:?} already exists"),
+            Self::InitialStatus(status) => write!(f, "a campaign is created draft (the default) or active, not {status}; other states are reached through pause, resume and cancel"),
+            Self::InvalidTransition(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for CampaignError {}
+
+impl From<CampaignError> for ApiError {
+    fn from(error: CampaignError) -> Self {
+        let message = error.to_string();
+        match error {
+            CampaignError::NotFound(id) => ApiError::not_found(Missing::Campaign, id),
+            CampaignError::Exists(_) => ApiError::Conflict {
+                code: ErrorCode::CampaignExists,
+                message,
+            },
+            CampaignError::InitialStatus(_) => ApiError::invalid_body("$.status", message),
+            CampaignError::InvalidTransition(_) => ApiError::Conflict {
+                code: ErrorCode::InvalidTransition,
+                message,
+            },
+        }
+    }
+}
 
 /// Longest campaign name accepted (characters).
 pub const MAX_NAME_CHARS: usize = 200;
@@ -71,58 +117,52 @@ pub fn uuid_v4(random: [u8; 16]) -> String {
     let mut b = random;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let hex = crate::model::ids::hex(&b);
+    let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or_default();
     format!(
         "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
     )
 }
 
-/// The index of a campaign.
+/// The campaign `id`.
 ///
 /// # Errors
-/// [`ApiError::NotFound`] (`campaign_not_found`).
-pub fn find_campaign(config: &HandleConfig, id: &str) -> Result<usize, ApiError> {
+/// [`CampaignError::NotFound`].
+pub fn find_campaign<'c>(
+    config: &'c HandleConfig,
+    id: &str,
+) -> Result<&'c CampaignDoc, CampaignError> {
     config
         .campaigns
         .iter()
-        .position(|c| c.id == id)
-        .ok_or_else(|| ApiError::NotFound {
-            what: "campaign",
-            id: id.to_owned(),
-        })
+        .find(|c| c.id == id)
+        .ok_or_else(|| CampaignError::NotFound(id.to_owned()))
 }
 
-/// Adds a campaign from a POST body under `id` (the body's id wins when given); returns
-/// the id. Compiles the result to report every problem.
+/// Adds a campaign from a POST body under `id` (the body's id wins when given); the
+/// edit's value is the id, its problems the ones compiling cannot find (name, end date).
 ///
 /// # Errors
-/// [`ApiError::InvalidBody`] at `$.status` for a state other than draft or active,
-/// [`ApiError::Conflict`] `campaign_exists`, [`ApiError::Validation`] with body-relative
-/// paths.
+/// [`CampaignError::InitialStatus`] for a state other than draft or active,
+/// [`CampaignError::Exists`].
 pub fn create_campaign(
     config: &mut HandleConfig,
     body: CreateCampaign,
     id: String,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<Edit<String>, CampaignError> {
     let status = body.status.unwrap_or_default();
     if !matches!(status, CampaignStatus::Draft | CampaignStatus::Active) {
-        return Err(ApiError::InvalidBody {
-            path: "$.status".into(),
-            message: format!("a campaign is created draft (the default) or active, not {status}; other states are reached through pause, resume and cancel"),
-        });
+        return Err(CampaignError::InitialStatus(status));
     }
     let id = body.id.unwrap_or(id);
     if config.campaigns.iter().any(|c| c.id == id) {
-        return Err(ApiError::Conflict {
-            code: "campaign_exists",
-            message: format!("a campaign with the id {id:?} already exists"),
-        });
+        return Err(CampaignError::Exists(id));
     }
     let mut extra = Vec::new();
     let name = body.name.trim().to_owned();
@@ -153,17 +193,10 @@ pub fn create_campaign(
         seed: body.seed,
         template: body.template,
     });
-    let index = config.campaigns.len() - 1;
-    match (checked_campaign(config, index), extra.is_empty()) {
-        (Ok(_), true) => Ok(id),
-        (Ok(_), false) => Err(ApiError::Validation(extra)),
-        (Err(ApiError::Validation(mut diagnostics)), _) => {
-            extra.append(&mut diagnostics);
-            extra.sort_by_key(|d| d.severity);
-            Err(ApiError::Validation(extra))
-        }
-        (Err(e), _) => Err(e),
-    }
+    let path = format!("campaigns[{}]", config.campaigns.len() - 1);
+    let mut edit = Edit::of_document(id, path);
+    edit.problems = extra;
+    Ok(edit)
 }
 
 fn error(code: &'static str, path: &str, id: &str, message: String) -> Diagnostic {
@@ -174,32 +207,6 @@ fn error(code: &'static str, path: &str, id: &str, message: String) -> Diagnosti
         id: Some(id.to_owned()),
         message,
     }
-}
-
-/// Compiles a configuration after a change to `campaigns[index]`.
-///
-/// # Errors
-/// [`ApiError::Validation`]: that campaign's diagnostics with body-relative paths
-/// (`campaigns[2].variants[1].weight` becomes `$.variants[1].weight`), followed by any
-/// error elsewhere (absolute paths); warnings about other documents are left out.
-pub fn checked_campaign(config: &HandleConfig, index: usize) -> Result<Compiled, ApiError> {
-    let prefix = format!("campaigns[{index}]");
-    compile(config).map_err(|e| {
-        let (mut mine, mut others) = (Vec::new(), Vec::new());
-        for mut d in e.diagnostics {
-            match d.path.strip_prefix(&prefix) {
-                Some(rest) if rest.is_empty() || rest.starts_with(['.', '[']) => {
-                    d.path = format!("${rest}");
-                    mine.push(d);
-                }
-                _ if d.severity == Severity::Error => others.push(d),
-                _ => {}
-            }
-        }
-        mine.sort_by_key(|d| d.severity);
-        mine.append(&mut others);
-        ApiError::Validation(mine)
-    })
 }
 
 /// Why a transition is refused at `now`, or the state it leads to.
@@ -249,23 +256,23 @@ pub fn allowed_now(doc: &CampaignDoc, now: DateTime<Utc>) -> Vec<Transition> {
 /// new status; returns `(from, to)`.
 ///
 /// # Errors
-/// [`ApiError::NotFound`], or [`ApiError::Conflict`] `invalid_transition` naming the
+/// [`CampaignError::NotFound`], or [`CampaignError::InvalidTransition`] naming the
 /// current state and the transitions it allows.
 pub fn transition_campaign(
     config: &mut HandleConfig,
     id: &str,
     requested: Transition,
     now: DateTime<Utc>,
-) -> Result<(CampaignStatus, CampaignStatus), ApiError> {
-    let index = find_campaign(config, id)?;
-    let doc = &mut config.campaigns[index];
+) -> Result<Edit<(CampaignStatus, CampaignStatus)>, CampaignError> {
+    let doc = config
+        .campaigns
+        .iter_mut()
+        .find(|c| c.id == id)
+        .ok_or_else(|| CampaignError::NotFound(id.to_owned()))?;
     let from = status_at(doc, now);
-    let to = check_transition(doc, requested, now).map_err(|message| ApiError::Conflict {
-        code: "invalid_transition",
-        message,
-    })?;
+    let to = check_transition(doc, requested, now).map_err(CampaignError::InvalidTransition)?;
     doc.status = to;
-    Ok((from, to))
+    Ok(Edit::whole((from, to)))
 }
 
 /// A campaign as the API shows it.

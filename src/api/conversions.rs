@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::model::config::{CampaignDoc, HandleConfig};
 use crate::visit::tokens::{self, CtxClaims, Signed, TokenError, TokenKind};
 
@@ -338,7 +338,7 @@ pub fn dedupe(stored: Option<&str>, hash: &str) -> Result<Dedupe, ApiError> {
         None => Ok(Dedupe::Recorded),
         Some(stored) if stored == hash => Ok(Dedupe::Replay),
         Some(_) => Err(ApiError::Conflict {
-            code: "idempotency_key_reuse",
+            code: ErrorCode::IdempotencyKeyReuse,
             message: "this Idempotency-Key was used for another conversion payload".into(),
         }),
     }

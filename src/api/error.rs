@@ -1,12 +1,196 @@
-//! The management API's errors: one enum, each variant with its HTTP status and stable
-//! code. The edge renders them in one place as `{"error": {code, message, request_id}}`;
-//! nothing internal (storage errors, stack text) ever reaches a client.
+//! The management API's errors as HTTP sees them: [`ApiError`], each variant with its
+//! status and stable [`ErrorCode`], rendered in one place (`super::service`) as
+//! `{"error": {code, message, request_id, details?}}`. Operations have errors of their
+//! own (`DomainError`, `RuleError`, `CampaignError`, [`super::store::StoreError`],
+//! `AuthError`, `BodyError`, ...) that convert into this one mapping; nothing internal
+//! (storage errors, serialisation failures) ever reaches a client: those are a 503 that
+//! says nothing was changed, or a 500 `internal`, with the detail logged.
 
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::model::diag::Diagnostic;
+use super::store::StoreError;
+use crate::model::diag::{Diagnostic, Severity};
+
+/// Every stable error code the API answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 401: no `Authorization: Bearer`.
+    MissingToken,
+    /// 401: malformed, forged, unknown or revoked token.
+    InvalidToken,
+    /// 401: the token has expired.
+    TokenExpired,
+    /// 403: the token is for another handle.
+    WrongHandle,
+    /// 403: the site token is for another campaign.
+    WrongCampaign,
+    /// 403: the token lacks the route's scope.
+    InsufficientScope,
+    /// 404: no such route.
+    RouteNotFound,
+    /// 405: the route exists with other methods.
+    MethodNotAllowed,
+    /// 404: no such handle.
+    HandleNotFound,
+    /// 404: no such rule.
+    RuleNotFound,
+    /// 404: no such destination domain.
+    DomainNotFound,
+    /// 404: no such campaign.
+    CampaignNotFound,
+    /// 404: no such page (or not published).
+    PageNotFound,
+    /// 404: no such entry.
+    EntryNotFound,
+    /// 404: no such template.
+    TemplateNotFound,
+    /// 413: the body is over the limit.
+    BodyTooLarge,
+    /// 400: the body is not JSON.
+    InvalidJson,
+    /// 400: the body is JSON of the wrong shape, or a field is wrong.
+    InvalidBody,
+    /// 400: a query parameter, path segment or header is wrong.
+    InvalidParameter,
+    /// 400: the change does not validate; every problem in `details`.
+    ValidationFailed,
+    /// 400: the ctx token is not valid.
+    InvalidCtx,
+    /// 409: the domain is listed already.
+    DomainExists,
+    /// 409: the campaign id is taken.
+    CampaignExists,
+    /// 409: the campaign cannot make that transition from its state.
+    InvalidTransition,
+    /// 409: the page has no draft to publish.
+    NothingToPublish,
+    /// 409: the Idempotency-Key was used with another request.
+    IdempotencyKeyReuse,
+    /// 409: a request with this Idempotency-Key is still running.
+    IdempotencyInProgress,
+    /// 409: concurrent writes kept winning; retry.
+    WriteConflict,
+    /// 429: too many requests.
+    RateLimited,
+    /// 429: the handle's daily write limit is reached.
+    DailyWriteLimit,
+    /// 503: storage is unavailable; nothing was changed.
+    StorageUnavailable,
+    /// 503: the DNS resolver is unavailable; nothing was changed.
+    ResolverUnavailable,
+    /// 503: the snapshot could not be published; the write was rolled back.
+    PublishFailed,
+    /// 503: previews need `TOKEN_SECRET`.
+    PreviewsDisabled,
+    /// 503: site and ctx tokens need `TOKEN_SECRET`.
+    TokensDisabled,
+    /// 500: a bug; the detail is logged.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as clients see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken => "invalid_token",
+            Self::TokenExpired => "token_expired",
+            Self::WrongHandle => "wrong_handle",
+            Self::WrongCampaign => "wrong_campaign",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::HandleNotFound => "handle_not_found",
+            Self::RuleNotFound => "rule_not_found",
+            Self::DomainNotFound => "domain_not_found",
+            Self::CampaignNotFound => "campaign_not_found",
+            Self::PageNotFound => "page_not_found",
+            Self::EntryNotFound => "entry_not_found",
+            Self::TemplateNotFound => "template_not_found",
+            Self::BodyTooLarge => "body_too_large",
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidBody => "invalid_body",
+            Self::InvalidParameter => "invalid_parameter",
+            Self::ValidationFailed => "validation_failed",
+            Self::InvalidCtx => "invalid_ctx",
+            Self::DomainExists => "domain_exists",
+            Self::CampaignExists => "campaign_exists",
+            Self::InvalidTransition => "invalid_transition",
+            Self::NothingToPublish => "nothing_to_publish",
+            Self::IdempotencyKeyReuse => "idempotency_key_reuse",
+            Self::IdempotencyInProgress => "idempotency_in_progress",
+            Self::WriteConflict => "write_conflict",
+            Self::RateLimited => "rate_limited",
+            Self::DailyWriteLimit => "daily_write_limit",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::ResolverUnavailable => "resolver_unavailable",
+            Self::PublishFailed => "publish_failed",
+            Self::PreviewsDisabled => "previews_disabled",
+            Self::TokensDisabled => "tokens_disabled",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// What a missing thing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// A handle.
+    Handle,
+    /// A rule.
+    Rule,
+    /// A destination domain.
+    Domain,
+    /// A campaign.
+    Campaign,
+    /// A campaign page.
+    Page,
+    /// An entry.
+    Entry,
+    /// A tracking template.
+    Template,
+}
+
+impl Missing {
+    fn code(self) -> ErrorCode {
+        match self {
+            Self::Handle => ErrorCode::HandleNotFound,
+            Self::Rule => ErrorCode::RuleNotFound,
+            Self::Domain => ErrorCode::DomainNotFound,
+            Self::Campaign => ErrorCode::CampaignNotFound,
+            Self::Page => ErrorCode::PageNotFound,
+            Self::Entry => ErrorCode::EntryNotFound,
+            Self::Template => ErrorCode::TemplateNotFound,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Self::Handle => "handle",
+            Self::Rule => "rule",
+            Self::Domain => "domain",
+            Self::Campaign => "campaign",
+            Self::Page => "page",
+            Self::Entry => "entry",
+            Self::Template => "template",
+        }
+    }
+}
 
 /// An API error.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +214,8 @@ pub enum ApiError {
     MethodNotAllowed(Vec<&'static str>),
     /// A named thing does not exist. 404 `<what>_not_found`.
     NotFound {
-        /// `handle`, `rule`, `domain`, `campaign`, `page`, `entry`.
-        what: &'static str,
+        /// What kind of thing.
+        what: Missing,
         /// Its id.
         id: String,
     },
@@ -57,15 +241,15 @@ pub enum ApiError {
     Validation(Vec<Diagnostic>),
     /// The request conflicts with the current state. 409 with the given code.
     Conflict {
-        /// Stable code, e.g. `domain_exists`, `invalid_transition`, `idempotency_key_reuse`.
-        code: &'static str,
+        /// `domain_exists`, `invalid_transition`, `idempotency_key_reuse`, ...
+        code: ErrorCode,
         /// What to do.
         message: String,
     },
     /// Too many requests. 429 with `Retry-After`.
     RateLimited {
         /// `rate_limited` or `daily_write_limit`.
-        code: &'static str,
+        code: ErrorCode,
         /// Seconds until a retry can succeed.
         retry_after: u32,
     },
@@ -73,11 +257,17 @@ pub enum ApiError {
     InvalidCtx(&'static str),
     /// A dependency (D1, KV, the DoH resolver) failed; nothing was stored. 503 with the code.
     Unavailable {
-        /// `storage_unavailable`, `resolver_unavailable`, `publish_failed`.
-        code: &'static str,
+        /// `storage_unavailable`, `resolver_unavailable`, `publish_failed`, ...
+        code: ErrorCode,
         /// What failed, in words a client can act on.
         message: String,
     },
+    /// Storage failed: 503 `storage_unavailable` (nothing was changed), 409
+    /// `write_conflict`, or 500 `internal` for corrupt data; the detail is logged.
+    Storage(StoreError),
+    /// A bug: a serialisation or logic failure. 500 `internal`; the detail is logged,
+    /// never answered.
+    Internal(String),
 }
 
 impl ApiError {
@@ -96,40 +286,47 @@ impl ApiError {
             | Self::InvalidCtx(_) => 400,
             Self::Conflict { .. } => 409,
             Self::RateLimited { .. } => 429,
-            Self::Unavailable { .. } => 503,
+            Self::Unavailable { .. } | Self::Storage(StoreError::Unavailable(_)) => 503,
+            Self::Storage(StoreError::Conflict) => 409,
+            Self::Internal(_) | Self::Storage(StoreError::Corrupt(_)) => 500,
         }
     }
 
     /// The stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MissingToken => "missing_token",
-            Self::InvalidToken => "invalid_token",
-            Self::TokenExpired => "token_expired",
-            Self::WrongHandle => "wrong_handle",
-            Self::WrongCampaign => "wrong_campaign",
-            Self::InsufficientScope(_) => "insufficient_scope",
-            Self::RouteNotFound => "route_not_found",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::NotFound { what, .. } => match *what {
-                "handle" => "handle_not_found",
-                "rule" => "rule_not_found",
-                "domain" => "domain_not_found",
-                "campaign" => "campaign_not_found",
-                "page" => "page_not_found",
-                "entry" => "entry_not_found",
-                "template" => "template_not_found",
-                _ => "not_found",
-            },
-            Self::BodyTooLarge(_) => "body_too_large",
-            Self::InvalidJson(_) => "invalid_json",
-            Self::InvalidBody { .. } => "invalid_body",
-            Self::InvalidParameter { .. } => "invalid_parameter",
-            Self::Validation(_) => "validation_failed",
+            Self::MissingToken => ErrorCode::MissingToken,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::WrongHandle => ErrorCode::WrongHandle,
+            Self::WrongCampaign => ErrorCode::WrongCampaign,
+            Self::InsufficientScope(_) => ErrorCode::InsufficientScope,
+            Self::RouteNotFound => ErrorCode::RouteNotFound,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Self::NotFound { what, .. } => what.code(),
+            Self::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
+            Self::InvalidJson(_) => ErrorCode::InvalidJson,
+            Self::InvalidBody { .. } => ErrorCode::InvalidBody,
+            Self::InvalidParameter { .. } => ErrorCode::InvalidParameter,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::Conflict { code, .. }
             | Self::RateLimited { code, .. }
-            | Self::Unavailable { code, .. } => code,
-            Self::InvalidCtx(_) => "invalid_ctx",
+            | Self::Unavailable { code, .. } => *code,
+            Self::InvalidCtx(_) => ErrorCode::InvalidCtx,
+            Self::Storage(StoreError::Unavailable(_)) => ErrorCode::StorageUnavailable,
+            Self::Storage(StoreError::Conflict) => ErrorCode::WriteConflict,
+            Self::Internal(_) | Self::Storage(StoreError::Corrupt(_)) => ErrorCode::Internal,
+        }
+    }
+
+    /// What goes to the log and never to the client, if anything.
+    pub fn log_detail(&self) -> Option<String> {
+        match self {
+            Self::Storage(e @ (StoreError::Unavailable(_) | StoreError::Corrupt(_))) => {
+                Some(e.to_string())
+            }
+            Self::Internal(why) => Some(format!("internal error: {why}")),
+            _ => None,
         }
     }
 
@@ -143,12 +340,17 @@ impl ApiError {
         }
     }
 
-    /// Extra response headers (`Retry-After`, `Allow`).
+    /// Extra response headers (`Retry-After`, `Allow`, `WWW-Authenticate`).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             Self::RateLimited { retry_after, .. } => vec![("Retry-After", retry_after.to_string())],
-            Self::Unavailable { .. } => vec![("Retry-After", "5".to_owned())],
+            Self::Unavailable { .. } | Self::Storage(StoreError::Unavailable(_)) => {
+                vec![("Retry-After", "5".to_owned())]
+            }
             Self::MethodNotAllowed(allowed) => vec![("Allow", allowed.join(", "))],
+            Self::MissingToken | Self::InvalidToken | Self::TokenExpired => {
+                vec![("WWW-Authenticate", "Bearer".to_owned())]
+            }
             _ => Vec::new(),
         }
     }
@@ -164,6 +366,22 @@ impl ApiError {
             },
         }
     }
+
+    /// A thing that does not exist.
+    pub fn not_found(what: Missing, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    /// A field of the body that is wrong.
+    pub fn invalid_body(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidBody {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -177,7 +395,7 @@ impl fmt::Display for ApiError {
             Self::InsufficientScope(scope) => write!(f, "this route needs the scope {scope}"),
             Self::RouteNotFound => f.write_str("no such route; see /v2/openapi.json"),
             Self::MethodNotAllowed(allowed) => write!(f, "allowed methods: {}", allowed.join(", ")),
-            Self::NotFound { what, id } => write!(f, "no {what} {id:?}"),
+            Self::NotFound { what, id } => write!(f, "no {} {id:?}", what.word()),
             Self::BodyTooLarge(limit) => write!(f, "request bodies are limited to {limit} bytes"),
             Self::InvalidJson(message) => write!(f, "the body is not valid JSON: {message}"),
             Self::InvalidBody { path, message } => write!(f, "{path}: {message}"),
@@ -185,7 +403,7 @@ impl fmt::Display for ApiError {
             Self::Validation(diagnostics) => {
                 let errors = diagnostics
                     .iter()
-                    .filter(|d| d.severity == crate::Severity::Error)
+                    .filter(|d| d.severity == Severity::Error)
                     .count();
                 write!(f, "{errors} validation error(s); see error.details")
             }
@@ -196,11 +414,26 @@ impl fmt::Display for ApiError {
                 write!(f, "too many requests; retry after {retry_after} s")
             }
             Self::InvalidCtx(why) => write!(f, "the ctx token is not valid: {why}"),
+            Self::Storage(StoreError::Unavailable(_)) => {
+                f.write_str("storage is unavailable; nothing was changed, retry shortly")
+            }
+            Self::Storage(StoreError::Conflict) => {
+                f.write_str("the configuration changed while this write was applied; retry")
+            }
+            Self::Internal(_) | Self::Storage(StoreError::Corrupt(_)) => f.write_str(
+                "an internal error; nothing was changed. Quote the request id to support",
+            ),
         }
     }
 }
 
 impl std::error::Error for ApiError {}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Storage(error)
+    }
+}
 
 /// The JSON error envelope.
 #[derive(Debug, Clone, Serialize)]
@@ -213,7 +446,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorDetail {
     /// Stable code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human message.
     pub message: String,
     /// The request id, for support.

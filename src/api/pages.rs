@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::model::diag::Diagnostics;
 use crate::visit::tokens::{self, SiteClaims, TokenError, TokenKind};
 
@@ -85,7 +85,7 @@ pub fn put_draft<'s>(
 pub fn publish(state: &mut PageState, by: &str, now: &str) -> Result<bool, ApiError> {
     let Some(draft) = &state.draft else {
         return Err(ApiError::Conflict {
-            code: "nothing_to_publish",
+            code: ErrorCode::NothingToPublish,
             message: "this campaign page has no draft; PUT one first".into(),
         });
     };

@@ -78,9 +78,8 @@ impl SupportReport {
 }
 
 /// A report id from 12 random bytes: `rep_` and 24 hex digits.
-pub fn report_id(random: &[u8; 12]) -> String {
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("rep_{hex}")
+pub fn report_id(random: &[u8]) -> String {
+    format!("rep_{}", crate::model::ids::hex(random))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! core's decisions and results as responses. Nothing here decides anything.
 
 mod api;
+mod d1;
+mod doh;
 mod faults;
 mod redirect;
 mod respond;

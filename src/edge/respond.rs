@@ -1,7 +1,6 @@
 //! Turning answers into responses, and the platform's clock and randomness. Every
 //! response carries the base headers of [`crate::visit::answer::base_headers`].
 
-use serde::Serialize;
 use worker::{Headers, Response, ResponseBuilder, Result};
 
 use crate::model::ids;
@@ -64,17 +63,6 @@ pub(crate) fn render(answer: Answer) -> Response {
 /// A plain-text response.
 pub(crate) fn text(status: u16, body: &str, request_id: &str) -> Response {
     render(Answer::new(request_id).text(status, body))
-}
-
-/// A JSON response.
-pub(crate) fn json<T: Serialize>(status: u16, value: &T, headers: Headers) -> Result<Response> {
-    let body =
-        serde_json::to_vec_pretty(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    headers.set("Content-Type", "application/json; charset=utf-8")?;
-    Ok(ResponseBuilder::new()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body))
 }
 
 /// 404 for a path that is no route, handle or entry.

@@ -26,6 +26,7 @@ use url::Url;
 use worker::Env;
 
 use crate::api::body::DEFAULT_MAX_BODY_BYTES;
+use crate::api::context::ApiSettings;
 use crate::api::doh::DEFAULT_RESOLVER;
 use crate::engine::geo::GeoSource;
 use crate::visit::plan::VisitSettings;
@@ -36,14 +37,9 @@ pub(crate) struct Settings {
     pub(crate) snapshot_ttl_ms: f64,
     /// What a visit needs: geo order, token secret, ctx lifetime, safe fallback.
     pub(crate) visit: VisitSettings,
+    /// What the management API needs: limits and secrets.
+    pub(crate) api: ApiSettings,
     pub(crate) trust_forwarded_ip: bool,
-    pub(crate) jwt_secret: Option<Vec<u8>>,
-    pub(crate) api_max_body_bytes: usize,
-    pub(crate) reads_per_minute: u32,
-    pub(crate) writes_per_minute: u32,
-    pub(crate) daily_write_limit: u32,
-    pub(crate) auth_failures_per_minute: u32,
-    pub(crate) public_per_minute: u32,
     pub(crate) doh_resolver: String,
     pub(crate) expose_counters: bool,
 }
@@ -71,28 +67,34 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
             .filter(|n| *n >= 0)
             .unwrap_or(default)
     };
+    let token_secret = var(env, "TOKEN_SECRET")
+        .filter(|s| s.len() >= 16)
+        .map(String::into_bytes);
+    let ctx_ttl_seconds = number("CTX_TTL_SECONDS", 7 * 24 * 3600);
     let settings = Rc::new(Settings {
         snapshot_ttl_ms: number("SNAPSHOT_TTL_SECONDS", 30) as f64 * 1000.0,
         visit: VisitSettings {
             geo_order: GeoSource::parse_order(&var(env, "GEO_ORDER").unwrap_or_default()),
-            token_secret: var(env, "TOKEN_SECRET")
-                .filter(|s| s.len() >= 16)
-                .map(String::into_bytes),
-            ctx_ttl_seconds: number("CTX_TTL_SECONDS", 7 * 24 * 3600),
+            token_secret: token_secret.clone(),
+            ctx_ttl_seconds,
             safe_fallback: var(env, "SAFE_FALLBACK_URL")
                 .and_then(|u| Url::parse(&u).ok())
                 .filter(|u| u.scheme() == "https"),
         },
+        api: ApiSettings {
+            max_body_bytes: number("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64) as usize,
+            reads_per_minute: number("API_READS_PER_MINUTE", 300) as u32,
+            writes_per_minute: number("API_WRITES_PER_MINUTE", 60) as u32,
+            daily_write_limit: number("DAILY_WRITE_LIMIT", 1000) as u32,
+            auth_failures_per_minute: number("API_AUTH_FAILURES_PER_MINUTE", 120) as u32,
+            public_per_minute: number("API_PUBLIC_PER_MINUTE", 600) as u32,
+            token_secret,
+            jwt_secret: var(env, "JWT_SECRET")
+                .filter(|s| s.len() >= 16)
+                .map(String::into_bytes),
+            ctx_ttl_seconds,
+        },
         trust_forwarded_ip: var(env, "TRUST_FORWARDED_IP").is_some_and(|v| v == "true" || v == "1"),
-        jwt_secret: var(env, "JWT_SECRET")
-            .filter(|s| s.len() >= 16)
-            .map(String::into_bytes),
-        api_max_body_bytes: number("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64) as usize,
-        reads_per_minute: number("API_READS_PER_MINUTE", 300) as u32,
-        writes_per_minute: number("API_WRITES_PER_MINUTE", 60) as u32,
-        daily_write_limit: number("DAILY_WRITE_LIMIT", 1000) as u32,
-        auth_failures_per_minute: number("API_AUTH_FAILURES_PER_MINUTE", 120) as u32,
-        public_per_minute: number("API_PUBLIC_PER_MINUTE", 600) as u32,
         expose_counters: var(env, "EXPOSE_COUNTERS").is_some_and(|v| v == "true"),
         doh_resolver: var(env, "DOH_RESOLVER_URL").unwrap_or_else(|| DEFAULT_RESOLVER.to_owned()),
     });

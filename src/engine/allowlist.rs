@@ -205,7 +205,7 @@ pub fn url_domain(url: &Url) -> Result<&str, NotRoutable> {
 
 /// Why a domain name was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DomainError {
+pub enum DomainNameError {
     /// Empty after trimming.
     Empty,
     /// It carries a port, path, query, fragment or user info.
@@ -220,7 +220,7 @@ pub enum DomainError {
     BadWildcard,
 }
 
-impl fmt::Display for DomainError {
+impl fmt::Display for DomainNameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Empty => "domain is empty",
@@ -235,15 +235,15 @@ impl fmt::Display for DomainError {
     }
 }
 
-impl std::error::Error for DomainError {}
+impl std::error::Error for DomainNameError {}
 
 /// Normalises a domain as the API and rule files accept it: trimmed, a leading `https://`
 /// or `http://` and one trailing `/` removed, IDNA to ASCII, lower-case; `*.` allowed as
 /// the first label.
 ///
 /// # Errors
-/// [`DomainError`] for anything that is not a plain (wildcard) host name.
-pub fn normalise_domain(raw: &str) -> Result<String, DomainError> {
+/// [`DomainNameError`] for anything that is not a plain (wildcard) host name.
+pub fn normalise_domain(raw: &str) -> Result<String, DomainNameError> {
     let mut name = raw.trim();
     for scheme in ["https://", "http://"] {
         if name
@@ -255,23 +255,23 @@ pub fn normalise_domain(raw: &str) -> Result<String, DomainError> {
     }
     name = name.strip_suffix('/').unwrap_or(name);
     if name.is_empty() {
-        return Err(DomainError::Empty);
+        return Err(DomainNameError::Empty);
     }
     if name.chars().any(|c| {
         matches!(c, '/' | '\\' | ':' | '@' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()
     }) {
-        return Err(DomainError::NotJustAHost);
+        return Err(DomainNameError::NotJustAHost);
     }
     let (wildcard, host) = match name.strip_prefix("*.") {
         Some(rest) => (true, rest),
         None => (false, name),
     };
     if host.contains('*') {
-        return Err(DomainError::BadWildcard);
+        return Err(DomainNameError::BadWildcard);
     }
     let ascii = match url::Host::parse(host) {
         Ok(url::Host::Domain(d)) => d,
-        _ => return Err(DomainError::Invalid),
+        _ => return Err(DomainNameError::Invalid),
     };
     let ascii = ascii.strip_suffix('.').unwrap_or(&ascii).to_owned();
     check_labels(&ascii)?;
@@ -282,9 +282,9 @@ pub fn normalise_domain(raw: &str) -> Result<String, DomainError> {
     })
 }
 
-fn check_labels(host: &str) -> Result<(), DomainError> {
+fn check_labels(host: &str) -> Result<(), DomainNameError> {
     if host.len() > 253 {
-        return Err(DomainError::BadLabel);
+        return Err(DomainNameError::BadLabel);
     }
     let labels: Vec<&str> = host.split('.').collect();
     for label in &labels {
@@ -295,14 +295,14 @@ fn check_labels(host: &str) -> Result<(), DomainError> {
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
-            return Err(DomainError::BadLabel);
+            return Err(DomainNameError::BadLabel);
         }
     }
     let top_numeric = labels
         .last()
         .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
     if labels.len() < 2 || top_numeric {
-        return Err(DomainError::NotPublic);
+        return Err(DomainNameError::NotPublic);
     }
     Ok(())
 }
@@ -484,17 +484,17 @@ mod tests {
             assert_eq!(normalise_domain(raw).as_deref(), Ok(want), "{raw}");
         }
         let bad = [
-            ("", DomainError::Empty),
-            ("shop.example.com:8080", DomainError::NotJustAHost),
-            ("shop.example.com/path", DomainError::NotJustAHost),
-            ("user@shop.example.com", DomainError::NotJustAHost),
-            ("ftp://shop.example.com", DomainError::NotJustAHost),
-            ("localhost", DomainError::NotPublic),
-            ("10.0.0.1", DomainError::Invalid),
-            ("a.*.example.com", DomainError::BadWildcard),
-            ("-bad.example.com", DomainError::BadLabel),
-            ("shop..example.com", DomainError::BadLabel),
-            ("under_score.example.com", DomainError::BadLabel),
+            ("", DomainNameError::Empty),
+            ("shop.example.com:8080", DomainNameError::NotJustAHost),
+            ("shop.example.com/path", DomainNameError::NotJustAHost),
+            ("user@shop.example.com", DomainNameError::NotJustAHost),
+            ("ftp://shop.example.com", DomainNameError::NotJustAHost),
+            ("localhost", DomainNameError::NotPublic),
+            ("10.0.0.1", DomainNameError::Invalid),
+            ("a.*.example.com", DomainNameError::BadWildcard),
+            ("-bad.example.com", DomainNameError::BadLabel),
+            ("shop..example.com", DomainNameError::BadLabel),
+            ("under_score.example.com", DomainNameError::BadLabel),
         ];
         for (raw, want) in bad {
             assert_eq!(normalise_domain(raw), Err(want), "{raw}");

@@ -84,8 +84,11 @@ impl Snapshot {
     }
 
     /// Serialises for KV.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    ///
+    /// # Errors
+    /// Only if serde cannot serialise the configuration (a bug, never a client's fault).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 }
 
@@ -131,7 +134,9 @@ mod tests {
             handle: "h".into(),
             ..HandleConfig::default()
         };
-        let json = Snapshot::new(config, 42, "2026-11-22T00:00:00Z".into()).to_json();
+        let json = Snapshot::new(config, 42, "2026-11-22T00:00:00Z".into())
+            .to_json()
+            .unwrap();
         assert_eq!(peek_version(json.as_bytes()), Some(42));
         assert_eq!(peek_version(b"{corrupt"), None);
         assert!(load("h", json.as_bytes()).is_ok());

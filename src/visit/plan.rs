@@ -402,7 +402,10 @@ mod tests {
         assert!(!needs_mmdb(&[cf, mmdb], Some(&known)));
         assert!(needs_mmdb(&[cf, mmdb], Some(&unknown)));
         assert!(needs_mmdb(&[cf, mmdb], None));
-        assert!(needs_mmdb(&[mmdb, cf], Some(&known)), "local dev asks the mmdb first");
+        assert!(
+            needs_mmdb(&[mmdb, cf], Some(&known)),
+            "local dev asks the mmdb first"
+        );
         assert!(!needs_mmdb(&[cf], None));
     }
 
@@ -444,7 +447,10 @@ mod tests {
         let answer = without_snapshot(false, &settings).answer("r1");
         assert_eq!(answer.status, 200);
         let page = String::from_utf8(answer.body).unwrap();
-        assert!(page.contains("Back soon") && page.contains("Reference: r1"), "{page}");
+        assert!(
+            page.contains("Back soon") && page.contains("Reference: r1"),
+            "{page}"
+        );
     }
 
     #[test]

@@ -3,7 +3,6 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::api::pages::{publish, put_draft, PageInput};
 use crate::model::config::TemplateDoc;
 
 const NOW: &str = "2026-11-10T12:00:00Z";
@@ -40,17 +39,27 @@ fn campaign(config: &mut HandleConfig) -> &mut CampaignDoc {
     config.campaigns.iter_mut().find(|c| c.id == ID).unwrap()
 }
 
+/// A page written once per level (revisions 1, 2, ...), published where it says.
 fn page(levels: &[(AccessLevel, bool)]) -> Option<PageState> {
     let mut state = PageState::default();
-    for (level, published) in levels {
-        let input = PageInput {
+    for (revision, (level, published)) in (1..).zip(levels) {
+        let draft = PageRevision {
+            revision,
             access_level: *level,
             document: json!({"title": "Diwali", "blocks": [{"type": "login_gate"}]}),
+            updated_at: NOW.into(),
+            updated_by: "priya".into(),
+            published_at: None,
+            published_by: None,
         };
-        put_draft(&mut state, ID, input, "priya", NOW).unwrap();
         if *published {
-            publish(&mut state, "priya", NOW).unwrap();
+            state.published = Some(PageRevision {
+                published_at: Some(NOW.into()),
+                published_by: Some("priya".into()),
+                ..draft.clone()
+            });
         }
+        state.draft = Some(draft);
     }
     Some(state)
 }

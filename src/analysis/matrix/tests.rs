@@ -282,14 +282,6 @@ fn input_validation() {
         err(&strings(&["IND"]), &[], "festive").to_string(),
         "\"IND\" is not an ISO 3166-1 alpha-2 country code such as IN (or `unknown`)"
     );
-    let api: ApiError = MatrixError::UnknownEntry("nope".into()).into();
-    assert_eq!(
-        api,
-        ApiError::NotFound {
-            what: "entry",
-            id: "nope".into()
-        }
-    );
     // Duplicates (after normalising) are one row.
     let m = matrix(
         &set,

@@ -32,6 +32,28 @@ fn good() -> serde_json::Value {
     })
 }
 
+/// Creates a campaign as the route does: the edit, then the one compile of the write.
+fn create(
+    config: &mut HandleConfig,
+    body: CreateCampaign,
+    id: String,
+    now: DateTime<Utc>,
+) -> Result<String, ApiError> {
+    let edit = create_campaign(config, body, id, now)?;
+    crate::api::documents::checked(config, &edit.focus, edit.problems)?;
+    Ok(edit.value)
+}
+
+/// Applies a transition as the route does.
+fn transition(
+    config: &mut HandleConfig,
+    id: &str,
+    requested: Transition,
+    now: DateTime<Utc>,
+) -> Result<(CampaignStatus, CampaignStatus), ApiError> {
+    Ok(transition_campaign(config, id, requested, now)?.value)
+}
+
 fn errors(err: ApiError) -> Vec<(&'static str, String)> {
     let ApiError::Validation(diagnostics) = err else {
         panic!("{err:?}")
@@ -55,20 +77,23 @@ fn uuid_v4_sets_version_and_variant() {
 #[test]
 fn create_defaults_to_draft_and_takes_the_generated_id() {
     let mut config = festive();
-    let id = create_campaign(&mut config, body(good()), "gen-1".into(), at(NOW)).unwrap();
+    let id = create(&mut config, body(good()), "gen-1".into(), at(NOW)).unwrap();
     assert_eq!(id, "gen-1");
-    let doc = &config.campaigns[find_campaign(&config, "gen-1").unwrap()];
+    let doc = find_campaign(&config, "gen-1").unwrap();
     assert_eq!(doc.status, Draft);
-    crate::api::ops::checked(&config).unwrap();
+    crate::engine::compile::compile(&config).unwrap();
 
     let mut active = good();
     active["id"] = json!("bhai-dooj");
     active["status"] = json!("active");
-    let id = create_campaign(&mut config, body(active.clone()), "unused".into(), at(NOW)).unwrap();
+    let id = create(&mut config, body(active.clone()), "unused".into(), at(NOW)).unwrap();
     assert_eq!(id, "bhai-dooj");
     assert_eq!(config.campaigns.last().unwrap().status, Active);
-    let err = create_campaign(&mut config, body(active), "x".into(), at(NOW)).unwrap_err();
-    assert_eq!((err.status(), err.code()), (409, "campaign_exists"));
+    let err = create(&mut config, body(active), "x".into(), at(NOW)).unwrap_err();
+    assert_eq!(
+        (err.status(), err.code().as_str()),
+        (409, "campaign_exists")
+    );
 }
 
 #[test]
@@ -76,7 +101,7 @@ fn create_refuses_other_states_at_creation() {
     for status in ["paused", "canceled", "completed"] {
         let mut value = good();
         value["status"] = json!(status);
-        let err = create_campaign(&mut festive(), body(value), "c".into(), at(NOW)).unwrap_err();
+        let err = create(&mut festive(), body(value), "c".into(), at(NOW)).unwrap_err();
         assert!(
             matches!(&err, ApiError::InvalidBody { path, .. } if path == "$.status"),
             "{status}: {err:?}"
@@ -85,17 +110,15 @@ fn create_refuses_other_states_at_creation() {
     let mut value = good();
     value["status"] = json!("running");
     let err = body::from_value::<CreateCampaign>(value).unwrap_err();
-    assert!(matches!(&err, ApiError::InvalidBody { path, .. } if path == "$.status"));
+    assert!(matches!(&err, body::BodyError::Shape { path, .. } if path == "$.status"));
     let mut value = good();
     value["variants"][1]["weight"] = json!(300);
     let err = body::from_value::<CreateCampaign>(value).unwrap_err();
-    assert!(matches!(&err, ApiError::InvalidBody { path, .. } if path == "$.variants[1].weight"));
+    assert!(matches!(&err, body::BodyError::Shape { path, .. } if path == "$.variants[1].weight"));
     let mut value = good();
     value["colour"] = json!("red");
     assert_eq!(
-        body::from_value::<CreateCampaign>(value)
-            .unwrap_err()
-            .code(),
+        ApiError::from(body::from_value::<CreateCampaign>(value).unwrap_err()).code(),
         "invalid_body"
     );
 }
@@ -137,8 +160,7 @@ fn create_reports_every_problem_relative_to_the_body() {
         ),
     ];
     for (value, expected) in cases {
-        let err = create_campaign(&mut festive(), body(value.clone()), "c-1".into(), at(NOW))
-            .unwrap_err();
+        let err = create(&mut festive(), body(value.clone()), "c-1".into(), at(NOW)).unwrap_err();
         let got = errors(err);
         let got: Vec<(&str, &str)> = got.iter().map(|(c, p)| (*c, p.as_str())).collect();
         assert_eq!(got, expected, "{value}");
@@ -151,11 +173,12 @@ fn relative_paths_do_not_confuse_index_1_with_10() {
     for i in 2..11 {
         let mut value = good();
         value["id"] = json!(format!("c{i}"));
-        create_campaign(&mut config, body(value), String::new(), at(NOW)).unwrap();
+        create(&mut config, body(value), String::new(), at(NOW)).unwrap();
     }
     config.campaigns[10].variants[0].weight = 10;
     config.campaigns[1].variants[1].destination = "ftp://x".into();
-    let got = errors(checked_campaign(&config, 1).unwrap_err());
+    let focus = crate::api::documents::Focus::Document("campaigns[1]".into());
+    let got = errors(crate::api::documents::checked(&config, &focus, Vec::new()).unwrap_err());
     assert_eq!(
         got,
         vec![
@@ -204,10 +227,14 @@ fn the_state_machine_on_the_effective_status() {
     ];
     for (stored, end, requested, expected) in rows {
         let mut config = festive();
-        let i = find_campaign(&config, "diwali-hero-ab").unwrap();
+        let i = config
+            .campaigns
+            .iter()
+            .position(|c| c.id == "diwali-hero-ab")
+            .unwrap();
         config.campaigns[i].status = stored;
         config.campaigns[i].end_date = end.map(str::to_owned);
-        let got = transition_campaign(&mut config, "diwali-hero-ab", requested, at(NOW));
+        let got = transition(&mut config, "diwali-hero-ab", requested, at(NOW));
         let label = format!("{stored} {end:?} {}", requested.as_str());
         match (got, expected) {
             (Ok(got), Ok(want)) => {
@@ -216,7 +243,7 @@ fn the_state_machine_on_the_effective_status() {
             }
             (Err(err), Err(words)) => {
                 assert_eq!(
-                    (err.status(), err.code()),
+                    (err.status(), err.code().as_str()),
                     (409, "invalid_transition"),
                     "{label}"
                 );
@@ -226,7 +253,7 @@ fn the_state_machine_on_the_effective_status() {
             (got, want) => panic!("{label}: got {got:?}, want {want:?}"),
         }
     }
-    let err = transition_campaign(&mut festive(), "nope", Transition::Pause, at(NOW)).unwrap_err();
+    let err = transition(&mut festive(), "nope", Transition::Pause, at(NOW)).unwrap_err();
     assert_eq!(err.code(), "campaign_not_found");
 }
 
@@ -278,7 +305,7 @@ fn transitions_reach_the_router() {
     use crate::engine::device::DeviceCategory;
     use crate::engine::ruleset::{NoVariant, Visit};
     let decide = |config: &HandleConfig| {
-        let compiled = crate::api::ops::checked(config).unwrap();
+        let compiled = crate::engine::compile::compile(config).unwrap();
         let mut facts = crate::Facts::at(at(NOW));
         facts.geo.country = Some("IN".into());
         facts.device = DeviceCategory::Desktop;
@@ -297,14 +324,14 @@ fn transitions_reach_the_router() {
     let mut config = festive();
     let (variant, why) = decide(&config);
     assert!(variant.is_some() && why.is_none());
-    transition_campaign(&mut config, "diwali-hero-ab", Transition::Pause, at(NOW)).unwrap();
+    transition(&mut config, "diwali-hero-ab", Transition::Pause, at(NOW)).unwrap();
     assert_eq!(
         decide(&config),
         (None, Some(NoVariant::Inactive { status: Paused }))
     );
-    transition_campaign(&mut config, "diwali-hero-ab", Transition::Resume, at(NOW)).unwrap();
+    transition(&mut config, "diwali-hero-ab", Transition::Resume, at(NOW)).unwrap();
     assert_eq!(decide(&config).0, variant);
-    transition_campaign(&mut config, "diwali-hero-ab", Transition::Cancel, at(NOW)).unwrap();
+    transition(&mut config, "diwali-hero-ab", Transition::Cancel, at(NOW)).unwrap();
     assert_eq!(
         decide(&config),
         (None, Some(NoVariant::Inactive { status: Canceled }))

@@ -80,7 +80,11 @@ fn ctx_cases() {
                 assert_eq!((c.visitor_id.as_str(), c.is_test), ("vid-1", false));
             }
             (Err(e), Err(words)) => {
-                assert_eq!((e.status(), e.code()), (400, "invalid_ctx"), "{ctx}");
+                assert_eq!(
+                    (e.status(), e.code().as_str()),
+                    (400, "invalid_ctx"),
+                    "{ctx}"
+                );
                 assert!(e.to_string().contains(words), "{ctx}: {e}");
             }
             (got, want) => panic!("{ctx} at {when}: got {got:?}, want {want:?}"),
@@ -150,7 +154,7 @@ fn body_fields_are_checked_after_the_ctx() {
     ] {
         let err = body::from_value::<ConversionInput>(bad).unwrap_err();
         assert!(
-            matches!(&err, ApiError::InvalidBody { path: p, .. } if p == path),
+            matches!(&err, body::BodyError::Shape { path: p, .. } if p == path),
             "{err:?}"
         );
     }
@@ -177,7 +181,7 @@ fn conversions_must_name_what_the_handle_has() {
         )
         .unwrap();
         assert_eq!(
-            check_target(&config, &c).map_err(|e| e.code()),
+            check_target(&config, &c).map_err(|e| e.code().as_str()),
             expected,
             "{campaign}/{variant}"
         );
@@ -238,7 +242,10 @@ fn idempotency_keys_and_dedupe() {
     assert_eq!(dedupe(None, "h1"), Ok(Dedupe::Recorded));
     assert_eq!(dedupe(Some("h1"), "h1"), Ok(Dedupe::Replay));
     let err = dedupe(Some("h1"), "h2").unwrap_err();
-    assert_eq!((err.status(), err.code()), (409, "idempotency_key_reuse"));
+    assert_eq!(
+        (err.status(), err.code().as_str()),
+        (409, "idempotency_key_reuse")
+    );
 }
 
 #[test]
@@ -322,5 +329,5 @@ fn test_conversions() {
     let err =
         body::from_value::<TestConversionInput>(json!({"variant": "story", "is_test": false}))
             .unwrap_err();
-    assert_eq!(err.code(), "invalid_body");
+    assert_eq!(ApiError::from(err).code(), "invalid_body");
 }

@@ -138,7 +138,7 @@ fn page_bodies_refuse_unknown_fields_and_levels() {
     ] {
         let err = parse(bad).unwrap_err();
         assert!(
-            matches!(&err, ApiError::InvalidBody { path: p, .. } if p == path),
+            matches!(&err, crate::api::body::BodyError::Shape { path: p, .. } if p == path),
             "{err:?}"
         );
     }
@@ -370,7 +370,7 @@ fn site_tokens_are_scoped_to_one_campaign() {
     for (token, when, expected) in cases {
         let got = verify_site_token(SECRET, &token, "gharart", "diwali-hero-ab", at(when))
             .map(|_| ())
-            .map_err(|e| e.code());
+            .map_err(|e| e.code().as_str());
         assert_eq!(got, expected, "{token} at {when}");
     }
     for ttl in [0, -5, 86_401] {

@@ -268,10 +268,10 @@ fn push_local(args: &PushArgs, rules: &Rules, json: bool) -> CmdResult {
             (unix_now() as u64).max(current + 1)
         }
     };
-    let snapshot = Snapshot::new(rules.config.clone(), version, published_at());
+    let snapshot = snapshot_json(Snapshot::new(rules.config.clone(), version, published_at()))?;
     let file =
         std::env::temp_dir().join(format!("router-push-{}-{handle}.json", std::process::id()));
-    std::fs::write(&file, snapshot.to_json()).map_err(|error| CliError::Io {
+    std::fs::write(&file, snapshot).map_err(|error| CliError::Io {
         path: file.clone(),
         error,
     })?;
@@ -374,10 +374,10 @@ pub(crate) fn snapshot(
         CliError::Usage(format!("the expanded configuration does not compile: {e}"))
     })?;
     let version = version.unwrap_or(unix_now() as u64);
-    let snapshot = Snapshot::new(config, version, published_at());
+    let snapshot = snapshot_json(Snapshot::new(config, version, published_at()))?;
     match out {
         Some(path) => {
-            std::fs::write(path, snapshot.to_json()).map_err(|error| CliError::Io {
+            std::fs::write(path, &snapshot).map_err(|error| CliError::Io {
                 path: path.to_owned(),
                 error,
             })?;
@@ -385,7 +385,13 @@ pub(crate) fn snapshot(
                 print_json(&json!({ "ok": true, "out": path, "version": version }))?;
             }
         }
-        None => say!("{}", snapshot.to_json()),
+        None => say!("{snapshot}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn snapshot_json(snapshot: Snapshot) -> Result<String, CliError> {
+    snapshot
+        .to_json()
+        .map_err(|e| CliError::Usage(format!("cannot serialise the snapshot: {e}")))
 }

@@ -1,0 +1,154 @@
+//! `.../campaigns`: list, create, one with its stats, lifecycle transitions, health,
+//! test conversions.
+
+use serde_json::{json, Value};
+
+use crate::analysis::health;
+use crate::analysis::stats::{self, Stats};
+use crate::api::body;
+use crate::api::campaigns::{
+    campaign_view, campaign_views, create_campaign, find_campaign, transition_campaign, uuid_v4,
+    CreateCampaign,
+};
+use crate::api::context::{to_json, Ctx, Reply};
+use crate::api::conversions::{self, TestConversionInput};
+use crate::api::documents::{current, load, mutate};
+use crate::api::error::{ApiError, Missing};
+use crate::api::store::{Resolver, Store};
+use crate::model::config::HandleConfig;
+use crate::model::ids::hex;
+use crate::model::lifecycle::Transition;
+
+async fn campaign_stats<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    config: &HandleConfig,
+    id: &str,
+) -> Result<Stats, ApiError> {
+    let doc = find_campaign(config, id)?;
+    let rows = cx.store.stat_rows(&config.handle, id).await?;
+    Ok(stats::stats(doc, &rows))
+}
+
+fn view<S, R>(cx: &Ctx<'_, S, R>, config: &HandleConfig, id: &str) -> Result<Value, ApiError> {
+    let doc = find_campaign(config, id)?;
+    to_json(&campaign_view(config, doc, cx.now))
+}
+
+pub(super) async fn list<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+) -> Result<Reply, ApiError> {
+    let current = load(cx.store, handle).await?;
+    let list = campaign_views(&current.config, cx.now);
+    Ok(Reply::ok(json!({
+        "handle": handle, "version": current.version, "campaigns": to_json(&list)?,
+    })))
+}
+
+pub(super) async fn create<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let request: CreateCampaign = body::parse(body, cx.settings.max_body_bytes)?;
+    let generated = uuid_v4(cx.random);
+    let done = mutate(cx, handle, |c| {
+        Ok(create_campaign(
+            c,
+            request.clone(),
+            generated.clone(),
+            cx.now,
+        )?)
+    })
+    .await?;
+    Ok(Reply::new(
+        201,
+        json!({ "version": done.version, "campaign": view(cx, &done.config, &done.value)? }),
+    ))
+}
+
+pub(super) async fn get<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let current = load(cx.store, handle).await?;
+    let mut campaign = view(cx, &current.config, id)?;
+    campaign["stats"] = to_json(&campaign_stats(cx, &current.config, id).await?)?;
+    Ok(Reply::ok(
+        json!({ "version": current.version, "campaign": campaign }),
+    ))
+}
+
+pub(super) async fn transition<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    id: &str,
+    requested: Transition,
+) -> Result<Reply, ApiError> {
+    let done = mutate(cx, handle, |c| {
+        Ok(transition_campaign(c, id, requested, cx.now)?)
+    })
+    .await?;
+    let (from, to) = done.value;
+    Ok(Reply::ok(json!({
+        "version": done.version, "from": from, "status": to,
+        "campaign": view(cx, &done.config, id)?,
+    })))
+}
+
+pub(super) async fn health<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let (current, compiled) = current(cx.store, handle).await?;
+    find_campaign(&current.config, id)?;
+    let page = cx.store.page(handle, id).await?.map(|(state, _)| state);
+    let tests = campaign_stats(cx, &current.config, id)
+        .await?
+        .test_conversions();
+    let report = health::health(
+        &current.config,
+        &compiled.ruleset,
+        id,
+        cx.now,
+        page.as_ref(),
+        &tests,
+    )
+    .ok_or_else(|| ApiError::not_found(Missing::Campaign, id))?;
+    let mut value = to_json(&report)?;
+    value["version"] = json!(current.version);
+    Ok(Reply::ok(value))
+}
+
+pub(super) async fn test_conversion<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    id: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let input: TestConversionInput = body::parse(body, cx.settings.max_body_bytes)?;
+    let current = load(cx.store, handle).await?;
+    let doc = find_campaign(&current.config, id)?;
+    let visitor = format!("test-{}", hex(cx.random.get(..8).unwrap_or_default()));
+    let (conversion, ctx_token) = conversions::test_conversion(
+        cx.token_secret()?,
+        handle,
+        doc,
+        &input,
+        &visitor,
+        cx.settings.ctx_ttl_seconds,
+        cx.now,
+    )?;
+    // Each test conversion is its own record; a retried request is deduplicated by the
+    // generic Idempotency-Key layer around this handler.
+    let key = format!("test:{}", cx.request_id);
+    cx.store
+        .record_conversion(&conversion, &key, &key, &cx.now_text())
+        .await?;
+    Ok(Reply::new(
+        201,
+        json!({ "recorded": true, "conversion": to_json(&conversion)?, "ctx": ctx_token }),
+    ))
+}

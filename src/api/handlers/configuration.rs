@@ -1,0 +1,247 @@
+//! The whole configuration (`GET/PUT .../configuration`), preview tokens, the route
+//! preview matrix and the rule audit.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::analysis::audit::audit as rule_audit;
+use crate::analysis::matrix::{matrix, MatrixError};
+use crate::api::body;
+use crate::api::context::{to_json, Ctx, Reply};
+use crate::api::documents::{current, mutate, Edit, Focus};
+use crate::api::error::{ApiError, ErrorCode, Missing};
+use crate::api::rules::replace_configuration;
+use crate::api::store::{Resolver, Store};
+use crate::engine::device::DeviceCategory;
+use crate::visit::tokens::{self, PreviewClaims, TokenKind};
+
+impl From<MatrixError> for ApiError {
+    fn from(e: MatrixError) -> Self {
+        match e {
+            MatrixError::UnknownEntry(id) => ApiError::not_found(Missing::Entry, id),
+            MatrixError::InvalidCountry(_) | MatrixError::TooManyCountries(_) => {
+                ApiError::InvalidParameter {
+                    name: "countries",
+                    message: e.to_string(),
+                }
+            }
+            MatrixError::TooManyDevices(_) => ApiError::InvalidParameter {
+                name: "devices",
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+pub(super) async fn get<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+) -> Result<Reply, ApiError> {
+    let (current, compiled) = current(cx.store, handle).await?;
+    Ok(Reply::ok(json!({
+        "version": current.version, "configuration": to_json(&current.config)?,
+        "warnings": to_json(&compiled.warnings)?,
+    })))
+}
+
+pub(super) async fn put<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let value: Value = body::parse(body, cx.settings.max_body_bytes)?;
+    let replacement = replace_configuration(handle, value)?;
+    let done = mutate(cx, handle, |c| {
+        *c = replacement.clone();
+        Ok(Edit {
+            value: (),
+            focus: Focus::Body,
+            problems: Vec::new(),
+        })
+    })
+    .await?;
+    Ok(Reply::ok(json!({
+        "version": done.version, "warnings": to_json(&done.compiled.warnings)?,
+    })))
+}
+
+/// Query of `GET .../route-preview`: `entry` (required), `countries` and `devices`
+/// (comma-separated; defaults from the entry's rules), `at` (RFC 3339; default now).
+#[derive(Debug)]
+struct MatrixRequest {
+    entry: String,
+    countries: Vec<String>,
+    devices: Vec<DeviceCategory>,
+    at: DateTime<Utc>,
+}
+
+impl MatrixRequest {
+    fn parse(query: &[(String, String)], now: DateTime<Utc>) -> Result<Self, ApiError> {
+        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+        let list = |value: Option<&str>| -> Vec<String> {
+            value
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let entry = get("entry")
+            .filter(|e| !e.is_empty())
+            .ok_or(ApiError::InvalidParameter {
+                name: "entry",
+                message: "give the entry slug, e.g. ?entry=festive".into(),
+            })?;
+        let devices = list(get("devices"))
+            .iter()
+            .map(|d| {
+                DeviceCategory::parse(d).ok_or_else(|| ApiError::InvalidParameter {
+                    name: "devices",
+                    message: format!("{d:?} is not one of desktop, mobile, tablet, crawler, other"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let at = match get("at") {
+            Some(raw) => DateTime::parse_from_rfc3339(raw)
+                .map_err(|_| ApiError::InvalidParameter {
+                    name: "at",
+                    message: format!("{raw:?} is not an RFC 3339 time"),
+                })?
+                .with_timezone(&Utc),
+            None => now,
+        };
+        Ok(MatrixRequest {
+            entry: entry.to_owned(),
+            countries: list(get("countries")),
+            devices,
+            at,
+        })
+    }
+}
+
+pub(super) async fn route_preview<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    query: &[(String, String)],
+) -> Result<Reply, ApiError> {
+    let (current, compiled) = current(cx.store, handle).await?;
+    let request = MatrixRequest::parse(query, cx.now)?;
+    let table = matrix(
+        &compiled.ruleset,
+        &request.entry,
+        &request.countries,
+        &request.devices,
+        request.at,
+    )?;
+    let mut body = to_json(&table)?;
+    body["version"] = json!(current.version);
+    Ok(Reply::ok(body))
+}
+
+pub(super) async fn audit<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+) -> Result<Reply, ApiError> {
+    let (current, compiled) = current(cx.store, handle).await?;
+    let mut body = to_json(&rule_audit(&current.config, &compiled.ruleset))?;
+    body["version"] = json!(current.version);
+    Ok(Reply::ok(body))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewTokenRequest {
+    #[serde(default)]
+    ttl_seconds: Option<i64>,
+}
+
+/// Longest preview token lifetime the API mints (one day).
+const MAX_PREVIEW_TTL: i64 = 24 * 3600;
+
+pub(super) fn preview_token<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let request: PreviewTokenRequest = body::parse_optional(body, cx.settings.max_body_bytes)?;
+    let ttl = request.ttl_seconds.unwrap_or(3600);
+    if !(1..=MAX_PREVIEW_TTL).contains(&ttl) {
+        return Err(ApiError::invalid_body(
+            "$.ttl_seconds",
+            format!("1 to {MAX_PREVIEW_TTL} seconds"),
+        ));
+    }
+    let secret = cx
+        .settings
+        .token_secret
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable {
+            code: ErrorCode::PreviewsDisabled,
+            message: "TOKEN_SECRET is not configured".into(),
+        })?;
+    let now = cx.now.timestamp();
+    let claims = PreviewClaims {
+        handle: handle.to_owned(),
+        sub: Some(cx.principal.sub.clone()),
+    };
+    let token = tokens::sign(TokenKind::Preview, secret, claims, now, ttl);
+    Ok(Reply::new(
+        201,
+        json!({ "token": token, "handle": handle, "expires_at": now + ttl, "usage": format!("/{handle}/<entry>?__preview=<token>&__country=IN&__device=mobile&__explain=1") }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_errors_name_the_parameter() {
+        let api: ApiError = MatrixError::UnknownEntry("nope".into()).into();
+        assert_eq!(api, ApiError::not_found(Missing::Entry, "nope"));
+        let api: ApiError = MatrixError::TooManyDevices(6).into();
+        assert!(matches!(
+            api,
+            ApiError::InvalidParameter {
+                name: "devices",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn matrix_requests_need_an_entry_and_known_devices() {
+        let now: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        };
+        let r = MatrixRequest::parse(
+            &q(&[
+                ("entry", "festive"),
+                ("countries", "IN, AE,"),
+                ("devices", "mobile"),
+            ]),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.entry.as_str(), r.countries.len(), r.devices.len(), r.at),
+            ("festive", 2, 1, now)
+        );
+        for bad in [
+            &[("countries", "IN")][..],
+            &[("entry", "festive"), ("devices", "phone")],
+            &[("entry", "festive"), ("at", "yesterday")],
+        ] {
+            let err = MatrixRequest::parse(&q(bad), now).unwrap_err();
+            assert_eq!(err.code(), "invalid_parameter", "{bad:?}");
+        }
+    }
+}

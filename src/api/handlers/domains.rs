@@ -1,0 +1,98 @@
+//! `.../destination-domains`: list, add, verify (a TXT lookup), decide.
+
+use serde_json::json;
+
+use crate::api::body;
+use crate::api::context::{to_json, Ctx, Reply};
+use crate::api::documents::{current, load, mutate, Edit};
+use crate::api::domains::{
+    self, add_domain, decide_domain, domain_mut, domain_view, record_verification, txt_record_name,
+    AddDomain, DecideDomain,
+};
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::store::{Resolver, Store};
+use crate::model::ids::hex;
+
+pub(super) async fn list<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+) -> Result<Reply, ApiError> {
+    let (current, _) = current(cx.store, handle).await?;
+    let threshold = current.config.risk_threshold;
+    let domains: Vec<_> = current
+        .config
+        .domains
+        .iter()
+        .map(|d| domain_view(d, threshold))
+        .collect();
+    Ok(Reply::ok(json!({
+        "handle": handle, "version": current.version, "risk_threshold": threshold,
+        "domains": to_json(&domains)?,
+    })))
+}
+
+pub(super) async fn add<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let request: AddDomain = body::parse(body, cx.settings.max_body_bytes)?;
+    let token = format!("gharart-verify={}", hex(&cx.random));
+    let done = mutate(cx, handle, |c| {
+        Ok(Edit::whole(add_domain(c, request.clone(), token.clone())?))
+    })
+    .await?;
+    let view = domains::view_of(&done.config, &done.value)?;
+    Ok(Reply::new(
+        201,
+        json!({ "version": done.version, "domain": to_json(&view)? }),
+    ))
+}
+
+pub(super) async fn verify<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    raw: &str,
+) -> Result<Reply, ApiError> {
+    let loaded = load(cx.store, handle).await?;
+    let name = domains::view_of(&loaded.config, raw)?.doc.domain;
+    let record = txt_record_name(&name);
+    let records = cx.resolver.txt(&record).await.map_err(|e| {
+        (cx.log)(&format!("DoH lookup of {record} failed: {e}"));
+        ApiError::Unavailable {
+            code: ErrorCode::ResolverUnavailable,
+            message: "the DNS resolver is unavailable or answered garbage; verification unchanged, retry later".into(),
+        }
+    })?;
+    let now = cx.now_text();
+    let done = mutate(cx, handle, |c| {
+        let doc = domain_mut(c, &name)?;
+        Ok(Edit::whole(record_verification(doc, &records, &now)))
+    })
+    .await?;
+    let view = domains::view_of(&done.config, &name)?;
+    Ok(Reply::ok(json!({
+        "version": done.version, "domain": to_json(&view)?,
+        "check": { "record": record, "found": records, "matched": done.value },
+    })))
+}
+
+pub(super) async fn decide<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    raw: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let request: DecideDomain = body::parse(body, cx.settings.max_body_bytes)?;
+    let (by, at) = (cx.principal.sub.clone(), cx.now_text());
+    let done = mutate(cx, handle, |c| {
+        let doc = domain_mut(c, raw)?;
+        decide_domain(doc, request.clone(), &by, &at)?;
+        Ok(Edit::whole(doc.domain.clone()))
+    })
+    .await?;
+    let view = domains::view_of(&done.config, &done.value)?;
+    Ok(Reply::ok(
+        json!({ "version": done.version, "domain": to_json(&view)? }),
+    ))
+}
