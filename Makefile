@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make dev    install what is missing, build, seed local KV/D1 from rules/, serve on :8787
 #   make test   install what is missing, build, run every test (native and end-to-end)
+#   make deploy to a Cloudflare account (README, "Deploying"); DRY_RUN=1 without one
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export WRANGLER_SEND_METRICS := false
@@ -11,7 +12,7 @@ WRANGLER := node_modules/.bin/wrangler
 ROUTER := target/debug/router
 WASM := build/index_bg.wasm
 
-.PHONY: dev test setup toolchain deps build cli native-builds seed test-native test-e2e lint token bench bench-breakdown bench-profile screenshot fuzz load clean
+.PHONY: dev test deploy setup toolchain deps build cli native-builds seed test-native test-e2e lint token bench bench-breakdown bench-profile screenshot fuzz load clean
 
 dev: build cli .dev.vars
 	scripts/seed.sh
@@ -24,6 +25,7 @@ dev: build cli .dev.vars
 test: setup
 	$(MAKE) -j2 build native-builds
 	$(MAKE) test-native
+	$(MAKE) deploy DRY_RUN=1
 	$(MAKE) test-e2e
 	scripts/fuzz.sh --smoke
 
@@ -50,6 +52,20 @@ build: setup
 
 cli:
 	cargo build --quiet --bin router
+
+# Deploying (README, "Deploying to Cloudflare"): scripts/deploy/main.mjs with the wrangler of
+# package-lock.json. DRY_RUN=1 needs no account and runs offline (in make test); it reuses a
+# build newer than the sources, a real deploy always builds. MMDB=file seeds geo:mmdb;
+# WORKER_URL=https://… where the worker answers (default: the workers.dev URL wrangler
+# prints); HANDLES="a b" (default: every directory of rules/); PUSH=0 pushes no rules.
+dry_run := $(filter 1 yes true,$(DRY_RUN))
+deploy: cli deps $(if $(dry_run),$(WASM),build)
+	node scripts/deploy/main.mjs $(if $(dry_run),--dry-run) $(if $(MMDB),--mmdb '$(MMDB)') \
+	  $(if $(WORKER_URL),--url '$(WORKER_URL)') $(if $(HANDLES),--handles '$(HANDLES)') $(if $(filter 0 no false,$(PUSH)),--no-push)
+
+# The wasm build, when there is none or the sources are newer (`build` always rebuilds).
+$(WASM): $(shell find src -type f) Cargo.toml Cargo.lock
+	$(MAKE) build
 
 .dev.vars:
 	scripts/dev-vars.sh .dev.vars
