@@ -36,6 +36,7 @@ mod tests;
 mod words;
 
 /// The audit of one handle's rules.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Audit {
     /// The handle.
@@ -53,6 +54,7 @@ pub struct Audit {
 }
 
 /// Counts of findings.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Priority collisions.
@@ -68,6 +70,7 @@ pub struct Summary {
 }
 
 /// Two same-priority rules that can both hold for one visitor.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Collision {
     /// The shared priority.
@@ -86,6 +89,7 @@ pub struct Collision {
 }
 
 /// Whether a rule is shadowed everywhere it applies or only in some entries.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShadowScope {
@@ -96,6 +100,7 @@ pub enum ShadowScope {
 }
 
 /// A rule that can never win in some of its entries.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Shadowed {
     /// The rule.
@@ -111,6 +116,7 @@ pub struct Shadowed {
 }
 
 /// Why a rule can never win in one entry.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "cause", rename_all = "snake_case")]
 pub enum ShadowCause {
@@ -127,6 +133,7 @@ pub enum ShadowCause {
 }
 
 /// A rule shadowed in one entry.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Shadowing {
     /// The entry.
@@ -139,6 +146,7 @@ pub struct Shadowing {
 }
 
 /// What kind of destination is not routable.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnroutableKind {
@@ -155,6 +163,7 @@ pub enum UnroutableKind {
 }
 
 /// A destination that is not routable now.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Unroutable {
     /// What kind.
@@ -180,6 +189,7 @@ pub struct Unroutable {
 }
 
 /// An empty `in` or `not_in` list.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmptySet {
     /// The rule.

@@ -43,6 +43,7 @@ mod tags;
 mod tests;
 
 /// A check's verdict; the order is from best to worst.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
@@ -55,6 +56,7 @@ pub enum CheckStatus {
 }
 
 /// One check.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
     /// Stable id, e.g. `traffic_tags`.
@@ -69,6 +71,7 @@ pub struct Check {
 }
 
 /// A campaign's health.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Health {
     /// Campaign id.

@@ -36,6 +36,7 @@ pub const MAJOR_COUNTRIES: [&str; 5] = ["IN", "AE", "GB", "US", "DE"];
 pub const MATRIX_VISITOR_ID: &str = "route-preview-matrix";
 
 /// The decided table.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Matrix {
     /// The handle.
@@ -59,6 +60,7 @@ pub struct Matrix {
 }
 
 /// One country x device segment.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cell {
     /// The country, `null` when unknown.
@@ -81,6 +83,7 @@ pub struct Cell {
 }
 
 /// The campaign of a cell's rule.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CampaignCell {
     /// Id.
@@ -94,6 +97,7 @@ pub struct CampaignCell {
 }
 
 /// Where one variant's share of a segment goes.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantCell {
     /// Key.
@@ -110,6 +114,7 @@ pub struct VariantCell {
 }
 
 /// What a legend item stands for.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LegendKind {
@@ -122,6 +127,7 @@ pub enum LegendKind {
 }
 
 /// One colour of the table.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LegendItem {
     /// What it stands for.

@@ -26,6 +26,7 @@ pub struct StatRow {
 }
 
 /// Figures of one variant.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VariantStats {
     /// Variant key.
@@ -39,6 +40,7 @@ pub struct VariantStats {
 }
 
 /// Totals over all variants, unknown ones included.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
     /// Real conversions.
@@ -48,6 +50,7 @@ pub struct Totals {
 }
 
 /// A campaign's conversion figures.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     /// The campaign's variants, in its order.

@@ -82,6 +82,7 @@ impl From<CampaignError> for ApiError {
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// Body of `POST /v2/handles/{handle}/campaigns`.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaign {
@@ -276,6 +277,7 @@ pub fn transition_campaign(
 }
 
 /// A campaign as the API shows it.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignView {
     /// The stored document, with `status` set to the effective status.

@@ -36,6 +36,7 @@ pub const MAX_METADATA_BYTES: usize = 4096;
 pub const TEST_EVENT: &str = "test_conversion";
 
 /// Body of `POST /v2/public/conversions`.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionInput {
@@ -56,6 +57,7 @@ pub struct ConversionInput {
 }
 
 /// Body of `POST .../campaigns/{id}/test-conversion`.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestConversionInput {
@@ -71,6 +73,7 @@ pub struct TestConversionInput {
 }
 
 /// A checked conversion, ready to store.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conversion {
     /// Handle (from the ctx).

@@ -62,6 +62,7 @@ impl From<DomainError> for ApiError {
 }
 
 /// A destination domain as the API shows it.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainView {
     /// The stored document.
@@ -104,6 +105,7 @@ pub fn view_of(config: &HandleConfig, name: &str) -> Result<DomainView, DomainEr
 }
 
 /// Body of `POST .../destination-domains`.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddDomain {
@@ -188,6 +190,7 @@ pub fn record_verification(doc: &mut DomainDoc, records: &[String], now: &str) -
 }
 
 /// Body of `POST .../{domain}/decision`.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecideDomain {

@@ -14,6 +14,7 @@ use super::store::StoreError;
 use crate::model::diag::{Diagnostic, Severity};
 
 /// Every stable error code the API answers with.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

@@ -25,6 +25,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod memory;
 pub mod pages;
+pub mod replies;
 pub mod routes;
 pub mod rules;
 pub mod service;

@@ -39,6 +39,7 @@ pub use crate::model::page::document::page_schema;
 pub use crate::model::page::{AccessLevel, PageRevision, PageState};
 
 /// Body of `PUT .../site-structure/campaigns/{id}` (management and public).
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageInput {
@@ -105,6 +106,7 @@ pub fn publish(state: &mut PageState, by: &str, now: &str) -> Result<bool, ApiEr
 }
 
 /// A page as the management API shows it.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PageView<'s> {
     /// The campaign.
@@ -128,6 +130,7 @@ pub fn page_view<'s>(campaign: &'s str, state: &'s PageState) -> PageView<'s> {
 }
 
 /// A published page as the public routes show it.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublicPage<'s> {
     /// The campaign.
@@ -171,6 +174,7 @@ pub const DEFAULT_SITE_TOKEN_TTL: i64 = 3600;
 pub const MAX_SITE_TOKEN_TTL: i64 = 24 * 3600;
 
 /// Body of `POST .../campaigns/{id}/site-tokens` (may be empty).
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteTokenRequest {
@@ -180,6 +184,7 @@ pub struct SiteTokenRequest {
 }
 
 /// A minted site token.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SiteToken {
     /// The token; send it as `Authorization: Bearer <token>`.

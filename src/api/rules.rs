@@ -77,6 +77,7 @@ impl From<RuleError> for ApiError {
 
 /// A rule as the API shows it: the document, where it stands in evaluation order, and
 /// its warnings (e.g. an unroutable destination).
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleView {
     /// The stored rule.

@@ -7,6 +7,7 @@ use super::error::ApiError;
 use crate::model::ids::is_valid_slug;
 
 /// Body of a support report.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SupportReport {

@@ -16,6 +16,7 @@ use url::Url;
 use crate::model::config::{DecisionValue, DomainDoc, Verification};
 
 /// Why a URL or host may not be routed to.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum NotRoutable {

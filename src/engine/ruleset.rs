@@ -142,6 +142,7 @@ pub struct Visit<'a> {
 }
 
 /// What kind of answer a decision is.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -158,6 +159,7 @@ pub enum Outcome {
 }
 
 /// Why a campaign rule assigned no variant.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum NoVariant {

@@ -8,6 +8,7 @@ use serde_json::Value;
 pub mod document;
 
 /// Who may see a page (enforced by the storefront).
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AccessLevel {
@@ -34,6 +35,7 @@ impl AccessLevel {
 }
 
 /// One revision of a page.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageRevision {
@@ -56,6 +58,7 @@ pub struct PageRevision {
 }
 
 /// A campaign page: its draft and its published revision.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageState {

@@ -1,19 +1,20 @@
 //! `.../campaigns`: list, create, one with its stats, lifecycle transitions, health,
 //! test conversions.
 
-use serde_json::{json, Value};
-
 use crate::analysis::health;
 use crate::analysis::stats::{self, Stats};
 use crate::api::body;
 use crate::api::campaigns::{
     campaign_view, campaign_views, create_campaign, find_campaign, transition_campaign, uuid_v4,
-    CreateCampaign,
+    CampaignView, CreateCampaign,
 };
-use crate::api::context::{to_json, Ctx, Reply};
+use crate::api::context::{Ctx, Reply};
 use crate::api::conversions::{self, TestConversionInput};
 use crate::api::documents::{current, load, mutate};
 use crate::api::error::{ApiError, Missing};
+use crate::api::replies::{
+    CampaignHealth, CampaignList, CampaignResult, TestConversionResult, TransitionResult,
+};
 use crate::api::store::{Resolver, Store};
 use crate::model::config::HandleConfig;
 use crate::model::ids::hex;
@@ -29,9 +30,13 @@ async fn campaign_stats<S: Store, R: Resolver>(
     Ok(stats::stats(doc, &rows))
 }
 
-fn view<S, R>(cx: &Ctx<'_, S, R>, config: &HandleConfig, id: &str) -> Result<Value, ApiError> {
+fn view<S, R>(
+    cx: &Ctx<'_, S, R>,
+    config: &HandleConfig,
+    id: &str,
+) -> Result<CampaignView, ApiError> {
     let doc = find_campaign(config, id)?;
-    to_json(&campaign_view(config, doc, cx.now))
+    Ok(campaign_view(config, doc, cx.now))
 }
 
 pub(super) async fn list<S: Store, R: Resolver>(
@@ -39,10 +44,14 @@ pub(super) async fn list<S: Store, R: Resolver>(
     handle: &str,
 ) -> Result<Reply, ApiError> {
     let current = load(cx.store, handle).await?;
-    let list = campaign_views(&current.config, cx.now);
-    Ok(Reply::ok(json!({
-        "handle": handle, "version": current.version, "campaigns": to_json(&list)?,
-    })))
+    Reply::of(
+        200,
+        &CampaignList {
+            handle: handle.to_owned(),
+            version: current.version,
+            campaigns: campaign_views(&current.config, cx.now),
+        },
+    )
 }
 
 pub(super) async fn create<S: Store, R: Resolver>(
@@ -61,10 +70,13 @@ pub(super) async fn create<S: Store, R: Resolver>(
         )?)
     })
     .await?;
-    Ok(Reply::new(
+    Reply::of(
         201,
-        json!({ "version": done.version, "campaign": view(cx, &done.config, &done.value)? }),
-    ))
+        &CampaignResult {
+            version: done.version,
+            campaign: view(cx, &done.config, &done.value)?,
+        },
+    )
 }
 
 pub(super) async fn get<S: Store, R: Resolver>(
@@ -74,10 +86,14 @@ pub(super) async fn get<S: Store, R: Resolver>(
 ) -> Result<Reply, ApiError> {
     let current = load(cx.store, handle).await?;
     let mut campaign = view(cx, &current.config, id)?;
-    campaign["stats"] = to_json(&campaign_stats(cx, &current.config, id).await?)?;
-    Ok(Reply::ok(
-        json!({ "version": current.version, "campaign": campaign }),
-    ))
+    campaign.stats = Some(campaign_stats(cx, &current.config, id).await?);
+    Reply::of(
+        200,
+        &CampaignResult {
+            version: current.version,
+            campaign,
+        },
+    )
 }
 
 pub(super) async fn transition<S: Store, R: Resolver>(
@@ -90,11 +106,16 @@ pub(super) async fn transition<S: Store, R: Resolver>(
         Ok(transition_campaign(c, id, requested, cx.now)?)
     })
     .await?;
-    let (from, to) = done.value;
-    Ok(Reply::ok(json!({
-        "version": done.version, "from": from, "status": to,
-        "campaign": view(cx, &done.config, id)?,
-    })))
+    let (from, status) = done.value;
+    Reply::of(
+        200,
+        &TransitionResult {
+            version: done.version,
+            from,
+            status,
+            campaign: view(cx, &done.config, id)?,
+        },
+    )
 }
 
 pub(super) async fn health<S: Store, R: Resolver>(
@@ -117,9 +138,13 @@ pub(super) async fn health<S: Store, R: Resolver>(
         &tests,
     )
     .ok_or_else(|| ApiError::not_found(Missing::Campaign, id))?;
-    let mut value = to_json(&report)?;
-    value["version"] = json!(current.version);
-    Ok(Reply::ok(value))
+    Reply::of(
+        200,
+        &CampaignHealth {
+            version: current.version,
+            health: report,
+        },
+    )
 }
 
 pub(super) async fn test_conversion<S: Store, R: Resolver>(
@@ -147,8 +172,12 @@ pub(super) async fn test_conversion<S: Store, R: Resolver>(
     cx.store
         .record_conversion(&conversion, &key, &key, &cx.now_text())
         .await?;
-    Ok(Reply::new(
+    Reply::of(
         201,
-        json!({ "recorded": true, "conversion": to_json(&conversion)?, "ctx": ctx_token }),
-    ))
+        &TestConversionResult {
+            recorded: true,
+            conversion,
+            ctx: ctx_token,
+        },
+    )
 }

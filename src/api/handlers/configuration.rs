@@ -3,14 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::analysis::audit::audit as rule_audit;
 use crate::analysis::matrix::{matrix, MatrixError};
 use crate::api::body;
-use crate::api::context::{to_json, Ctx, Reply};
+use crate::api::context::{Ctx, Reply};
 use crate::api::documents::{current, mutate, Edit, Focus};
 use crate::api::error::{ApiError, ErrorCode, Missing};
+use crate::api::replies::{
+    Configuration, ConfigurationWriteResult, PreviewToken, RoutePreview, RuleAudit,
+};
 use crate::api::rules::replace_configuration;
 use crate::api::store::{Resolver, Store};
 use crate::engine::device::DeviceCategory;
@@ -39,10 +42,14 @@ pub(super) async fn get<S: Store, R: Resolver>(
     handle: &str,
 ) -> Result<Reply, ApiError> {
     let (current, compiled) = current(cx.store, handle).await?;
-    Ok(Reply::ok(json!({
-        "version": current.version, "configuration": to_json(&current.config)?,
-        "warnings": to_json(&compiled.warnings)?,
-    })))
+    Reply::of(
+        200,
+        &Configuration {
+            version: current.version,
+            configuration: current.config,
+            warnings: compiled.warnings,
+        },
+    )
 }
 
 pub(super) async fn put<S: Store, R: Resolver>(
@@ -61,9 +68,13 @@ pub(super) async fn put<S: Store, R: Resolver>(
         })
     })
     .await?;
-    Ok(Reply::ok(json!({
-        "version": done.version, "warnings": to_json(&done.compiled.warnings)?,
-    })))
+    Reply::of(
+        200,
+        &ConfigurationWriteResult {
+            version: done.version,
+            warnings: done.compiled.warnings,
+        },
+    )
 }
 
 /// Query of `GET .../route-preview`: `entry` (required), `countries` and `devices`
@@ -137,9 +148,13 @@ pub(super) async fn route_preview<S: Store, R: Resolver>(
         &request.devices,
         request.at,
     )?;
-    let mut body = to_json(&table)?;
-    body["version"] = json!(current.version);
-    Ok(Reply::ok(body))
+    Reply::of(
+        200,
+        &RoutePreview {
+            version: current.version,
+            matrix: table,
+        },
+    )
 }
 
 pub(super) async fn audit<S: Store, R: Resolver>(
@@ -147,9 +162,13 @@ pub(super) async fn audit<S: Store, R: Resolver>(
     handle: &str,
 ) -> Result<Reply, ApiError> {
     let (current, compiled) = current(cx.store, handle).await?;
-    let mut body = to_json(&rule_audit(&current.config, &compiled.ruleset))?;
-    body["version"] = json!(current.version);
-    Ok(Reply::ok(body))
+    Reply::of(
+        200,
+        &RuleAudit {
+            version: current.version,
+            audit: rule_audit(&current.config, &compiled.ruleset),
+        },
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,10 +208,17 @@ pub(super) fn preview_token<S: Store, R: Resolver>(
         sub: Some(cx.principal.sub.clone()),
     };
     let token = tokens::sign(TokenKind::Preview, secret, claims, now, ttl);
-    Ok(Reply::new(
+    Reply::of(
         201,
-        json!({ "token": token, "handle": handle, "expires_at": now + ttl, "usage": format!("/{handle}/<entry>?__preview=<token>&__country=IN&__device=mobile&__explain=1") }),
-    ))
+        &PreviewToken {
+            token,
+            handle: handle.to_owned(),
+            expires_at: now + ttl,
+            usage: format!(
+                "/{handle}/<entry>?__preview=<token>&__country=IN&__device=mobile&__explain=1"
+            ),
+        },
+    )
 }
 
 #[cfg(test)]

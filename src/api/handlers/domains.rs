@@ -1,15 +1,14 @@
 //! `.../destination-domains`: list, add, verify (a TXT lookup), decide.
 
-use serde_json::json;
-
 use crate::api::body;
-use crate::api::context::{to_json, Ctx, Reply};
+use crate::api::context::{Ctx, Reply};
 use crate::api::documents::{current, load, mutate, Edit};
 use crate::api::domains::{
     self, add_domain, decide_domain, domain_mut, domain_view, record_verification, txt_record_name,
     AddDomain, DecideDomain,
 };
 use crate::api::error::{ApiError, ErrorCode};
+use crate::api::replies::{DomainList, DomainWriteResult, VerifyCheck, VerifyResult};
 use crate::api::store::{Resolver, Store};
 use crate::model::ids::hex;
 
@@ -25,10 +24,13 @@ pub(super) async fn list<S: Store, R: Resolver>(
         .iter()
         .map(|d| domain_view(d, threshold))
         .collect();
-    Ok(Reply::ok(json!({
-        "handle": handle, "version": current.version, "risk_threshold": threshold,
-        "domains": to_json(&domains)?,
-    })))
+    let list = DomainList {
+        handle: handle.to_owned(),
+        version: current.version,
+        risk_threshold: threshold,
+        domains,
+    };
+    Reply::of(200, &list)
 }
 
 pub(super) async fn add<S: Store, R: Resolver>(
@@ -42,11 +44,14 @@ pub(super) async fn add<S: Store, R: Resolver>(
         Ok(Edit::whole(add_domain(c, request.clone(), token.clone())?))
     })
     .await?;
-    let view = domains::view_of(&done.config, &done.value)?;
-    Ok(Reply::new(
+    let domain = domains::view_of(&done.config, &done.value)?;
+    Reply::of(
         201,
-        json!({ "version": done.version, "domain": to_json(&view)? }),
-    ))
+        &DomainWriteResult {
+            version: done.version,
+            domain,
+        },
+    )
 }
 
 pub(super) async fn verify<S: Store, R: Resolver>(
@@ -70,11 +75,16 @@ pub(super) async fn verify<S: Store, R: Resolver>(
         Ok(Edit::whole(record_verification(doc, &records, &now)))
     })
     .await?;
-    let view = domains::view_of(&done.config, &name)?;
-    Ok(Reply::ok(json!({
-        "version": done.version, "domain": to_json(&view)?,
-        "check": { "record": record, "found": records, "matched": done.value },
-    })))
+    let result = VerifyResult {
+        version: done.version,
+        domain: domains::view_of(&done.config, &name)?,
+        check: VerifyCheck {
+            record,
+            found: records,
+            matched: done.value,
+        },
+    };
+    Reply::of(200, &result)
 }
 
 pub(super) async fn decide<S: Store, R: Resolver>(
@@ -91,8 +101,12 @@ pub(super) async fn decide<S: Store, R: Resolver>(
         Ok(Edit::whole(doc.domain.clone()))
     })
     .await?;
-    let view = domains::view_of(&done.config, &done.value)?;
-    Ok(Reply::ok(
-        json!({ "version": done.version, "domain": to_json(&view)? }),
-    ))
+    let domain = domains::view_of(&done.config, &done.value)?;
+    Reply::of(
+        200,
+        &DomainWriteResult {
+            version: done.version,
+            domain,
+        },
+    )
 }

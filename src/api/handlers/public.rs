@@ -1,12 +1,11 @@
 //! The public writes: conversions tied to a ctx token, and support reports.
 
-use serde_json::json;
-
 use crate::api::body;
 use crate::api::context::{Ctx, Reply};
 use crate::api::conversions::{self, ConversionInput, Dedupe};
 use crate::api::documents::load;
 use crate::api::error::ApiError;
+use crate::api::replies::{ConversionResult, ConversionTarget, SupportReportResult};
 use crate::api::store::{Resolver, Store};
 use crate::api::support::{self, SupportReport};
 
@@ -33,21 +32,24 @@ pub(super) async fn conversion<S: Store, R: Resolver>(
         .store
         .record_conversion(&conversion, key, &hash, &cx.now_text())
         .await?;
-    let answer = json!({ "campaign": conversion.campaign, "variant": conversion.variant, "event": conversion.event });
-    match conversions::dedupe(stored.as_deref(), &hash)? {
-        Dedupe::Recorded => Ok(Reply::new(
-            201,
-            json!({ "recorded": true, "duplicate": false, "conversion": answer }),
-        )),
-        Dedupe::Replay => {
-            let mut reply =
-                Reply::ok(json!({ "recorded": false, "duplicate": true, "conversion": answer }));
-            reply
-                .headers
-                .push(("Idempotent-Replayed", "true".to_owned()));
-            Ok(reply)
-        }
+    let conversion = ConversionTarget {
+        campaign: conversion.campaign,
+        variant: conversion.variant,
+        event: conversion.event,
+    };
+    let recorded = conversions::dedupe(stored.as_deref(), &hash)? == Dedupe::Recorded;
+    let result = ConversionResult {
+        recorded,
+        duplicate: !recorded,
+        conversion,
+    };
+    let mut reply = Reply::of(if recorded { 201 } else { 200 }, &result)?;
+    if !recorded {
+        reply
+            .headers
+            .push(("Idempotent-Replayed", "true".to_owned()));
     }
+    Ok(reply)
 }
 
 /// `POST /v2/support/report`.
@@ -61,8 +63,11 @@ pub(super) async fn support_report<S: Store, R: Resolver>(
     cx.store
         .insert_report(&report_id, &report, cx.client, &cx.now_text())
         .await?;
-    Ok(Reply::new(
+    Reply::of(
         201,
-        json!({ "report_id": report_id, "received_at": cx.now_text() }),
-    ))
+        &SupportReportResult {
+            report_id,
+            received_at: cx.now_text(),
+        },
+    )
 }

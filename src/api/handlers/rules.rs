@@ -1,11 +1,14 @@
 //! `.../personalization-rules` and `.../tracking-templates`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::api::body;
-use crate::api::context::{to_json, Ctx, Reply};
+use crate::api::context::{Ctx, Reply};
 use crate::api::documents::{current, load, mutate};
 use crate::api::error::ApiError;
+use crate::api::replies::{
+    RuleDeleteResult, RuleList, RuleWriteResult, TemplateList, TemplateWriteResult,
+};
 use crate::api::rules::{
     delete_rule, put_rule, put_template as template_edit, rule_view, rule_views,
 };
@@ -17,11 +20,13 @@ pub(super) async fn list<S: Store, R: Resolver>(
     handle: &str,
 ) -> Result<Reply, ApiError> {
     let (current, compiled) = current(cx.store, handle).await?;
-    Ok(Reply::ok(json!({
-        "handle": handle, "version": current.version,
-        "entries": to_json(&current.config.entries)?,
-        "rules": to_json(&rule_views(&current.config, &compiled))?,
-    })))
+    let list = RuleList {
+        handle: handle.to_owned(),
+        version: current.version,
+        rules: rule_views(&current.config, &compiled),
+        entries: current.config.entries,
+    };
+    Reply::of(200, &list)
 }
 
 pub(super) async fn put<S: Store, R: Resolver>(
@@ -38,10 +43,12 @@ pub(super) async fn put<S: Store, R: Resolver>(
         .iter()
         .find(|r| r.id == id)
         .map(|r| rule_view(r, &done.compiled.warnings));
-    Ok(Reply::new(
-        if done.value { 201 } else { 200 },
-        json!({ "version": done.version, "created": done.value, "rule": to_json(&rule)? }),
-    ))
+    let result = RuleWriteResult {
+        version: done.version,
+        created: done.value,
+        rule,
+    };
+    Reply::of(if done.value { 201 } else { 200 }, &result)
 }
 
 pub(super) async fn delete<S: Store, R: Resolver>(
@@ -50,7 +57,13 @@ pub(super) async fn delete<S: Store, R: Resolver>(
     id: &str,
 ) -> Result<Reply, ApiError> {
     let done = mutate(cx, handle, |c| Ok(delete_rule(c, id)?)).await?;
-    Ok(Reply::ok(json!({ "version": done.version, "deleted": id })))
+    Reply::of(
+        200,
+        &RuleDeleteResult {
+            version: done.version,
+            deleted: id.to_owned(),
+        },
+    )
 }
 
 pub(super) async fn list_templates<S: Store, R: Resolver>(
@@ -58,11 +71,13 @@ pub(super) async fn list_templates<S: Store, R: Resolver>(
     handle: &str,
 ) -> Result<Reply, ApiError> {
     let current = load(cx.store, handle).await?;
-    Ok(Reply::ok(json!({
-        "handle": handle, "version": current.version,
-        "default_template": current.config.default_template,
-        "templates": to_json(&current.config.templates)?,
-    })))
+    let list = TemplateList {
+        handle: handle.to_owned(),
+        version: current.version,
+        default_template: current.config.default_template,
+        templates: current.config.templates,
+    };
+    Reply::of(200, &list)
 }
 
 pub(super) async fn put_template<S: Store, R: Resolver>(
@@ -73,9 +88,10 @@ pub(super) async fn put_template<S: Store, R: Resolver>(
     let template: TemplateDoc = body::parse(body, cx.settings.max_body_bytes)?;
     let id = template.id.clone();
     let done = mutate(cx, handle, |c| Ok(template_edit(c, template.clone()))).await?;
-    let stored = done.config.templates.iter().find(|t| t.id == id);
-    Ok(Reply::new(
-        if done.value { 201 } else { 200 },
-        json!({ "version": done.version, "created": done.value, "template": to_json(&stored)? }),
-    ))
+    let result = TemplateWriteResult {
+        version: done.version,
+        created: done.value,
+        template: done.config.templates.into_iter().find(|t| t.id == id),
+    };
+    Reply::of(if done.value { 201 } else { 200 }, &result)
 }
