@@ -14,8 +14,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join, sep } from 'node:path';
 
 import { ROOT, startWorker } from './harness.mjs';
 
@@ -32,6 +32,7 @@ const CHROMIUM_ARGS = [
 ];
 const ARTIFACTS = join(ROOT, 'tests', 'e2e', 'artifacts');
 const SCREENSHOTS = join(ROOT, 'tests', 'e2e', 'screenshots');
+const UI_JS = join(ROOT, 'src', 'edge', 'ui', 'js');
 const HANDLE = 'gharart';
 const V2 = `/v2/handles/${HANDLE}`;
 const CSP_DIRECTIVES = [
@@ -170,19 +171,42 @@ describe('preview page in Chromium', { skip: SKIP || (!HAVE_CHROMIUM && `${CHROM
     assert.doesNotMatch(page.body, /\sstyle=|<style/i, 'no inline style');
     assert.doesNotMatch(page.body, /\son[a-z]+=/i, 'no inline event handler');
     assert.doesNotMatch(page.body, /(src|href)="(https?:)?\/\//i, 'no external resource');
+    // The stylesheet, and every module the page's module script imports, transitively.
+    const styles = [...page.body.matchAll(/<link rel="stylesheet" href="([^"]+)">/g)].map((m) => m[1]);
+    const scripts = [...page.body.matchAll(/<script\b([^>]*)>/gi)].map((m) => m[1]);
+    assert.deepEqual(styles, ['/preview/app.css']);
+    assert.deepEqual(scripts, [' type="module" src="/preview/js/main.js"'], 'one module script');
     let total = Buffer.byteLength(page.body);
-    for (const [path, type] of [['/preview/app.js', /^text\/javascript/], ['/preview/app.css', /^text\/css/]]) {
+    const modules = [];
+    const queue = [[styles[0], /^text\/css/], ['/preview/js/main.js', /^text\/javascript/]];
+    while (queue.length) {
+      const [path, type] = queue.shift();
       const asset = await worker.fetch(path);
       assert.equal(asset.status, 200, path);
       assert.match(asset.headers.get('content-type'), type, path);
       assert.ok(asset.headers.get('content-security-policy'), path);
       assert.match(asset.headers.get('cache-control'), /no-store/, path);
+      assert.equal(asset.headers.get('x-content-type-options'), 'nosniff', path);
       total += Buffer.byteLength(asset.body);
+      if (!path.endsWith('.js')) continue;
+      modules.push(path);
+      assert.doesNotMatch(asset.body, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/, `${path}: text only, no code from strings`);
+      for (const m of asset.body.matchAll(/^(?:import|export)\b[^'"]*?\bfrom\s+'([^']+)'|^import\s+'([^']+)'/gm)) {
+        const spec = m[1] ?? m[2];
+        assert.match(spec, /^\.\.?\//, `${path} imports ${spec}: relative imports only`);
+        const target = new URL(spec, `${worker.base}${path}`).pathname;
+        if (!modules.includes(target) && !queue.some(([p]) => p === target)) queue.push([target, /^text\/javascript/]);
+      }
     }
     assert.ok(total < 80_000, `page + JS + CSS is ${total} bytes`);
+    // Every module in the source tree is served and reached from main.js: none forgotten
+    // in ui.rs, none left over.
+    const onDisk = readdirSync(UI_JS, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => `/preview/js/${f.split(sep).join('/')}`);
+    assert.deepEqual([...modules].sort(), onDisk.sort());
     assert.equal((await worker.fetch('/preview/')).status, 200, 'trailing slash');
     assert.equal((await worker.fetch('/preview', { method: 'HEAD' })).status, 200, 'HEAD');
     assert.equal((await worker.fetch('/preview/nope.js')).status, 404);
+    for (const path of ['/preview/app.js', '/preview/js/nope.js', '/preview/js', '/preview/js/views']) assert.equal((await worker.fetch(path)).status, 404, path);
     // The visitor route is untouched: two-segment entry paths still route.
     assert.equal((await worker.fetch(`/${HANDLE}/festive`)).status, 302);
   });
