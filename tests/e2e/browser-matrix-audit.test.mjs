@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ARTIFACTS, AT, SCREENSHOTS, V2, connect, describeInChromium, runPreview, setVisitor, shortUrl } from './browser.mjs';
+import { ARTIFACTS, AT, SCREENSHOTS, V2, describeInChromium, runPreview, setVisitor, shortUrl } from './browser.mjs';
 
 describeInChromium('preview page in Chromium: matrix, audit and domains', (suite) => {
   let worker;
@@ -22,8 +22,7 @@ describeInChromium('preview page in Chromium: matrix, audit and domains', (suite
   // The page as a marketer leaves it: festive previewed for an Indian phone.
   before(async () => {
     ({ worker, pats: T } = suite);
-    main = await suite.openPage();
-    await connect(main.page, T.admin);
+    main = await suite.openPage({ token: T.admin });
     await main.page.selectOption('#entry', 'festive');
     await setVisitor(main.page, { country: 'IN', device: 'mobile' });
     await runPreview(main.page);

@@ -5,7 +5,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { HANDLE, V2, connect, describeInChromium, runPreview, setVisitor, traceRows } from './browser.mjs';
+import { HANDLE, V2, describeInChromium, runPreview, setVisitor, traceRows } from './browser.mjs';
 
 describeInChromium('preview page in Chromium: previews', (suite) => {
   let worker;
@@ -14,8 +14,7 @@ describeInChromium('preview page in Chromium: previews', (suite) => {
 
   before(async () => {
     ({ worker, pats: T } = suite);
-    main = await suite.openPage();
-    await connect(main.page, T.admin);
+    main = await suite.openPage({ token: T.admin });
   });
 
   test('India + mobile: in-mobile and the Indian mobile storefront; the trace equals the API trace', async () => {

@@ -59,8 +59,11 @@ export function describeInChromium(title, body) {
   const suite = {
     worker: null,
     pats: null,
-    /** A page with its console errors, page errors and request URLs collected. */
-    async openPage({ width = 1440, height = 900, permissions = [] } = {}) {
+    /**
+     * A page with its console errors, page errors and request URLs collected; with
+     * `token`, the gharart handle loaded with it (after its first preview).
+     */
+    async openPage({ width = 1440, height = 900, permissions = [], token } = {}) {
       const context = await browser.newContext({ viewport: { width, height }, locale: 'en-US', timezoneId: 'UTC' });
       if (permissions.length) await context.grantPermissions(permissions, { origin: suite.worker.base });
       const page = await context.newPage();
@@ -74,6 +77,7 @@ export function describeInChromium(title, body) {
       page.on('request', (r) => requests.push({ url: r.url(), headers: r.headers() }));
       const response = await page.goto(`${suite.worker.base}/preview`);
       await page.waitForSelector('html[data-ready="true"]');
+      if (token) await connect(page, token);
       return { context, page, problems, requests, response };
     },
     /** An explain trace fetched here (not by the page) with a CLI-minted preview token. */
