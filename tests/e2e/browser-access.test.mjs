@@ -5,7 +5,7 @@
 //
 // Artifact: tests/e2e/artifacts/preview-page-mobile.png (the page at 390 px, always).
 
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join, sep } from 'node:path';
@@ -20,16 +20,10 @@ const CSP_DIRECTIVES = [
 ];
 
 describeInChromium('preview page in Chromium: the page and access by token', (suite) => {
-  let worker;
-  let T; // PATs by name
   let main; // the page most tests share, in file order
 
-  before(() => {
-    ({ worker, pats: T } = suite);
-  });
-
   test('the page and its assets: CSP, no-store, no inline code, small', async () => {
-    const page = await worker.fetch('/preview');
+    const page = await suite.worker.fetch('/preview');
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type'), /^text\/html/);
     const csp = page.headers.get('content-security-policy') ?? '';
@@ -53,7 +47,7 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
     const queue = [[styles[0], /^text\/css/], ['/preview/js/main.js', /^text\/javascript/]];
     while (queue.length) {
       const [path, type] = queue.shift();
-      const asset = await worker.fetch(path);
+      const asset = await suite.worker.fetch(path);
       assert.equal(asset.status, 200, path);
       assert.match(asset.headers.get('content-type'), type, path);
       assert.ok(asset.headers.get('content-security-policy'), path);
@@ -66,7 +60,7 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
       for (const m of asset.body.matchAll(/^(?:import|export)\b[^'"]*?\bfrom\s+'([^']+)'|^import\s+'([^']+)'/gm)) {
         const spec = m[1] ?? m[2];
         assert.match(spec, /^\.\.?\//, `${path} imports ${spec}: relative imports only`);
-        const target = new URL(spec, `${worker.base}${path}`).pathname;
+        const target = new URL(spec, `${suite.worker.base}${path}`).pathname;
         if (!modules.includes(target) && !queue.some(([p]) => p === target)) queue.push([target, /^text\/javascript/]);
       }
     }
@@ -75,12 +69,12 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
     // in ui.rs, none left over.
     const onDisk = readdirSync(UI_JS, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => `/preview/js/${f.split(sep).join('/')}`);
     assert.deepEqual([...modules].sort(), onDisk.sort());
-    assert.equal((await worker.fetch('/preview/')).status, 200, 'trailing slash');
-    assert.equal((await worker.fetch('/preview', { method: 'HEAD' })).status, 200, 'HEAD');
-    assert.equal((await worker.fetch('/preview/nope.js')).status, 404);
-    for (const path of ['/preview/app.js', '/preview/js/nope.js', '/preview/js', '/preview/js/views']) assert.equal((await worker.fetch(path)).status, 404, path);
+    assert.equal((await suite.worker.fetch('/preview/')).status, 200, 'trailing slash');
+    assert.equal((await suite.worker.fetch('/preview', { method: 'HEAD' })).status, 200, 'HEAD');
+    assert.equal((await suite.worker.fetch('/preview/nope.js')).status, 404);
+    for (const path of ['/preview/app.js', '/preview/js/nope.js', '/preview/js', '/preview/js/views']) assert.equal((await suite.worker.fetch(path)).status, 404, path);
     // The visitor route is untouched: two-segment entry paths still route.
-    assert.equal((await worker.fetch(`/${HANDLE}/festive`)).status, 302);
+    assert.equal((await suite.worker.fetch(`/${HANDLE}/festive`)).status, 302);
   });
 
   test('loads in Chromium under its CSP with no console errors, asks for a token', async () => {
@@ -101,9 +95,9 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
 
   test('entering the PAT shows the entries (token in sessionStorage only, never in a URL)', async () => {
     const { page, problems, requests } = main;
-    await connect(page, T.admin);
+    await connect(page, suite.pats.admin);
     assert.equal(await page.isVisible('#visitor'), true);
-    const listed = (await worker.api('GET', `${V2}/personalization-rules`, { token: T.admin })).json;
+    const listed = (await suite.worker.api('GET', `${V2}/personalization-rules`, { token: suite.pats.admin })).json;
     const options = await page.$$eval('#entry option', (os) => os.map((o) => o.value));
     const expected = Array.isArray(listed.entries)
       ? listed.entries.map((e) => e.slug)
@@ -116,11 +110,11 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
       local: localStorage.length,
       url: location.href,
     }));
-    assert.equal(storage.session, T.admin);
+    assert.equal(storage.session, suite.pats.admin);
     assert.equal(storage.local, 0, 'nothing in localStorage');
-    assert.equal(storage.url, `${worker.base}/preview`);
+    assert.equal(storage.url, `${suite.worker.base}/preview`);
     for (const r of requests) {
-      assert.ok(!r.url.includes(T.admin), `PAT in a URL: ${r.url}`);
+      assert.ok(!r.url.includes(suite.pats.admin), `PAT in a URL: ${r.url}`);
       if (r.headers.authorization) assert.ok(new URL(r.url).pathname.startsWith('/v2/'), `Authorization only to the API: ${r.url}`);
     }
     assert.deepEqual(problems, []);
@@ -133,7 +127,7 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
     assert.equal(await focused(), 'token', 'the token first');
     // The focused field shows a visible focus ring.
     assert.notEqual(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'none');
-    await page.keyboard.type(T.admin);
+    await page.keyboard.type(suite.pats.admin);
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'handle');
     const before = Number((await page.getAttribute('#results', 'data-seq')) ?? 0);
@@ -144,7 +138,7 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
     // the page, a skip link leads to them (the first stop from the top).
     await page.reload();
     await page.waitForSelector('#results[data-seq]');
-    assert.equal(await page.inputValue('#token'), T.admin);
+    assert.equal(await page.inputValue('#token'), suite.pats.admin);
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'skip');
     await page.keyboard.press('Enter');
@@ -205,15 +199,15 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
     assert.equal(await page.isVisible('#visitor'), false);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('edgeRouterPreview.token')), null, 'a refused token is not kept');
 
-    shown = await attempt(T.expired);
+    shown = await attempt(suite.pats.expired);
     assert.equal(shown.code, 'token_expired');
     assert.match(shown.text, /has expired/);
 
-    shown = await attempt(T.admin, 'other-shop');
+    shown = await attempt(suite.pats.admin, 'other-shop');
     assert.equal(shown.code, 'wrong_handle');
     assert.match(shown.text, /Not allowed\..*not valid for the handle “other-shop”/);
 
-    shown = await attempt(T.unrelated);
+    shown = await attempt(suite.pats.unrelated);
     assert.equal(shown.code, 'insufficient_scope');
     assert.match(shown.text, /may not read the rules/);
 
@@ -223,7 +217,7 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
 
     // Still usable: a token with rules:read and preview (no domains:read) previews, and the
     // domains section says what it may not do.
-    await connect(page, T.limited);
+    await connect(page, suite.pats.limited);
     assert.equal(await page.isHidden('#error'), true, 'the error is cleared');
     assert.equal(await page.getAttribute('#token', 'aria-invalid'), null);
     assert.ok(await page.getAttribute('#result-body', 'data-rule') !== null);

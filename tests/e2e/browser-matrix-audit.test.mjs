@@ -15,14 +15,11 @@ import { join } from 'node:path';
 import { ARTIFACTS, AT, SCREENSHOTS, V2, describeInChromium, runPreview, setVisitor, shortUrl } from './browser.mjs';
 
 describeInChromium('preview page in Chromium: matrix, audit and domains', (suite) => {
-  let worker;
-  let T; // PATs by name
   let main; // the page every test shares, in file order
 
   // The page as a marketer leaves it: festive previewed for an Indian phone.
   before(async () => {
-    ({ worker, pats: T } = suite);
-    main = await suite.openPage({ token: T.admin });
+    main = await suite.openPage({ token: suite.pats.admin });
     await main.page.selectOption('#entry', 'festive');
     await setVisitor(main.page, { country: 'IN', device: 'mobile' });
     await runPreview(main.page);
@@ -30,7 +27,7 @@ describeInChromium('preview page in Chromium: matrix, audit and domains', (suite
 
   test('the matrix equals the API route-preview for the same entry, cell by cell', async () => {
     const { page, problems } = main;
-    const api = (await worker.api('GET', `${V2}/route-preview?${new URLSearchParams({ entry: 'festive', at: AT })}`, { token: T.admin })).json;
+    const api = (await suite.worker.api('GET', `${V2}/route-preview?${new URLSearchParams({ entry: 'festive', at: AT })}`, { token: suite.pats.admin })).json;
     assert.equal(Date.parse(api.at), Date.parse(AT));
     const headers = await page.$$eval('#matrix-body table.matrix thead th[data-device]', (ths) => ths.map((t) => t.dataset.device));
     assert.deepEqual(headers, api.devices);
@@ -80,7 +77,7 @@ describeInChromium('preview page in Chromium: matrix, audit and domains', (suite
   test('the audit lists the festive findings: one priority collision, five unroutable destinations', async () => {
     const { page, problems } = main;
     await page.waitForSelector('#audit[data-loaded="true"]');
-    const api = (await worker.api('GET', `${V2}/rule-audit`, { token: T.admin })).json;
+    const api = (await suite.worker.api('GET', `${V2}/rule-audit`, { token: suite.pats.admin })).json;
     const collisions = await page.$$eval('#audit-body [data-finding="collision"]', (els) => els.map((e) => ({ rules: e.dataset.rules, text: e.textContent })));
     assert.equal(collisions.length, 1);
     assert.equal(collisions[0].rules, 'ae-arabic gulf-arabic');
@@ -107,7 +104,7 @@ describeInChromium('preview page in Chromium: matrix, audit and domains', (suite
   test('domain trust states are listed as the API has them', async () => {
     const { page, problems } = main;
     await page.waitForSelector('#domains[data-loaded="true"]');
-    const api = (await worker.api('GET', `${V2}/destination-domains`, { token: T.admin })).json;
+    const api = (await suite.worker.api('GET', `${V2}/destination-domains`, { token: suite.pats.admin })).json;
     const rows = await page.$$eval('#domains-body tbody tr', (trs) => trs.map((tr) => ({
       domain: tr.dataset.domain,
       routable: tr.dataset.routable,

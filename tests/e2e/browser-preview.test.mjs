@@ -8,13 +8,10 @@ import assert from 'node:assert/strict';
 import { HANDLE, V2, describeInChromium, runPreview, setVisitor, traceRows } from './browser.mjs';
 
 describeInChromium('preview page in Chromium: previews', (suite) => {
-  let worker;
-  let T; // PATs by name
   let main; // the page every test shares, in file order
 
   before(async () => {
-    ({ worker, pats: T } = suite);
-    main = await suite.openPage({ token: T.admin });
+    main = await suite.openPage({ token: suite.pats.admin });
   });
 
   test('India + mobile: in-mobile and the Indian mobile storefront; the trace equals the API trace', async () => {
@@ -136,20 +133,20 @@ describeInChromium('preview page in Chromium: previews', (suite) => {
     await setVisitor(page, { country: 'AE', device: 'desktop' });
     await runPreview(page);
     const first = await page.inputValue('#link');
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: worker.base });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.worker.base });
     await page.click('#copy');
     await page.waitForFunction(() => document.querySelector('#copy-status').textContent !== '');
     const status = await page.textContent('#copy-status');
     if (status === 'Link copied.') assert.equal(await page.evaluate(() => navigator.clipboard.readText()), first);
     else assert.match(status, /selected/); // the fallback: the text is selected for Ctrl+C
     const link = new URL(first);
-    assert.equal(link.origin, worker.base);
+    assert.equal(link.origin, suite.worker.base);
     assert.equal(link.pathname, `/${HANDLE}/festive`);
     assert.ok(link.searchParams.get('__preview'), 'a preview token');
     assert.equal(link.searchParams.get('__country'), 'AE');
     assert.equal(link.searchParams.get('__device'), 'desktop');
     assert.equal(link.searchParams.has('__explain'), false);
-    assert.ok(!first.includes(T.admin), 'never the management token');
+    assert.ok(!first.includes(suite.pats.admin), 'never the management token');
     // Fresh: each preview mints its own token (issued now, for this handle, expiring later).
     const minted = () => main.requests.filter((r) => r.url.endsWith(`${V2}/preview-tokens`)).length;
     const mintedBefore = minted();
@@ -162,7 +159,7 @@ describeInChromium('preview page in Chromium: previews', (suite) => {
     assert.ok(claims.iat >= clicked - 1, `issued at the preview: ${JSON.stringify(claims)}`);
     assert.ok(claims.exp > Date.now() / 1000, 'not expired');
     // Opening it gives the real route: a 302 to the Gulf store, as a preview (no cookie, no-store).
-    const res = await worker.fetch(link.pathname + link.search);
+    const res = await suite.worker.fetch(link.pathname + link.search);
     assert.equal(res.status, 302);
     assert.equal(res.url.origin + res.url.pathname, 'https://ae.gharart.com/festive');
     assert.equal(res.setCookies.length, 0, 'a preview sets no cookie');
