@@ -91,9 +91,9 @@ load: build cli
 	scripts/need.sh wrk:wrk
 	node bench/load.mjs
 
-# Refreshes the README's picture of the preview page.
+# Refreshes the README's picture of the preview page (taken by the matrix-audit browser test).
 screenshot: build cli
-	UPDATE_SCREENSHOT=1 node --test tests/e2e/browser.test.mjs
+	UPDATE_SCREENSHOT=1 node --test tests/e2e/browser-matrix-audit.test.mjs
 
 lint:
 	cargo fmt --check

@@ -1,9 +1,12 @@
-//! The preview page (`GET /preview`): plain HTML, CSS and JS embedded in the worker, no
-//! build step and no external resource. The page holds no data and no secret: the person
-//! pastes a management token (kept in `sessionStorage` only) and the page calls the
-//! same-origin API with it: the rules listing (entries), a fresh preview token, the explain
-//! trace of `/{handle}/{entry}?__preview=…&__explain=1`, the route-preview matrix, the rule
-//! audit and the destination domains.
+//! The preview page (`GET /preview`): plain HTML, CSS and JavaScript modules embedded in
+//! the worker, no build step and no external resource. The page holds no data and no
+//! secret: the person pastes a management token (kept in `sessionStorage` only) and the
+//! page calls the same-origin API with it: the rules listing (entries), a fresh preview
+//! token, the explain trace of `/{handle}/{entry}?__preview=…&__explain=1`, the
+//! route-preview matrix, the rule audit and the destination domains.
+//!
+//! The JavaScript is ES modules under `ui/js/` (see `ui/js/main.js`), loaded with
+//! `<script type="module">` and relative imports; each one is a row of [`ASSETS`].
 //!
 //! Served with `Cache-Control: no-store`, a strict Content-Security-Policy (scripts and
 //! styles from this origin only, which is why the JS and CSS are files of their own),
@@ -13,24 +16,56 @@ use worker::{Response, ResponseBuilder, Result};
 
 use super::respond::{self, base_headers};
 
-const INDEX_HTML: &str = include_str!("ui/index.html");
-const APP_JS: &str = include_str!("ui/app.js");
-const APP_CSS: &str = include_str!("ui/app.css");
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// A row of [`ASSETS`]: the file `ui/<path>`, served at `/preview/<path>`.
+macro_rules! ui_file {
+    ($path:literal, $content_type:expr) => {
+        ($path, $content_type, include_str!(concat!("ui/", $path)))
+    };
+}
+
+/// Every file of the page: its path under `/preview/` (`""` is the page itself), its
+/// content type and its text. Paths are lower case: the router lower-cases the request
+/// path before it gets here. A module the page imports but this table lacks is a 404.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("", HTML, include_str!("ui/index.html")),
+    ui_file!("app.css", CSS),
+    ui_file!("js/main.js", JS),
+    ui_file!("js/api.js", JS),
+    ui_file!("js/state.js", JS),
+    ui_file!("js/dom.js", JS),
+    ui_file!("js/format.js", JS),
+    ui_file!("js/panel.js", JS),
+    ui_file!("js/session.js", JS),
+    ui_file!("js/preview.js", JS),
+    ui_file!("js/views/messages.js", JS),
+    ui_file!("js/views/visitor-form.js", JS),
+    ui_file!("js/views/result.js", JS),
+    ui_file!("js/views/trace.js", JS),
+    ui_file!("js/views/matrix.js", JS),
+    ui_file!("js/views/audit.js", JS),
+    ui_file!("js/views/domains.js", JS),
+];
 
 /// The page's Content-Security-Policy: nothing but this origin, no framing, no `<base>`.
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'none'";
 
-/// The file a path under `/preview` names (segments after `preview`, lower-cased):
-/// the page itself, or one of its two assets.
+/// The file a path under `/preview` names (`rest`: its segments after `preview`), as its
+/// content type and text.
 fn asset(rest: &[&str]) -> Option<(&'static str, &'static str)> {
-    match rest {
-        [] => Some(("text/html; charset=utf-8", INDEX_HTML)),
-        ["app.js"] => Some(("text/javascript; charset=utf-8", APP_JS)),
-        ["app.css"] => Some(("text/css; charset=utf-8", APP_CSS)),
-        _ => None,
-    }
+    ASSETS
+        .iter()
+        .find(|(path, _, _)| {
+            path.split('/')
+                .filter(|s| !s.is_empty())
+                .eq(rest.iter().copied())
+        })
+        .map(|&(_, content_type, body)| (content_type, body))
 }
 
 /// Whether `rest` (the path segments after `preview`) is a file of the page.

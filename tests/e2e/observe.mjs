@@ -1,4 +1,5 @@
-// Response invariants shared by hostile.test.mjs, faults2.test.mjs and security.test.mjs:
+// Response invariants shared by hostile.test.mjs, the *-faults.test.mjs files (through
+// faults.mjs) and security.test.mjs:
 // a raw HTTP client that shows every header as sent (node:http, large header limit, the
 // raw header list), the routable allowlist computed from the API's destination-domains
 // listing (independently of the worker's own `routable` flag), and one checker that

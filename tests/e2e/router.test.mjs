@@ -661,6 +661,43 @@ describe('visitor query parameters', () => {
 });
 
 // ---------------------------------------------------------------------------------------
+// Paths that are not an entry, and entries retyped
+
+/** The worker's 404 page: HTML with the request id for support, no redirect, no cookie. */
+function assertNotFoundPage(res) {
+  assert.equal(res.status, 404, `${res.path}: ${res.status}`);
+  assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(res.body, /<html/i);
+  assert.equal(res.location, null);
+  assert.deepEqual(res.setCookies, []);
+  assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f]{32}$/);
+  assert.ok(res.body.includes(res.headers.get('x-request-id')), 'the page shows the request id for support');
+}
+
+describe('unknown paths and retyped links', () => {
+  test('an unknown handle (no snapshot in KV) answers the 404 page, not a 5xx, also once cached', async () => {
+    for (let i = 0; i < 2; i++) assertNotFoundPage(await visit('/nohandle/festive'));
+  });
+
+  test('an unknown entry of a known handle answers 404 with the snapshot version', async () => {
+    for (const path of [`/${HANDLE}/does-not-exist`, `${FESTIVE}/extra`]) {
+      const res = await visit(path);
+      assertNotFoundPage(res);
+    }
+    assert.equal(Number((await visit(`/${HANDLE}/does-not-exist`)).headers.get('x-snapshot-version')), worker.snapshotVersion);
+    assert.equal((await visit('/healthz')).status, 200);
+  });
+
+  test('a trailing slash and upper case still reach the entry (links get retyped in print)', async () => {
+    for (const path of [`${FESTIVE}/`, '/Gharart/FESTIVE']) {
+      const res = await redirect(path, { ip: IPS.IN, ua: UA.iphone });
+      assert.equal(res.status, 302, path);
+      assert.equal(Number(res.headers.get('x-snapshot-version')), worker.snapshotVersion);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
 // Over the whole file
 
 describe('over every response of this file', () => {

@@ -26,8 +26,8 @@
 //    visitor routes, whatever the Origin.
 // 5. No internal error text (panics, traps, D1/SQLite errors, stack frames, source paths)
 //    in any body: a battery of bad requests on a healthy worker, with the DoH resolver
-//    answering garbage, and on a worker whose D1 has no tables. (KV and D1 faults:
-//    faults2.test.mjs applies the same check to every response.)
+//    answering garbage, and on a worker whose D1 has no tables. (KV, D1 and mmdb faults:
+//    the *-faults.test.mjs files apply the same check to every response.)
 // 6. Header size limits: 9 KB to 64 KB User-Agent, Cookie, Accept-Language,
 //    X-Forwarded-For and client hints are ignored or bounded (a 302, or a 431 from the
 //    runtime), never a 5xx; an oversized cookie or forwarded address is ignored, not
