@@ -85,6 +85,10 @@ pub const MAX_NAME_CHARS: usize = 200;
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    schemars(rename = "CreateCampaignRequest")
+)]
 pub struct CreateCampaign {
     /// The campaign id; a UUID v4 is generated when absent.
     #[serde(default)]

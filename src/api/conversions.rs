@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::error::{ApiError, ErrorCode};
+use super::error::{ApiError, ErrorCode, Missing};
 use crate::model::config::{CampaignDoc, HandleConfig};
 use crate::visit::tokens::{self, CtxClaims, Signed, TokenError, TokenKind};
 
@@ -39,6 +39,7 @@ pub const TEST_EVENT: &str = "test_conversion";
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), schemars(rename = "ConversionRequest"))]
 pub struct ConversionInput {
     /// The ctx token the redirect handed to the destination.
     #[serde(default)]
@@ -60,6 +61,10 @@ pub struct ConversionInput {
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    schemars(rename = "TestConversionRequest")
+)]
 pub struct TestConversionInput {
     /// The variant to record it for.
     pub variant: String,
@@ -250,15 +255,7 @@ pub fn test_conversion(
     now: DateTime<Utc>,
 ) -> Result<(Conversion, String), ApiError> {
     if !campaign.variants.iter().any(|v| v.key == input.variant) {
-        let keys: Vec<&str> = campaign.variants.iter().map(|v| v.key.as_str()).collect();
-        return Err(invalid(
-            "$.variant",
-            format!(
-                "the campaign has no variant {:?}; it has {}",
-                input.variant,
-                keys.join(", ")
-            ),
-        ));
+        return Err(ApiError::not_found(Missing::Variant, input.variant.clone()));
     }
     let event = input.event.as_deref().unwrap_or(TEST_EVENT);
     check_event(event, "$.event")?;

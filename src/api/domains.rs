@@ -108,6 +108,7 @@ pub fn view_of(config: &HandleConfig, name: &str) -> Result<DomainView, DomainEr
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), schemars(rename = "AddDomainRequest"))]
 pub struct AddDomain {
     /// The domain (normalised: lower-case, IDNA to ASCII; `*.` for subdomains).
     pub domain: String,
@@ -193,6 +194,7 @@ pub fn record_verification(doc: &mut DomainDoc, records: &[String], now: &str) -
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(target_arch = "wasm32"), schemars(rename = "DecideDomainRequest"))]
 pub struct DecideDomain {
     /// `approved` or `rejected`.
     pub decision: DecisionValue,

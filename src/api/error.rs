@@ -48,6 +48,8 @@ pub enum ErrorCode {
     EntryNotFound,
     /// 404: no such template.
     TemplateNotFound,
+    /// 404: the campaign has no such variant.
+    VariantNotFound,
     /// 413: the body is over the limit.
     BodyTooLarge,
     /// 400: the body is not JSON.
@@ -56,7 +58,7 @@ pub enum ErrorCode {
     InvalidBody,
     /// 400: a query parameter, path segment or header is wrong.
     InvalidParameter,
-    /// 400: the change does not validate; every problem in `details`.
+    /// 422: the change is well formed but does not validate; every problem in `details`.
     ValidationFailed,
     /// 400: the ctx token is not valid.
     InvalidCtx,
@@ -111,6 +113,7 @@ impl ErrorCode {
             Self::PageNotFound => "page_not_found",
             Self::EntryNotFound => "entry_not_found",
             Self::TemplateNotFound => "template_not_found",
+            Self::VariantNotFound => "variant_not_found",
             Self::BodyTooLarge => "body_too_large",
             Self::InvalidJson => "invalid_json",
             Self::InvalidBody => "invalid_body",
@@ -165,6 +168,8 @@ pub enum Missing {
     Entry,
     /// A tracking template.
     Template,
+    /// A campaign variant.
+    Variant,
 }
 
 impl Missing {
@@ -177,6 +182,7 @@ impl Missing {
             Self::Page => ErrorCode::PageNotFound,
             Self::Entry => ErrorCode::EntryNotFound,
             Self::Template => ErrorCode::TemplateNotFound,
+            Self::Variant => ErrorCode::VariantNotFound,
         }
     }
 
@@ -189,6 +195,7 @@ impl Missing {
             Self::Page => "page",
             Self::Entry => "entry",
             Self::Template => "template",
+            Self::Variant => "variant",
         }
     }
 }
@@ -238,7 +245,8 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
-    /// The change does not validate; every problem listed. 400 `validation_failed`.
+    /// The change is well formed but does not validate; every problem listed. 422
+    /// `validation_failed`.
     Validation(Vec<Diagnostic>),
     /// The request conflicts with the current state. 409 with the given code.
     Conflict {
@@ -283,8 +291,8 @@ impl ApiError {
             Self::InvalidJson(_)
             | Self::InvalidBody { .. }
             | Self::InvalidParameter { .. }
-            | Self::Validation(_)
             | Self::InvalidCtx(_) => 400,
+            Self::Validation(_) => 422,
             Self::Conflict { .. } => 409,
             Self::RateLimited { .. } => 429,
             Self::Unavailable { .. } | Self::Storage(StoreError::Unavailable(_)) => 503,
@@ -436,7 +444,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The JSON error envelope.
+/// Every error: a stable code, a message a person can act on, and the request id (equal
+/// to the `X-Request-Id` header).
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(schemars::JsonSchema),
+    schemars(rename = "ErrorEnvelope")
+)]
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
     /// The error.
@@ -444,6 +458,7 @@ pub struct ErrorBody {
 }
 
 /// The error itself.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorDetail {
     /// Stable code.
@@ -452,7 +467,8 @@ pub struct ErrorDetail {
     pub message: String,
     /// The request id, for support.
     pub request_id: String,
-    /// Machine-readable detail.
+    /// Machine-readable detail: `validation_failed`, the list of diagnostics;
+    /// `invalid_body`, `{path}`; `method_not_allowed`, `{allowed}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
 }

@@ -24,6 +24,8 @@ mod handlers;
 pub mod idempotency;
 pub mod limits;
 pub mod memory;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod openapi;
 pub mod pages;
 pub mod replies;
 pub mod routes;

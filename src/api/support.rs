@@ -10,6 +10,7 @@ use crate::model::ids::is_valid_slug;
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), schemars(rename = "SupportReportRequest"))]
 pub struct SupportReport {
     /// One line: what went wrong.
     pub summary: String,

@@ -767,7 +767,7 @@ describe('personalization rules', () => {
     assert.equal(await currentVersion(), v0 + 2);
   });
 
-  test('PUT with many problems: 400 validation_failed listing each with its code and $-relative path', async () => {
+  test('PUT with many problems: 422 validation_failed listing each with its code and $-relative path', async () => {
     const v0 = await currentVersion();
     const res = await call('PUT', `${V2}/personalization-rules/broken`, {
       token: T.rulesWrite,
@@ -784,7 +784,7 @@ describe('personalization rules', () => {
         template: 'no-such-template',
       },
     });
-    const error = expectError(res, 400, 'validation_failed');
+    const error = expectError(res, 422, 'validation_failed');
     const errors = error.details.filter((d) => d.severity === 'error');
     const found = errors.map((d) => [d.code, d.path]);
     for (const [code, path] of [
@@ -907,13 +907,13 @@ describe('tracking templates', () => {
     const festiveUtm = templates.find((t) => t.id === 'festive-utm');
     const broken = { ...festiveUtm, params: { ...festiveUtm.params, utm_content: '{country}-{devise}', gh_x: '{unbalanced' } };
     const res = await call('POST', `${V2}/tracking-templates`, { token: T.templatesWrite, body: broken });
-    const error = expectError(res, 400, 'validation_failed');
+    const error = expectError(res, 422, 'validation_failed');
     const found = error.details.filter((d) => d.severity === 'error').map((d) => [d.code, d.path]);
     assert.ok(found.some(([c, p]) => c === 'invalid_placeholder' && p === '$.params.utm_content'), JSON.stringify(found));
     assert.ok(found.some(([, p]) => p === '$.params.gh_x'), JSON.stringify(found));
     // A rule naming a template that does not exist, and a new template that is broken.
-    expectError(await call('PUT', `${V2}/personalization-rules/ghost-template`, { token: T.rulesWrite, body: { priority: 6, entries: ['festive'], destination: 'https://www.gharart.com/', template: 'ghost' } }), 400, 'validation_failed');
-    expectError(await call('POST', `${V2}/tracking-templates`, { token: T.templatesWrite, body: { id: 'brand-new', params: { x: '{nope}' } } }), 400, 'validation_failed');
+    expectError(await call('PUT', `${V2}/personalization-rules/ghost-template`, { token: T.rulesWrite, body: { priority: 6, entries: ['festive'], destination: 'https://www.gharart.com/', template: 'ghost' } }), 422, 'validation_failed');
+    expectError(await call('POST', `${V2}/tracking-templates`, { token: T.templatesWrite, body: { id: 'brand-new', params: { x: '{nope}' } } }), 422, 'validation_failed');
     const unknown = await call('POST', `${V2}/tracking-templates`, { token: T.templatesWrite, body: { id: 'x', params: {}, owner: 'me' } });
     expectError(unknown, 400, 'invalid_body');
     assert.equal(unknown.error.details.path, '$.owner');
@@ -1094,9 +1094,9 @@ describe('idempotency keys', () => {
     const key = `err-${Date.now()}`;
     const bad = { priority: 7, entries: ['nope'], destination: 'https://www.gharart.com/' };
     const first = await call('PUT', `${V2}/personalization-rules/idem-bad`, { token: T.rulesWrite, body: bad, idempotencyKey: key });
-    expectError(first, 400, 'validation_failed');
+    expectError(first, 422, 'validation_failed');
     const replay = await call('PUT', `${V2}/personalization-rules/idem-bad`, { token: T.rulesWrite, body: bad, idempotencyKey: key });
-    expectError(replay, 400, 'validation_failed');
+    expectError(replay, 422, 'validation_failed');
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
     assert.deepEqual(replay.error.details, first.error.details);
     assert.notEqual(replay.requestId, first.requestId);
@@ -1119,7 +1119,7 @@ describe('idempotency keys', () => {
     const key = `err-id-${Date.now()}`;
     const bad = { priority: 7, entries: ['nope'], destination: 'https://www.gharart.com/' };
     const first = await call('PUT', `${V2}/personalization-rules/idem-bad-2`, { token: T.rulesWrite, body: bad, idempotencyKey: key });
-    expectError(first, 400, 'validation_failed');
+    expectError(first, 422, 'validation_failed');
     const replay = await call('PUT', `${V2}/personalization-rules/idem-bad-2`, { token: T.rulesWrite, body: bad, idempotencyKey: key });
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
     assert.notEqual(replay.requestId, first.requestId);

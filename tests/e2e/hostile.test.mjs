@@ -16,7 +16,7 @@
 //      __preview itself) with and without a valid preview token, and with __explain=1;
 //   H. the request headers User-Agent, Accept-Language, X-Forwarded-For and Cookie.
 //
-// Writes: a hostile URL is refused with 400 and a stable code (validation_failed with
+// Writes: a hostile URL is refused with 422 and a stable code (validation_failed with
 // invalid_url at the field's path; invalid_json for strings JSON cannot carry, i.e. lone
 // surrogates) or accepted because it is a well-formed https URL with a domain host; an
 // accepted one that is not routable is flagged and never used. Every channel refuses
@@ -176,11 +176,12 @@ function expectedUrlVerdict(raw) {
 function classifyWrite(entry, res, field, codes = ['invalid_url']) {
   const what = `${entry.id} (${entry.category}) ${short(entry.raw)} at ${field}: ${res.status} ${res.body.slice(0, 400)}`;
   if (res.status === 200 || res.status === 201) return 'accepted';
-  assert.equal(res.status, 400, what);
   if (!entry.raw.isWellFormed()) {
+    assert.equal(res.status, 400, what);
     assert.equal(res.error?.code, 'invalid_json', `a lone surrogate cannot be carried in JSON: ${what}`);
     return 'refused';
   }
+  assert.equal(res.status, 422, what);
   assert.equal(res.error?.code, 'validation_failed', what);
   const errors = res.error.details.filter((d) => d.severity === 'error');
   assert.ok(errors.length > 0, what);
@@ -193,7 +194,7 @@ function classifyWrite(entry, res, field, codes = ['invalid_url']) {
 
 /** Diagnostics of a batch write, by path: `{ path: [codes] }` (errors only). */
 function errorsByPath(res) {
-  assert.equal(res.status, 400, res.body.slice(0, 400));
+  assert.equal(res.status, 422, res.body.slice(0, 400));
   assert.equal(res.error.code, 'validation_failed');
   const out = new Map();
   for (const d of res.error.details.filter((x) => x.severity === 'error')) out.set(d.path, [...(out.get(d.path) ?? []), d.code]);
@@ -260,7 +261,7 @@ function chunks(entries, budget, size = (e) => Buffer.byteLength(e.raw), most = 
 describe('A. rule destinations: PUT .../personalization-rules/{id}, every string', () => {
   const accepted = [];
 
-  test('each is refused (400 validation_failed, invalid_url at $.destination) or accepted as a well-formed https URL', async (t) => {
+  test('each is refused (422 validation_failed, invalid_url at $.destination) or accepted as a well-formed https URL', async (t) => {
     const mismatches = [];
     for (const e of corpus) {
       const rule = { priority: 0, entries: ['festive'], conditions: { query: { probe: { in: [e.id] } } }, destination: e.raw };

@@ -320,9 +320,13 @@ fn test_conversions() {
         assert!(err.to_string().contains(words), "{err}");
     }
     let err = test("hero-c", None, None).unwrap_err();
-    assert!(
-        matches!(&err, ApiError::InvalidBody { path, message } if path == "$.variant" && message.contains("control, story")),
-        "{err:?}"
+    assert_eq!(
+        err,
+        ApiError::not_found(crate::api::error::Missing::Variant, "hero-c")
+    );
+    assert_eq!(
+        (err.status(), err.code().as_str()),
+        (404, "variant_not_found")
     );
     let err = test("story", None, Some("Bad Event")).unwrap_err();
     assert!(matches!(&err, ApiError::InvalidBody { path, .. } if path == "$.event"));

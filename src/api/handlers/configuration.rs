@@ -171,11 +171,15 @@ pub(super) async fn audit<S: Store, R: Resolver>(
     )
 }
 
+/// Body of `POST .../preview-tokens` (optional).
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PreviewTokenRequest {
+pub(crate) struct PreviewTokenRequest {
+    /// Lifetime in seconds, 1 to 86400 (default 3600).
     #[serde(default)]
-    ttl_seconds: Option<i64>,
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(min = 1, max = 86_400)))]
+    pub(crate) ttl_seconds: Option<i64>,
 }
 
 /// Longest preview token lifetime the API mints (one day).

@@ -10,6 +10,9 @@ mod pages;
 mod public;
 mod rules;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub(super) use configuration::PreviewTokenRequest;
+
 use super::context::{Ctx, Reply};
 use super::error::ApiError;
 use super::routes::{Params, RouteId};

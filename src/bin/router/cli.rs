@@ -135,6 +135,19 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Print the OpenAPI 3.1 document of the management API (committed as
+    /// src/api/openapi.json, which the worker serves at /v2/openapi.json).
+    #[command(after_long_help = concat!(
+        "Generated from the route table and the request and reply types; a test keeps the\n",
+        "committed file equal to it.\n\n",
+        "Examples:\n",
+        "  router openapi --out src/api/openapi.json"
+    ))]
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// Compile rule files into the snapshot JSON that KV holds under `snapshot:<handle>`.
     Snapshot {
         /// The handle's rule directory.
@@ -267,6 +280,7 @@ fn run(command: Command, json: bool) -> crate::common::CmdResult {
         Command::Audit { dir, fail_on } => crate::audit::audit(&dir, &fail_on, json),
         Command::Push(args) => crate::push::push(&args, json),
         Command::Schema { out } => crate::validate::schema(out.as_deref()),
+        Command::Openapi { out } => crate::validate::openapi(out.as_deref()),
         Command::Snapshot {
             dir,
             version,

@@ -56,6 +56,23 @@ pub(crate) fn schema(out: Option<&Path>) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `router openapi`: the management API's OpenAPI document.
+pub(crate) fn openapi(out: Option<&Path>) -> CmdResult {
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&edge_router::api::openapi::document())
+            .map_err(|e| CliError::Usage(format!("cannot render the document: {e}")))?
+    );
+    match out {
+        Some(path) => std::fs::write(path, &text).map_err(|error| CliError::Io {
+            path: path.to_owned(),
+            error,
+        })?,
+        None => write_out(format_args!("{text}")),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The schema as committed in `rules/schema.json`: two-space indents, a final newline.
 pub(crate) fn schema_text() -> String {
     let mut text = serde_json::to_string_pretty(&rule_file_schema()).unwrap_or_default();

@@ -1,0 +1,307 @@
+//! What each operation is, in words, and what it answers on success: one exhaustive
+//! `match` over [`RouteId`], so a route without its documentation does not compile. The
+//! rest of an operation's document (parameters, security, errors, headers) follows from
+//! the route table.
+
+use crate::api::routes::RouteId;
+use crate::model::lifecycle::Transition;
+
+/// A success response.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Success {
+    pub(super) status: u16,
+    pub(super) description: &'static str,
+    /// The component schema of the body (`None`: any JSON object).
+    pub(super) schema: Option<&'static str>,
+}
+
+/// The words of an operation.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Doc {
+    pub(super) id: &'static str,
+    pub(super) tag: &'static str,
+    pub(super) summary: &'static str,
+    pub(super) description: &'static str,
+    /// The component schema of the request body.
+    pub(super) request: Option<&'static str>,
+    pub(super) success: &'static [Success],
+}
+
+/// The documentation of a route.
+#[rustfmt::skip]
+pub(super) fn doc(route: RouteId) -> Doc {
+    match route {
+        RouteId::OpenApi => Doc {
+            id: "getOpenApi",
+            tag: "meta",
+            summary: "This document",
+            description: "The OpenAPI 3.1 document of the management API. Public: no token needed.",
+            request: None,
+            success: &[Success { status: 200, description: "The document.", schema: None }],
+        },
+        RouteId::ListDomains => Doc {
+            id: "listDestinationDomains",
+            tag: "destination-domains",
+            summary: "List destination domains",
+            description: "Every destination domain of the handle with its verification, manual decision, risk score, TXT record name, and whether it is routable and why not.",
+            request: None,
+            success: &[Success { status: 200, description: "The domains.", schema: Some("DomainList") }],
+        },
+        RouteId::AddDomain => Doc {
+            id: "addDestinationDomain",
+            tag: "destination-domains",
+            summary: "Add a destination domain",
+            description: "Adds a domain as `pending` with a fresh verification token to publish as a TXT record at `_gharart-verify.<domain>`. The name is normalised (lower-case, IDNA to ASCII; a scheme and a trailing slash are removed); anything else (port, path, user info, spaces, bad labels) is 400 `invalid_body` at `$.domain`. An already listed domain is 409 `domain_exists`.",
+            request: Some("AddDomainRequest"),
+            success: &[Success { status: 201, description: "Added; the snapshot was republished.", schema: Some("DomainWriteResult") }],
+        },
+        RouteId::VerifyDomain => Doc {
+            id: "verifyDestinationDomain",
+            tag: "destination-domains",
+            summary: "Verify a domain over DNS-over-HTTPS",
+            description: "Looks up the TXT records of `_gharart-verify.<domain>` with the configured DNS-over-HTTPS JSON resolver (`DOH_RESOLVER_URL`). A record equal to the domain's token makes it `verified`; otherwise (other records, NXDOMAIN) `failed`. A resolver that cannot be reached, answers an HTTP error, garbage or a DNS error other than NXDOMAIN is 503 `resolver_unavailable` and the domain is left unchanged. No request body.",
+            request: None,
+            success: &[Success { status: 200, description: "Checked (matched or not); the snapshot was republished.", schema: Some("VerifyResult") }],
+        },
+        RouteId::DecideDomain => Doc {
+            id: "decideDestinationDomain",
+            tag: "destination-domains",
+            summary: "Approve or reject a domain",
+            description: "Records a manual decision with who (the token subject), why and when. It overrides the risk score: an approved, verified domain is routable whatever its score; a rejected one never is. The router follows within its snapshot cache TTL.",
+            request: Some("DecideDomainRequest"),
+            success: &[Success { status: 200, description: "Recorded; the snapshot was republished.", schema: Some("DomainWriteResult") }],
+        },
+        RouteId::ListRules => Doc {
+            id: "listPersonalizationRules",
+            tag: "personalization-rules",
+            summary: "List personalization rules",
+            description: "Every rule in evaluation order, each with whether its destination is routable and its warnings.",
+            request: None,
+            success: &[Success { status: 200, description: "The rules.", schema: Some("RuleList") }],
+        },
+        RouteId::PutRule => Doc {
+            id: "putPersonalizationRule",
+            tag: "personalization-rules",
+            summary: "Create or replace a rule",
+            description: "Creates (201) or replaces (200) the rule. The whole resulting configuration is validated; every problem is reported at once in `error.details` (400 `validation_failed`) with its code and JSON path relative to the body (`$.conditions.country.in[0]`). A rule whose destination is not routable is accepted but flagged (`routable: false`, warning `unroutable_destination`) and visitors skip it.",
+            request: Some("RuleBody"),
+            success: &[Success { status: 200, description: "Replaced; the snapshot was republished.", schema: Some("RuleWriteResult") }, Success { status: 201, description: "Created; the snapshot was republished.", schema: Some("RuleWriteResult") }],
+        },
+        RouteId::DeleteRule => Doc {
+            id: "deletePersonalizationRule",
+            tag: "personalization-rules",
+            summary: "Delete a rule",
+            description: "Deletes the rule (404 `rule_not_found` if there is none).",
+            request: None,
+            success: &[Success { status: 200, description: "Deleted; the snapshot was republished.", schema: Some("RuleDeleteResult") }],
+        },
+        RouteId::ListTemplates => Doc {
+            id: "listTrackingTemplates",
+            tag: "tracking-templates",
+            summary: "List tracking templates",
+            description: "The handle's tracking templates and its default template.",
+            request: None,
+            success: &[Success { status: 200, description: "The templates.", schema: Some("TemplateList") }],
+        },
+        RouteId::PostTemplate => Doc {
+            id: "postTrackingTemplate",
+            tag: "tracking-templates",
+            summary: "Create or replace a tracking template",
+            description: "Creates (201) or replaces (200) the template with this `id`. Placeholders are validated: an unknown placeholder, a reserved parameter name or a bad precedence is 400 `validation_failed` with every problem, and the published snapshot stays as it was.",
+            request: Some("TemplateDoc"),
+            success: &[Success { status: 200, description: "Replaced; the snapshot was republished.", schema: Some("TemplateWriteResult") }, Success { status: 201, description: "Created; the snapshot was republished.", schema: Some("TemplateWriteResult") }],
+        },
+        RouteId::RoutePreview => Doc {
+            id: "routePreview",
+            tag: "preview",
+            summary: "Route preview matrix",
+            description: "Decides one entry for every country x device segment at one time, with the winning rule, outcome and final location of each cell (a campaign rule lists every variant with its weight). Defaults: the major markets (IN AE GB US DE), then every country the entry's rules name, then the unknown country; desktop, mobile, tablet (and crawler when a rule targets crawlers); now.",
+            request: None,
+            success: &[Success { status: 200, description: "The matrix.", schema: Some("RoutePreview") }],
+        },
+        RouteId::RuleAudit => Doc {
+            id: "ruleAudit",
+            tag: "personalization-rules",
+            summary: "Rule audit",
+            description: "Priority collisions (same-priority rules that can both hold for one visitor, with who wins and an example visitor), shadowed rules, unroutable destinations (of rules, variants, entry defaults, the fallback) and empty condition sets.",
+            request: None,
+            success: &[Success { status: 200, description: "The audit.", schema: Some("RuleAudit") }],
+        },
+        RouteId::MintPreviewToken => Doc {
+            id: "mintPreviewToken",
+            tag: "preview",
+            summary: "Mint a preview token",
+            description: "A signed, expiring preview token for the handle: with `__preview=<token>` the query overrides (`__country`, `__device`, `__lang`, `__variant`, `__at`, `__explain`, ...) take effect on `/{handle}/{entry}`. The body is optional.",
+            request: Some("PreviewTokenRequest"),
+            success: &[Success { status: 201, description: "Minted.", schema: Some("PreviewToken") }],
+        },
+        RouteId::GetConfiguration => Doc {
+            id: "getConfiguration",
+            tag: "configuration",
+            summary: "The whole configuration",
+            description: "The handle's whole configuration (entries, rules, destination domains, tracking templates, campaigns and handle settings) as one document, in the shape of the rule files under `rules/<handle>/` merged, with its version and the warnings it compiles with (e.g. `unroutable_destination`). A handle seeded straight into KV (`make dev`, `router push --local`) is served from its snapshot.",
+            request: None,
+            success: &[Success { status: 200, description: "The configuration.", schema: Some("Configuration") }],
+        },
+        RouteId::PutConfiguration => Doc {
+            id: "putConfiguration",
+            tag: "configuration",
+            summary: "Replace the whole configuration",
+            description: "Replaces the handle's whole configuration with the body (what `router push --api` sends: the rule files of `rules/<handle>/` merged). The body's `handle` must be the path's (400 `invalid_body` at `$.handle`). The configuration is validated as a whole: every problem is reported at once as 400 `validation_failed`, each in `error.details` with its code, the id of the rule (campaign, template, domain, entry) and its JSON path from the body root (`$.rules[3].conditions.country.in[0]`); nothing is stored then and the published snapshot stays as it was. Otherwise it is stored as the next version (compare-and-swap; 409 `write_conflict` when concurrent writes keep winning) and the snapshot is republished; routers follow within `SNAPSHOT_TTL_SECONDS`. Warnings (e.g. `unroutable_destination`) do not refuse the write and are returned.",
+            request: Some("HandleConfig"),
+            success: &[Success { status: 200, description: "Replaced; the snapshot was republished.", schema: Some("ConfigurationWriteResult") }],
+        },
+        RouteId::ListCampaigns => Doc {
+            id: "listCampaigns",
+            tag: "campaigns",
+            summary: "List campaigns",
+            description: "The handle's campaigns in declaration order, each with its effective status (an active campaign whose end_date has passed reads as `completed`), the transitions it allows now and the rules routing to it. No conversion figures (see the single campaign).",
+            request: None,
+            success: &[Success { status: 200, description: "The campaigns.", schema: Some("CampaignList") }],
+        },
+        RouteId::CreateCampaign => Doc {
+            id: "createCampaign",
+            tag: "campaigns",
+            summary: "Create a campaign",
+            description: "Creates a campaign, `draft` by default or `active` at creation, with variants whose weights sum to 100, required traffic tags, start/end dates, a hash seed and a tracking template. The whole configuration is compiled: every problem is 400 `validation_failed` with `$`-relative paths; an end_date already passed is `end_date_passed`. A rule routes visitors to it by naming it in `campaign`.",
+            request: Some("CreateCampaignRequest"),
+            success: &[Success { status: 201, description: "Created; the snapshot was republished.", schema: Some("CampaignResult") }],
+        },
+        RouteId::GetCampaign => Doc {
+            id: "getCampaign",
+            tag: "campaigns",
+            summary: "One campaign with its conversion figures",
+            description: "The campaign (effective status, stored status, allowed transitions, routing rules) and `stats`: real conversions and test conversions per variant, test conversions kept out of every real figure.",
+            request: None,
+            success: &[Success { status: 200, description: "The campaign with `stats`.", schema: Some("CampaignResult") }],
+        },
+        RouteId::TransitionCampaign(Transition::Activate) => Doc {
+            id: "activateCampaign",
+            tag: "campaigns",
+            summary: "Activate a draft campaign",
+            description: "draft → active. It assigns variants from its start_date on (until then it is `scheduled`). The transition applies to the effective status: an active campaign past its end_date is `completed`, so it can be neither paused nor canceled. Answers the campaign with its new `status` (and `from`); a transition the state machine does not allow is 409 `invalid_transition` naming the current state. No body.",
+            request: None,
+            success: &[Success { status: 200, description: "Done; the snapshot was republished.", schema: Some("TransitionResult") }],
+        },
+        RouteId::TransitionCampaign(Transition::Pause) => Doc {
+            id: "pauseCampaign",
+            tag: "campaigns",
+            summary: "Pause an active campaign",
+            description: "active → paused: a temporary halt. Visitors get the rule's own destination (or the entry's default) and the explain trace says `inactive` with the status; campaign data stays; conversions with a fresh ctx are still recorded. The transition applies to the effective status: an active campaign past its end_date is `completed`, so it can be neither paused nor canceled. Answers the campaign with its new `status` (and `from`); a transition the state machine does not allow is 409 `invalid_transition` naming the current state. No body.",
+            request: None,
+            success: &[Success { status: 200, description: "Done; the snapshot was republished.", schema: Some("TransitionResult") }],
+        },
+        RouteId::TransitionCampaign(Transition::Resume) => Doc {
+            id: "resumeCampaign",
+            tag: "campaigns",
+            summary: "Resume a paused campaign",
+            description: "paused → active. Visitors get the same variants as before (assignment is deterministic). The transition applies to the effective status: an active campaign past its end_date is `completed`, so it can be neither paused nor canceled. Answers the campaign with its new `status` (and `from`); a transition the state machine does not allow is 409 `invalid_transition` naming the current state. No body.",
+            request: None,
+            success: &[Success { status: 200, description: "Done; the snapshot was republished.", schema: Some("TransitionResult") }],
+        },
+        RouteId::TransitionCampaign(Transition::Cancel) => Doc {
+            id: "cancelCampaign",
+            tag: "campaigns",
+            summary: "Cancel a campaign",
+            description: "draft, active or paused → canceled: terminal; it can never be resumed. A completed campaign cannot be canceled. The transition applies to the effective status: an active campaign past its end_date is `completed`, so it can be neither paused nor canceled. Answers the campaign with its new `status` (and `from`); a transition the state machine does not allow is 409 `invalid_transition` naming the current state. No body.",
+            request: None,
+            success: &[Success { status: 200, description: "Done; the snapshot was republished.", schema: Some("TransitionResult") }],
+        },
+        RouteId::CampaignHealth => Doc {
+            id: "getCampaignHealth",
+            tag: "campaigns",
+            summary: "Campaign health checks",
+            description: "The checks to run before ramping spend, each `pass`, `warn` or `fail` with a reason; `status` is the worst. **fail**: visitors or measurements are broken now; **warn**: it works but is unfinished or unverified.\n\n| id | fail | warn |\n|---|---|---|\n| `status` | canceled or completed | draft or paused |\n| `dates` | start not before end | no end date, not started yet, ended |\n| `weights` | no variants, sum not 100 | one variant, a weight of 0 |\n| `variant_destinations` | a variant's destination not routable | |\n| `routing` | | no enabled rule routes to it |\n| `traffic_tags` | no template, or a required tag (utm_source, utm_medium, utm_campaign, or the campaign's own `traffic_tags`) not set by its tracking template | a tag that depends on the visitor's country or the ctx |\n| `ctx_token` | a template without `{ctx}` (conversions cannot be recorded) | |\n| `campaign_page` | no page, draft only, published with an access level other than FREE_WITH_LOGIN | published, with unpublished changes |\n| `test_conversions` | | a variant without a test conversion |",
+            request: None,
+            success: &[Success { status: 200, description: "The checks.", schema: Some("CampaignHealth") }],
+        },
+        RouteId::TestConversion => Doc {
+            id: "recordTestConversion",
+            tag: "campaigns",
+            summary: "Record a test conversion for a variant",
+            description: "Records a conversion flagged `is_test` for one variant, through the same ctx checks as a real one: with `ctx` (e.g. from a real redirect) it must be valid, fresh and for this campaign and variant, else 400 `invalid_ctx`; without, one is minted for a `test-...` visitor and returned. Each request records one test conversion (a retry with the same Idempotency-Key is replayed). Test conversions appear as `test_conversions` in the campaign's stats and satisfy the `test_conversions` health check; they never count as conversions. Allowed in any campaign state.",
+            request: Some("TestConversionRequest"),
+            success: &[Success { status: 201, description: "Recorded.", schema: Some("TestConversionResult") }],
+        },
+        RouteId::MintSiteToken => Doc {
+            id: "mintSiteToken",
+            tag: "campaign-pages",
+            summary: "Mint a campaign-scoped site token",
+            description: "A signed, expiring token that lets a public client (the storefront's page editor) `PUT` and publish this campaign's page through the `/v2/public/...` page routes (see the `siteToken` security scheme). The body is optional: `{\"ttl_seconds\": n}`, default 3600, at most 86400. Site tokens cannot be revoked; keep them short-lived.",
+            request: Some("SiteTokenRequest"),
+            success: &[Success { status: 201, description: "Minted.", schema: Some("SiteToken") }],
+        },
+        RouteId::GetPage => Doc {
+            id: "getCampaignPage",
+            tag: "campaign-pages",
+            summary: "A campaign page: draft and published revision",
+            description: "The page's draft and published revisions with their access levels, and whether the draft has unpublished changes. 404 `page_not_found` for a campaign whose page was never written, `campaign_not_found` for an unknown campaign.",
+            request: None,
+            success: &[Success { status: 200, description: "The page.", schema: Some("PageView") }],
+        },
+        RouteId::PutPage => Doc {
+            id: "putCampaignPage",
+            tag: "campaign-pages",
+            summary: "Write a campaign page draft",
+            description: "Stores a new draft (revision + 1) with its access level; the published revision, and what the public routes serve, do not change until publish. The document is checked against its schema (`GET /v2/public/handles/{handle}/site-structure/campaigns/{campaignId}/schema`): every problem is 400 `validation_failed`.",
+            request: Some("PageInput"),
+            success: &[Success { status: 200, description: "Stored as the draft.", schema: Some("PageView") }],
+        },
+        RouteId::PublishPage => Doc {
+            id: "publishCampaignPage",
+            tag: "campaign-pages",
+            summary: "Publish a campaign page draft",
+            description: "Makes the draft the published revision (with its access level): the public read serves it from now on. Publishing the revision already published changes nothing; without a draft it is 409 `nothing_to_publish`. No body.",
+            request: None,
+            success: &[Success { status: 200, description: "Published.", schema: Some("PageView") }],
+        },
+        RouteId::PublicGetPage => Doc {
+            id: "getPublicCampaignPage",
+            tag: "campaign-pages",
+            summary: "The published campaign page",
+            description: "The published revision only, never the draft: 404 `page_not_found` until the page is published (and always for a `PRIVATE` page). `access_level` is served with the page so the storefront can gate it (`FREE_WITH_LOGIN`: visitors signed in with a free account). Public and CORS-enabled (`Access-Control-Allow-Origin: *`, preflight `OPTIONS` answered 204).",
+            request: None,
+            success: &[Success { status: 200, description: "The published page.", schema: Some("PublicPage") }],
+        },
+        RouteId::PublicPutPage => Doc {
+            id: "putPublicCampaignPage",
+            tag: "campaign-pages",
+            summary: "Write a campaign page draft with a site token",
+            description: "As the management `PUT`: stores a new draft, which the public does not see until published. Needs a site token for this handle and campaign (`Authorization: Bearer <token>` from `POST /v2/handles/{handle}/campaigns/{campaignId}/site-tokens`); PATs and JWTs are refused here. CORS-enabled. Counts as a write: per-route write throttle, the daily write limit of the handle, and `Idempotency-Key` replays.",
+            request: Some("PageInput"),
+            success: &[Success { status: 200, description: "Stored as the draft.", schema: Some("PageView") }],
+        },
+        RouteId::PublicPageSchema => Doc {
+            id: "getPublicCampaignPageSchema",
+            tag: "campaign-pages",
+            summary: "The JSON Schema of campaign page documents",
+            description: "The JSON Schema (2020-12) every page document is checked against (the same for every campaign; equal to `#/components/schemas/CampaignPageDocument`). Public and CORS-enabled (`Access-Control-Allow-Origin: *`, preflight `OPTIONS` answered 204).",
+            request: None,
+            success: &[Success { status: 200, description: "The schema.", schema: Some("CampaignPageDocument") }],
+        },
+        RouteId::PublicPublishPage => Doc {
+            id: "publishPublicCampaignPage",
+            tag: "campaign-pages",
+            summary: "Publish a campaign page draft with a site token",
+            description: "As the management publish: the draft becomes what the public read serves; 409 `nothing_to_publish` without a draft. No body. Needs a site token for this handle and campaign (`Authorization: Bearer <token>` from `POST /v2/handles/{handle}/campaigns/{campaignId}/site-tokens`); PATs and JWTs are refused here. CORS-enabled. Counts as a write: per-route write throttle, the daily write limit of the handle, and `Idempotency-Key` replays.",
+            request: None,
+            success: &[Success { status: 200, description: "Published.", schema: Some("PageView") }],
+        },
+        RouteId::Conversion => Doc {
+            id: "recordConversion",
+            tag: "conversions",
+            summary: "Record a conversion",
+            description: "Records a conversion for the campaign variant named by the ctx token the redirect handed to the destination (the tracking template's `{ctx}` parameter). The ctx is checked first: invalid, expired or tampered is 400 `invalid_ctx`. `Idempotency-Key` is required and makes the conversion count once whatever the retries, concurrent ones included (the handle and key are a unique key in storage); the same key with another payload is 409 `idempotency_key_reuse`. The figures appear per variant in `GET /v2/handles/{handle}/campaigns/{campaignId}`. Public and CORS-enabled (`Access-Control-Allow-Origin: *`, preflight `OPTIONS` answered 204).",
+            request: Some("ConversionRequest"),
+            success: &[Success { status: 200, description: "Already recorded under this key with this payload: nothing counted now (`duplicate: true`).", schema: Some("ConversionResult") }, Success { status: 201, description: "Recorded.", schema: Some("ConversionResult") }],
+        },
+        RouteId::SupportReport => Doc {
+            id: "submitSupportReport",
+            tag: "support",
+            summary: "Report a problem to support",
+            description: "End-user escalation: `summary`, `details` and, when available, `handle`, `sessionId`, `requestId` (an `X-Request-Id`) and `reproArtifact`. Stored with a random report id and a hash of the client address; quote the id to support. Internal operator escalations and public content reports are other workflows. Public and CORS-enabled (`Access-Control-Allow-Origin: *`, preflight `OPTIONS` answered 204). Counts as a write (throttled per client address).",
+            request: Some("SupportReportRequest"),
+            success: &[Success { status: 201, description: "Stored.", schema: Some("SupportReportResult") }],
+        },
+    }
+}
