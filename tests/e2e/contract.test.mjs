@@ -27,7 +27,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { IPS, ROOT, UA, startDohServer, startWorker, waitFor } from './harness.mjs';
@@ -200,8 +201,12 @@ async function schemathesis(label, extra) {
     ...extra,
     ...EXTRA_ARGS,
   ];
+  // Hypothesis keeps examples and constants in a directory (by default .hypothesis/ in the
+  // working directory, the repository) and replays them next time: a fresh one per run.
+  const storage = await mkdtemp(join(tmpdir(), 'edge-router-contract-'));
   const env = {
     ...process.env,
+    HYPOTHESIS_STORAGE_DIRECTORY: storage,
     CONTRACT_PAT: secrets.pat,
     CONTRACT_SITE_TOKEN: secrets.siteToken,
     CONTRACT_CTX: secrets.ctx,
@@ -211,7 +216,9 @@ async function schemathesis(label, extra) {
     PYTHONIOENCODING: 'utf-8',
   };
   const started = Date.now();
-  const { code, signal, output } = await runCommand(SCHEMATHESIS, args, { env, timeoutMs: RUN_TIMEOUT_MS });
+  const { code, signal, output } = await runCommand(SCHEMATHESIS, args, { env, timeoutMs: RUN_TIMEOUT_MS }).finally(() =>
+    rm(storage, { recursive: true, force: true }),
+  );
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const shown = args.map((a) => a.replace(worker.base, 'http://127.0.0.1:PORT')).join(' ');
   const report = `=== ${label}\n$ schemathesis ${shown}\n(exit ${code ?? signal}, ${seconds} s)\n\n${output}\n`;
