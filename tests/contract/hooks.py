@@ -18,9 +18,14 @@ fuzzing phase only, not in the coverage phase.
 - POST .../campaigns/{campaignId}/test-conversion: `ctx` is optional and, when given, must
   be a fresh token for that very campaign and variant; a generated one is left out (the
   worker then mints one, as the operation says).
+- Every write with an `Idempotency-Key`: the generated key made unique. Schemathesis draws
+  keys from a small set ("0", "A", ...), so most writes would otherwise meet 409
+  idempotency_key_reuse (the same key with another request, as documented) and never
+  reach the operation.
 """
 
 import os
+import uuid
 
 import schemathesis
 
@@ -38,10 +43,14 @@ def _is_positive(case) -> bool:
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     label = case.operation.label
-    if label not in (PUT_CONFIGURATION, PUT_RULE, CONVERSION, TEST_CONVERSION):
-        return
     if case.method.upper() != label.split(" ", 1)[0] or not _is_positive(case):
         return
+    headers = case.headers or {}
+    for name in headers:
+        if name.lower() == "idempotency-key" and isinstance(headers[name], str):
+            # The generated key stays (cut to leave room), made unique by a suffix in the
+            # same alphabet: its form is still what is tested.
+            headers[name] = f"{headers[name][:200]}.{uuid.uuid4().hex}"
     body = case.body
     if not isinstance(body, dict):
         return
