@@ -12,7 +12,7 @@ WRANGLER := node_modules/.bin/wrangler
 ROUTER := target/debug/router
 WASM := build/index_bg.wasm
 
-.PHONY: dev test deploy setup toolchain deps build cli native-builds seed test-native test-e2e lint token bench bench-breakdown bench-profile screenshot fuzz load clean
+.PHONY: dev test deploy setup toolchain deps build cli native-builds seed test-native test-e2e contract contract-tools lint token bench bench-breakdown bench-profile screenshot fuzz load clean
 
 dev: build cli .dev.vars
 	scripts/seed.sh
@@ -78,9 +78,20 @@ test-native:
 
 # Two files at a time (each has its own worker, port and state): 4.7 instead of 8.2
 # minutes on two cores, since much of each file waits on the network and on TTLs.
-test-e2e: deps cli
+test-e2e: deps cli contract-tools
 	scripts/need.sh chromium:chromium
-	CI_REQUIRE_BROWSER=1 node --test --test-concurrency=$${E2E_CONCURRENCY:-2} tests/e2e/
+	CI_REQUIRE_BROWSER=1 CI_REQUIRE_SCHEMATHESIS=1 node --test --test-concurrency=$${E2E_CONCURRENCY:-2} tests/e2e/
+
+# The pinned Schemathesis (tests/contract/requirements.txt) in .tools/venv; a no-op when
+# it is there already.
+contract-tools:
+	scripts/schemathesis.sh
+
+# The contract alone: Schemathesis over every operation of the served /v2/openapi.json
+# (tests/e2e/contract.test.mjs; also part of `make test`). CONTRACT_SEED, CONTRACT_MAX_EXAMPLES;
+# the report is also written to tests/e2e/artifacts/contract-report.txt.
+contract: build cli contract-tools
+	CI_REQUIRE_SCHEMATHESIS=1 node --test tests/e2e/contract.test.mjs
 
 # Fuzzing: every target FUZZ_SECONDS (default 60) with AddressSanitizer; corpora kept.
 fuzz:
