@@ -1,7 +1,32 @@
 //! The management API run natively: every route through `Api::handle` over a
-//! `MemoryStore`, no server and no network.
+//! `MemoryStore` seeded like `make dev` seeds local KV and D1; no server, no network, no
+//! sleeping (the clock is the world's). The end-to-end suites (`tests/e2e/api*.test.mjs`,
+//! `campaigns.test.mjs`, `security.test.mjs`) pin the same behaviour against workerd.
 
 #[path = "api/harness.rs"]
 mod harness;
-#[path = "api/smoke.rs"]
-mod smoke;
+
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/bodies.rs"]
+mod bodies;
+#[path = "api/campaigns.rs"]
+mod campaigns;
+#[path = "api/configuration.rs"]
+mod configuration;
+#[path = "api/domains.rs"]
+mod domains;
+#[path = "api/idempotency.rs"]
+mod idempotency;
+#[path = "api/limits.rs"]
+mod limits;
+#[path = "api/pages.rs"]
+mod pages;
+#[path = "api/public.rs"]
+mod public;
+#[path = "api/routing.rs"]
+mod routing;
+#[path = "api/rules.rs"]
+mod rules;
+#[path = "api/storage.rs"]
+mod storage;
