@@ -84,7 +84,31 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, BodyE
     if !value.is_object() {
         return Err(BodyError::at("$", "expected a JSON object"));
     }
-    from_value(value)
+    from_value(whole_numbers(value))
+}
+
+/// Writes whole numbers written as decimals (`5.0`, `1e3`) as integers, so an integer
+/// field takes them as JSON Schema's `integer` does; other numbers are left as they are.
+fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            let whole = f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0;
+            match (whole, f >= 0.0) {
+                (true, true) => Value::from(f as u64),
+                (true, false) => Value::from(f as i64),
+                (false, _) => Value::Number(n),
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Parses an optional body: empty (or whitespace) is `T::default()`.
@@ -175,6 +199,21 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    /// Regression (Schemathesis): `{"ttl_seconds": 37807.0}` is an integer to JSON Schema
+    /// but serde refused it for an integer field.
+    #[test]
+    fn whole_decimals_are_integers() {
+        #[derive(Debug, serde::Deserialize)]
+        struct T {
+            n: u8,
+            i: i64,
+            f: f64,
+        }
+        let t: T = parse(br#"{"n": 39.0, "i": -1e3, "f": 2.5}"#, 1024).unwrap();
+        assert_eq!((t.n, t.i, t.f), (39, -1000, 2.5));
+        assert!(parse::<T>(br#"{"n": 39.5, "i": 1, "f": 1}"#, 1024).is_err());
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub enum CampaignError {
     NotFound(String),
     /// The id is taken. 409 `campaign_exists`.
     Exists(String),
-    /// Created in a state other than draft or active. 400 `invalid_body` at `$.status`.
+    /// Created in a state other than draft or active. 422 `validation_failed`,
+    /// `invalid_status` at `$.status`.
     InitialStatus(CampaignStatus),
     /// The transition is not allowed from the current state (why, and what is). 409
     /// `invalid_transition`.
@@ -69,7 +70,13 @@ impl From<CampaignError> for ApiError {
                 code: ErrorCode::CampaignExists,
                 message,
             },
-            CampaignError::InitialStatus(_) => ApiError::invalid_body("$.status", message),
+            CampaignError::InitialStatus(_) => ApiError::Validation(vec![Diagnostic {
+                severity: Severity::Error,
+                code: "invalid_status",
+                path: "$.status".into(),
+                id: None,
+                message,
+            }]),
             CampaignError::InvalidTransition(_) => ApiError::Conflict {
                 code: ErrorCode::InvalidTransition,
                 message,

@@ -39,18 +39,30 @@ pub const TEST_EVENT: &str = "test_conversion";
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[cfg_attr(not(target_arch = "wasm32"), schemars(rename = "ConversionRequest"))]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    schemars(rename = "ConversionRequest", extend("required" = ["ctx", "event"]))
+)]
 pub struct ConversionInput {
-    /// The ctx token the redirect handed to the destination.
+    /// The ctx token the redirect handed to the destination. Required; a missing or
+    /// empty one is 400 `invalid_ctx` (the handler says why, serde would only say
+    /// "missing field").
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1)))]
     pub ctx: String,
     /// Event name, `[a-z0-9_.-]{1,64}`.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[a-z0-9_.-]{1,64}$"))
+    )]
     pub event: String,
     /// A finite, non-negative value (e.g. order total).
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(min = 0)))]
     pub value: Option<f64>,
     /// ISO 4217 code of `value`, e.g. `INR`.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(regex(pattern = r"^[A-Z]{3}$")))]
     pub currency: Option<String>,
     /// Free-form JSON object, at most 4 KiB.
     #[serde(default)]
@@ -67,13 +79,22 @@ pub struct ConversionInput {
 )]
 pub struct TestConversionInput {
     /// The variant to record it for.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    )]
     pub variant: String,
     /// A ctx token to check (it must be for this campaign and variant); minted when
     /// absent.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1)))]
     pub ctx: Option<String>,
     /// Event name (default `test_conversion`).
     #[serde(default)]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[a-z0-9_.-]{1,64}$"))
+    )]
     pub event: Option<String>,
 }
 

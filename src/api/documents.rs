@@ -33,6 +33,9 @@ pub struct Current {
     pub version: u64,
     /// The stored document's version, when there is one.
     pub stored: Option<u64>,
+    /// The stored document's configuration as stored (what a failed publish restores;
+    /// it differs from `config` when a newer published snapshot was adopted).
+    pub stored_config: Option<String>,
 }
 
 /// Loads the newer of the stored document and the published snapshot.
@@ -41,7 +44,8 @@ pub struct Current {
 /// 404 `handle_not_found` when neither exists; storage failures; 500 for a stored
 /// document that does not read back.
 pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError> {
-    let stored = match store.document(handle).await? {
+    let document = store.document(handle).await?;
+    let stored = match &document {
         Some(doc) => {
             let config: HandleConfig = serde_json::from_str(&doc.config).map_err(|e| {
                 StoreError::Corrupt(format!("the document of {handle} does not parse: {e}"))
@@ -50,6 +54,7 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
         }
         None => None,
     };
+    let stored_config = document.map(|d| d.config);
     // A published snapshot that does not parse is ignored here (the router keeps its
     // last-known-good one); the next write replaces it.
     let published = store
@@ -63,16 +68,19 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
             config: s.config,
             version: s.version,
             stored: stored_version,
+            stored_config,
         }),
         (Some((version, config)), _) => Ok(Current {
             config,
             version,
             stored: stored_version,
+            stored_config,
         }),
         (None, Some(s)) => Ok(Current {
             config: s.config,
             version: s.version,
             stored: None,
+            stored_config: None,
         }),
         (None, None) => Err(ApiError::not_found(Missing::Handle, handle)),
     }
@@ -272,22 +280,20 @@ async fn commit<S: Store, R: Resolver>(
     (cx.log)(&format!(
         "publishing snapshot {handle} v{version} failed: {error}; rolling back"
     ));
-    let rolled_back = match current.stored {
-        Some(old) => match serde_json::to_string(&current.config) {
-            Ok(previous) => {
-                let restore = DocumentWrite {
-                    version: old,
-                    config: &previous,
-                    ..write
-                };
-                cx.store
-                    .swap_document(Some(version), restore)
-                    .await
-                    .map(|_| ())
-            }
-            Err(e) => Err(StoreError::Corrupt(e.to_string())),
-        },
-        None => cx.store.delete_document(handle, version).await,
+    // The document goes back to what it held (not to an adopted snapshot's content).
+    let rolled_back = match (current.stored, &current.stored_config) {
+        (Some(old), Some(previous)) => {
+            let restore = DocumentWrite {
+                version: old,
+                config: previous,
+                ..write
+            };
+            cx.store
+                .swap_document(Some(version), restore)
+                .await
+                .map(|_| ())
+        }
+        _ => cx.store.delete_document(handle, version).await,
     };
     if let Err(e) = rolled_back {
         (cx.log)(&format!(

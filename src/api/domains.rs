@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ErrorCode, Missing};
 use crate::engine::allowlist::{entry_routability, normalise_domain, DomainNameError, NotRoutable};
 use crate::model::config::{DecisionValue, DomainDecision, DomainDoc, HandleConfig, Verification};
+use crate::model::diag::{Diagnostic, Severity};
 
 /// Where a domain's verification token is published.
 pub fn txt_record_name(domain: &str) -> String {
@@ -19,7 +20,8 @@ pub fn txt_record_name(domain: &str) -> String {
 /// Why a domain operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainError {
-    /// Not a DNS host name (or `*.` and one). 400 `invalid_body` at `$.domain`.
+    /// Not a DNS host name (or `*.` and one). 422 `validation_failed`, `invalid_domain` at
+    /// `$.domain`.
     InvalidName(DomainNameError),
     /// A risk score over 100. 400 `invalid_body` at `$.risk_score`.
     RiskScoreOutOfRange(u8),
@@ -49,7 +51,15 @@ impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         let message = error.to_string();
         match error {
-            DomainError::InvalidName(_) => ApiError::invalid_body("$.domain", message),
+            // A string of the right form that is no host name: a problem of meaning, with
+            // a diagnostic at its path like every other (the document cannot state DNS rules).
+            DomainError::InvalidName(_) => ApiError::Validation(vec![Diagnostic {
+                severity: Severity::Error,
+                code: "invalid_domain",
+                path: "$.domain".into(),
+                id: None,
+                message,
+            }]),
             DomainError::RiskScoreOutOfRange(_) => ApiError::invalid_body("$.risk_score", message),
             DomainError::Reason => ApiError::invalid_body("$.reason", message),
             DomainError::Exists(_) => ApiError::Conflict {
@@ -111,9 +121,11 @@ pub fn view_of(config: &HandleConfig, name: &str) -> Result<DomainView, DomainEr
 #[cfg_attr(not(target_arch = "wasm32"), schemars(rename = "AddDomainRequest"))]
 pub struct AddDomain {
     /// The domain (normalised: lower-case, IDNA to ASCII; `*.` for subdomains).
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1, max = 264)))]
     pub domain: String,
     /// An automated risk score, 0-100, if one is known.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(max = 100)))]
     pub risk_score: Option<u8>,
 }
 
@@ -198,7 +210,11 @@ pub fn record_verification(doc: &mut DomainDoc, records: &[String], now: &str) -
 pub struct DecideDomain {
     /// `approved` or `rejected`.
     pub decision: DecisionValue,
-    /// Why (required: decisions are audited).
+    /// Why (required: decisions are audited): 1 to 500 characters, not blank.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(length(min = 1, max = 500), regex(pattern = r"\S"))
+    )]
     pub reason: String,
 }
 
@@ -270,7 +286,7 @@ mod tests {
         let err = add_domain(&mut config, add("new.gharart.com", None), "t".into()).unwrap_err();
         assert_eq!(ApiError::from(err).code(), "domain_exists");
         let err = add_domain(&mut config, add("not a domain", None), "t".into()).unwrap_err();
-        assert_eq!(ApiError::from(err).code(), "invalid_body");
+        assert_eq!(ApiError::from(err).code(), "validation_failed");
         let err = add_domain(&mut config, add("x.gharart.com", Some(101)), "t".into()).unwrap_err();
         assert_eq!(err, DomainError::RiskScoreOutOfRange(101));
         let doc = domain_mut(&mut config, "NEW.gharart.com").unwrap();

@@ -54,8 +54,11 @@ pub fn replay(
     record: Option<IdempotencyRecord>,
     request_hash: &str,
     request_id: &str,
+    now: i64,
 ) -> Result<Option<Reply>, ApiError> {
-    let Some(record) = record else {
+    // A key is remembered for a day; an older record is as good as none, whether or not
+    // it has been swept yet.
+    let Some(record) = record.filter(|r| r.created_at >= now - KEPT_FOR) else {
         return Ok(None);
     };
     if record.request_hash != request_hash {
@@ -120,6 +123,7 @@ pub async fn reserve<S: Store>(
         store.idempotency(scope, key).await?,
         request_hash,
         request_id,
+        now,
     )? {
         Some(reply) => Ok(Reserved::Answered(reply)),
         None => Err(ApiError::Conflict {
@@ -180,24 +184,36 @@ mod tests {
             Some(IdempotencyRecord {
                 request_hash: hash.to_owned(),
                 response,
+                created_at: 1000,
             })
         };
-        assert_eq!(replay(None, "h", "r").unwrap(), None);
-        assert_eq!(replay(record("h", None), "h", "r").unwrap(), None);
-        let reply = replay(record("h", Some((201, r#"{"ok":1}"#.into()))), "h", "r")
-            .unwrap()
-            .unwrap();
+        assert_eq!(replay(None, "h", "r", 2000).unwrap(), None);
+        assert_eq!(replay(record("h", None), "h", "r", 2000).unwrap(), None);
+        let reply = replay(
+            record("h", Some((201, r#"{"ok":1}"#.into()))),
+            "h",
+            "r",
+            2000,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(reply.status, 201);
         assert_eq!(
             reply.headers,
             vec![("Idempotent-Replayed", "true".to_owned())]
         );
-        let err = replay(record("h", None), "other", "r").unwrap_err();
+        let err = replay(record("h", None), "other", "r", 2000).unwrap_err();
         assert_eq!(err.code(), ErrorCode::IdempotencyKeyReuse);
         let stored = r#"{"error":{"code":"domain_exists","request_id":"first"}}"#;
-        let reply = replay(record("h", Some((409, stored.into()))), "h", "second")
+        let reply = replay(record("h", Some((409, stored.into()))), "h", "second", 2000)
             .unwrap()
             .unwrap();
         assert_eq!(reply.body["error"]["request_id"], "second");
+        let day_old = record("h", Some((201, "{}".into())));
+        assert_eq!(
+            replay(day_old, "other", "r", 1000 + KEPT_FOR + 1).unwrap(),
+            None,
+            "forgotten after a day"
+        );
     }
 }

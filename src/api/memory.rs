@@ -196,12 +196,15 @@ impl Store for MemoryStore {
         let id = (scope.to_owned(), key.to_owned());
         let free = match tables.idempotency.get(&id) {
             None => true,
-            Some((record, created)) => record.response.is_none() && *created < stale_before,
+            Some((record, created)) => {
+                (record.response.is_none() && *created < stale_before) || *created < expire_before
+            }
         };
         if free {
             let record = IdempotencyRecord {
                 request_hash: request_hash.to_owned(),
                 response: None,
+                created_at: now,
             };
             tables.idempotency.insert(id, (record, now));
         }

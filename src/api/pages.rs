@@ -180,6 +180,7 @@ pub const MAX_SITE_TOKEN_TTL: i64 = 24 * 3600;
 pub struct SiteTokenRequest {
     /// Lifetime in seconds (default 3600, at most 86400).
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(min = 1, max = 86_400)))]
     pub ttl_seconds: Option<i64>,
 }
 

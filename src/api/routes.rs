@@ -187,11 +187,11 @@ impl Params {
     }
 }
 
+/// Percent-decodes a path segment (a `+` stays a `+`: this is a path, not a form).
 fn decode(segment: &str) -> String {
-    url::form_urlencoded::parse(format!("x={segment}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| segment.to_owned())
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn match_pattern(pattern: &str, path: &str) -> Option<Params> {
@@ -270,6 +270,9 @@ mod tests {
         .unwrap();
         assert_eq!(route.id, RouteId::PutRule);
         assert_eq!(params.rule_id.as_deref(), Some("in-mobile"));
+        // Regression (Schemathesis): segments were decoded as form data, `+` as a space.
+        let (_, params) = match_route("GET", "/v2/handles/g/campaigns/a+b%20c").unwrap();
+        assert_eq!(params.campaign_id.as_deref(), Some("a+b c"));
     }
 
     #[test]

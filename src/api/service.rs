@@ -209,7 +209,9 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
         if let Some(key) = key {
             idempotency::check_key(key)?;
             let stored = self.store.idempotency(&scope, key).await?;
-            if let Some(reply) = idempotency::replay(stored, &hash, req.request_id)? {
+            if let Some(reply) =
+                idempotency::replay(stored, &hash, req.request_id, now.timestamp())?
+            {
                 return Ok(reply);
             }
         }

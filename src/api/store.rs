@@ -74,6 +74,8 @@ pub struct IdempotencyRecord {
     pub request_hash: String,
     /// The stored answer: status and JSON body; `None` while the first request runs.
     pub response: Option<(u16, String)>,
+    /// When the key was taken (Unix seconds).
+    pub created_at: i64,
 }
 
 /// A campaign page's state and its save counter (for compare-and-swap).
@@ -111,8 +113,8 @@ pub trait Store {
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
     /// Reserves a key for a request; `false` when another request holds it. A
-    /// reservation older than `stale_before` (a request that died) is taken over;
-    /// records older than `expire_before` are dropped.
+    /// reservation older than `stale_before` (a request that died) is taken over, and so
+    /// is any record older than `expire_before` (a forgotten key).
     async fn reserve(
         &self,
         scope: &str,

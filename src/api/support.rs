@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use crate::model::ids::is_valid_slug;
 
+/// The form of every text field: not blank, no control characters but tab, CR and LF.
+#[cfg(not(target_arch = "wasm32"))]
+const TEXT: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+
 /// Body of a support report.
 #[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -13,26 +17,34 @@ use crate::model::ids::is_valid_slug;
 #[cfg_attr(not(target_arch = "wasm32"), schemars(rename = "SupportReportRequest"))]
 pub struct SupportReport {
     /// One line: what went wrong.
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1, max = 200), regex(pattern = TEXT)))]
     pub summary: String,
     /// What happened, steps to reproduce.
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1, max = 10_000), regex(pattern = TEXT)))]
     pub details: String,
     /// The handle concerned.
     #[serde(default)]
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"))
+    )]
     pub handle: Option<String>,
     /// The reporter's session id.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1, max = 128), regex(pattern = TEXT)))]
     pub session_id: Option<String>,
     /// A request id from an `X-Request-Id` header or an error body.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1, max = 128), regex(pattern = TEXT)))]
     pub request_id: Option<String>,
     /// A reproduction artifact: a URL, a curl command, a HAR excerpt.
     #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(length(min = 1, max = 20_000), regex(pattern = TEXT)))]
     pub repro_artifact: Option<String>,
 }
 
 fn check(value: &str, path: &str, max_chars: usize) -> Result<(), ApiError> {
-    let chars = value.trim().chars().count();
-    if chars == 0 || chars > max_chars {
+    if value.trim().is_empty() || value.chars().count() > max_chars {
         return Err(ApiError::InvalidBody {
             path: path.into(),
             message: format!("1 to {max_chars} characters"),

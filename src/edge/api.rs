@@ -18,7 +18,9 @@ use crate::api::store::StoreError;
 /// Answers a `/v2/...` request. Never fails: errors are rendered by the API.
 pub(crate) async fn handle(mut req: Request, env: &Env, request_id: &str) -> Response {
     let settings = settings::get(env);
-    let method = req.method().to_string();
+    // The method as sent: workers-rs maps methods it does not know (QUERY, PROPFIND, ...)
+    // to GET, which would answer them as GETs instead of 405.
+    let method = req.inner().method();
     let path = req.path();
     let url = req.url().ok();
     let query = url.as_ref().and_then(|u| u.query()).unwrap_or_default();

@@ -211,13 +211,14 @@ impl Store for D1Store {
             body_hash: String,
             status: Option<f64>,
             response: Option<String>,
+            created_at: f64,
         }
-        let sql =
-            "SELECT body_hash, status, response FROM idempotency WHERE handle = ?1 AND key = ?2";
+        let sql = "SELECT body_hash, status, response, created_at FROM idempotency WHERE handle = ?1 AND key = ?2";
         let row: Option<Row> = self.first(sql, &[text(scope), text(key)]).await?;
         Ok(row.map(|r| IdempotencyRecord {
             request_hash: r.body_hash,
             response: r.status.zip(r.response).map(|(s, b)| (s as u16, b)),
+            created_at: r.created_at as i64,
         }))
     }
 
@@ -233,14 +234,15 @@ impl Store for D1Store {
         let sweep = "DELETE FROM idempotency WHERE created_at < ?1";
         self.changes(sweep, &[int(expire_before)]).await?;
         let sql = "INSERT INTO idempotency (handle, key, route, body_hash, status, response, created_at) VALUES (?1, ?2, '', ?3, NULL, NULL, ?4) \
-                   ON CONFLICT(handle, key) DO UPDATE SET body_hash = excluded.body_hash, created_at = excluded.created_at \
-                   WHERE idempotency.status IS NULL AND idempotency.created_at < ?5";
+                   ON CONFLICT(handle, key) DO UPDATE SET body_hash = excluded.body_hash, created_at = excluded.created_at, status = NULL, response = NULL \
+                   WHERE (idempotency.status IS NULL AND idempotency.created_at < ?5) OR idempotency.created_at < ?6";
         let args = [
             text(scope),
             text(key),
             text(request_hash),
             int(now),
             int(stale_before),
+            int(expire_before),
         ];
         Ok(self.changes(sql, &args).await? == 1)
     }

@@ -463,8 +463,9 @@ describe('destination domains', () => {
     ];
     for (const domain of junk) {
       const res = await call('POST', `${V2}/destination-domains`, { token: T.domainsWrite, body: { domain } });
-      expectError(res, 400, 'invalid_body');
-      assert.equal(res.error.details?.path, '$.domain', `${JSON.stringify(domain)}: ${res.body}`);
+      // A string that is no host name is refused by meaning (422), at its path.
+      expectError(res, 422, 'validation_failed');
+      assert.deepEqual(res.error.details?.map((d) => [d.code, d.path]), [['invalid_domain', '$.domain']], `${JSON.stringify(domain)}: ${res.body}`);
     }
     const bodies = [
       [{ domain: 'ok.gharart-partner.com', risk_score: 101 }, '$.risk_score'],

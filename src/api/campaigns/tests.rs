@@ -103,7 +103,7 @@ fn create_refuses_other_states_at_creation() {
         value["status"] = json!(status);
         let err = create(&mut festive(), body(value), "c".into(), at(NOW)).unwrap_err();
         assert!(
-            matches!(&err, ApiError::InvalidBody { path, .. } if path == "$.status"),
+            matches!(&err, ApiError::Validation(d) if d[0].path == "$.status" && d[0].code == "invalid_status"),
             "{status}: {err:?}"
         );
     }

@@ -101,7 +101,11 @@ impl MatrixRequest {
                 })
                 .unwrap_or_default()
         };
-        let entry = get("entry")
+        // The entry is taken as written (a slug has no blanks to trim).
+        let entry = query
+            .iter()
+            .find(|(k, _)| k == "entry")
+            .map(|(_, v)| v.as_str())
             .filter(|e| !e.is_empty())
             .ok_or(ApiError::InvalidParameter {
                 name: "entry",

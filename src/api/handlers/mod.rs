@@ -60,7 +60,7 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
             pages::publish(cx, handle, campaign).await
         }
         RouteId::PublicGetPage => pages::public_get(cx, handle, campaign).await,
-        RouteId::PublicPageSchema => Ok(Reply::ok(super::pages::page_schema())),
+        RouteId::PublicPageSchema => pages::schema(cx, handle, campaign).await,
         RouteId::Conversion => public::conversion(cx, body).await,
         RouteId::SupportReport => public::support_report(cx, body).await,
     }

@@ -7,8 +7,8 @@ use crate::api::context::{Ctx, Reply};
 use crate::api::documents::load;
 use crate::api::error::{ApiError, Missing};
 use crate::api::pages::{
-    mint_site_token, page_view, public_view, publish as publish_draft, put_draft, PageInput,
-    SiteTokenRequest,
+    mint_site_token, page_schema, page_view, public_view, publish as publish_draft, put_draft,
+    PageInput, SiteTokenRequest,
 };
 use crate::api::store::{Resolver, Store, StoreError};
 use crate::model::page::PageState;
@@ -74,12 +74,26 @@ pub(super) async fn publish<S: Store, R: Resolver>(
     Reply::of(200, &page_view(id, &state))
 }
 
+/// The page document schema, for a campaign the handle has.
+pub(super) async fn schema<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    id: &str,
+) -> Result<Reply, ApiError> {
+    let current = load(cx.store, handle).await?;
+    find_campaign(&current.config, id)?;
+    Ok(Reply::ok(page_schema()))
+}
+
 pub(super) async fn public_get<S: Store, R: Resolver>(
     cx: &Ctx<'_, S, R>,
     handle: &str,
     id: &str,
 ) -> Result<Reply, ApiError> {
     let not_found = || ApiError::not_found(Missing::Page, id);
+    // A campaign the handle no longer has has no public page either.
+    let current = load(cx.store, handle).await?;
+    find_campaign(&current.config, id).map_err(|_| not_found())?;
     let (state, _) = cx.store.page(handle, id).await?.ok_or_else(not_found)?;
     let schema_url = format!("/v2/public/handles/{handle}/site-structure/campaigns/{id}/schema");
     let page = public_view(id, &state, &schema_url).ok_or_else(not_found)?;

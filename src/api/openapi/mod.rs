@@ -21,6 +21,7 @@ use super::pages::{PageInput, PageView, PublicPage, SiteToken, SiteTokenRequest}
 use super::replies;
 use super::routes::{Route, RouteId, ROUTES};
 use super::support::SupportReport;
+use crate::engine::device::DeviceCategory;
 use crate::model::config::{HandleConfig, RuleDoc, TemplateDoc};
 use crate::model::page::document::page_schema;
 
@@ -69,14 +70,22 @@ pub fn document() -> Value {
 
 /// The JSON Schemas of every request and reply type, under their component names.
 fn schemas() -> Map<String, Value> {
-    let mut generator = schemars::generate::SchemaSettings::draft2020_12()
-        .with(|s| s.definitions_path = "/components/schemas".into())
-        .into_generator();
+    // Requests as the worker reads them, replies as it writes them: a field the worker
+    // leaves out when empty (`skip_serializing_if`) is optional in a reply.
+    let generator = |contract| {
+        schemars::generate::SchemaSettings::draft2020_12()
+            .with(|s| {
+                s.definitions_path = "/components/schemas".into();
+                s.contract = contract;
+            })
+            .into_generator()
+    };
+    let mut requests = generator(schemars::generate::Contract::Deserialize);
+    let mut replies = generator(schemars::generate::Contract::Serialize);
     macro_rules! register {
-        ($($t:ty),* $(,)?) => { $( generator.subschema_for::<$t>(); )* };
+        ($generator:ident: $($t:ty),* $(,)?) => { $( $generator.subschema_for::<$t>(); )* };
     }
-    register!(
-        ErrorBody,
+    register!(requests:
         AddDomain,
         DecideDomain,
         RuleDoc,
@@ -86,12 +95,15 @@ fn schemas() -> Map<String, Value> {
         CreateCampaign,
         TestConversionInput,
         SiteTokenRequest,
-        SiteToken,
         PageInput,
-        PageView<'static>,
-        PublicPage<'static>,
         ConversionInput,
         SupportReport,
+    );
+    register!(replies:
+        ErrorBody,
+        SiteToken,
+        PageView<'static>,
+        PublicPage<'static>,
         replies::DomainList,
         replies::DomainWriteResult,
         replies::VerifyResult,
@@ -113,7 +125,12 @@ fn schemas() -> Map<String, Value> {
         replies::ConversionResult,
         replies::SupportReportResult,
     );
-    let mut schemas = generator.take_definitions(true);
+    let mut schemas = requests.take_definitions(true);
+    for (name, schema) in replies.take_definitions(true) {
+        // A type read and written alike (the configuration documents) keeps the schema it
+        // is read with: the worker writes every field it reads, so a reply also fits it.
+        schemas.entry(name).or_insert(schema);
+    }
     // A rule PUT may leave out the id: the path gives it.
     if let Some(mut body) = schemas.get("RuleDoc").cloned() {
         if let Some(required) = body.get_mut("required").and_then(Value::as_array_mut) {
@@ -136,9 +153,37 @@ fn schemas() -> Map<String, Value> {
         input["properties"]["document"] =
             json!({ "$ref": format!("{SCHEMAS}CampaignPageDocument"), "description": description });
     }
+    for schema in schemas.values_mut() {
+        bound_integers(schema);
+    }
     let mut sorted: Vec<(String, Value)> = schemas.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted.into_iter().collect()
+}
+
+/// States the range of every sized integer (schemars names the format, `uint32`, but a
+/// client generating values needs the bound: the worker refuses 2^32 for a `u32`).
+fn bound_integers(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let range: Option<(i128, i128)> = match map.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((0, u8::MAX.into())),
+                Some("uint16") => Some((0, u16::MAX.into())),
+                Some("uint32") => Some((0, u32::MAX.into())),
+                Some("uint64") => Some((0, u64::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+                _ => None,
+            };
+            if let Some((min, max)) = range {
+                map.entry("minimum").or_insert_with(|| json!(min));
+                map.entry("maximum").or_insert_with(|| json!(max));
+            }
+            map.values_mut().for_each(bound_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }
 
 /// Rewrites `$ref`s that start with `from` to start with `to`.
@@ -175,8 +220,10 @@ fn operation(route: &Route) -> Value {
         op["parameters"] = Value::Array(parameters);
     }
     if let Some(schema) = doc.request {
+        // The token routes take an optional body (`{}` or none: the defaults).
+        let required = !matches!(route.id, RouteId::MintPreviewToken | RouteId::MintSiteToken);
         op["requestBody"] = json!({
-            "required": true,
+            "required": required,
             "content": { "application/json": { "schema": { "$ref": format!("{SCHEMAS}{schema}") } } },
         });
     }
@@ -356,12 +403,23 @@ fn operation_parameters(route: &Route) -> Vec<Value> {
             "The entry slug.",
             json!({ "type": "string", "pattern": SLUG }),
         ));
-        out.push(query("countries", false, "Comma-separated ISO 3166-1 alpha-2 codes (either case); `unknown` (or `XX`) for the unknown country; at most 60.", json!({ "type": "string", "pattern": COUNTRIES })));
+        let country = format!("(?:[A-Za-z]{{2}}|{})", any_case("unknown"));
+        out.push(query(
+            "countries",
+            false,
+            "Comma-separated ISO 3166-1 alpha-2 codes (either case); `unknown` (or `XX`) for the unknown country; at most 60.",
+            json!({ "type": "string", "pattern": list_of(&country, 60) }),
+        ));
+        let devices: Vec<String> = DeviceCategory::ALL
+            .iter()
+            .map(|d| any_case(d.as_str()))
+            .collect();
+        let device = format!("(?:{})", devices.join("|"));
         out.push(query(
             "devices",
             false,
-            "Comma-separated device categories.",
-            json!({ "type": "string", "pattern": DEVICES }),
+            "Comma-separated device categories (either case); at most 5.",
+            json!({ "type": "string", "pattern": list_of(&device, 5) }),
         ));
         out.push(query(
             "at",
@@ -407,11 +465,20 @@ fn tags() -> Value {
 const SLUG: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
 /// A rule, campaign, template or variant id (`model::ids::is_valid_id`).
 const ID: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
-/// The route preview's `countries`.
-const COUNTRIES: &str = "^([A-Za-z]{2}|unknown)(,([A-Za-z]{2}|unknown))*$";
-/// The route preview's `devices`.
-const DEVICES: &str =
-    "^(desktop|mobile|tablet|crawler|other)(,(desktop|mobile|tablet|crawler|other))*$";
+
+/// A word in any case, as a pattern (`ab` is `[Aa][Bb]`).
+fn any_case(word: &str) -> String {
+    word.chars()
+        .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
+        .collect()
+}
+
+/// A comma-separated list of at most `max` items matching `item`, as the worker reads
+/// one: blanks around items and empty items allowed.
+fn list_of(item: &str, max: usize) -> String {
+    let slot = format!(r"\s*(?:{item}\s*)?");
+    format!("^{slot}(?:,{slot}){{0,{}}}$", max - 1)
+}
 
 const INFO: &str = include_str!("info.md");
 const BEARER: &str = "`Authorization: Bearer <token>` with either a personal access token (PAT: `gr_pat_` + 32 or more URL-safe characters; stored only as its SHA-256 with the handle, scopes, subject, optional expiry; create one with `router pat --handle H --scopes \"...\"`) or an HS256 JWT signed with the worker's `JWT_SECRET` carrying `sub`, `handle`, `scopes` (array or space-separated) and `exp` (required; `nbf`/`iat` honoured; 60 s clock skew allowed; any other `alg` is refused). Scopes: rules:read rules:write domains:read domains:write domains:admin templates:read templates:write preview campaigns:read campaigns:write pages:write admin (`admin` implies every scope). Failures: no header 401 `missing_token` (with `WWW-Authenticate: Bearer`); malformed, forged, unknown or revoked 401 `invalid_token`; expired 401 `token_expired`; another handle 403 `wrong_handle`; missing scope 403 `insufficient_scope`.";

@@ -277,7 +277,7 @@ pub(super) fn doc(route: RouteId) -> Doc {
             summary: "The JSON Schema of campaign page documents",
             description: "The JSON Schema (2020-12) every page document is checked against (the same for every campaign; equal to `#/components/schemas/CampaignPageDocument`). Public and CORS-enabled (`Access-Control-Allow-Origin: *`, preflight `OPTIONS` answered 204).",
             request: None,
-            success: &[Success { status: 200, description: "The schema.", schema: Some("CampaignPageDocument") }],
+            success: &[Success { status: 200, description: "The JSON Schema (draft 2020-12) of a page document: `components.schemas.CampaignPageDocument`, standalone.", schema: None }],
         },
         RouteId::PublicPublishPage => Doc {
             id: "publishPublicCampaignPage",
