@@ -50,6 +50,8 @@ fn config(rules: Vec<serde_json::Value>) -> HandleConfig {
         risk_score: Some(0),
         decision: None,
         verified_at: None,
+        checked_at: None,
+        failure: None,
     };
     let entry = |slug: &str| EntryDoc {
         slug: slug.into(),

@@ -318,6 +318,8 @@ fn the_oracle_agrees_with_the_documented_examples() {
             at: "2026-01-01T00:00:00Z".into(),
         }),
         verified_at: None,
+        checked_at: None,
+        failure: None,
     };
     let domains = [
         doc("*.example.com", Verification::Verified, Some(1), None),

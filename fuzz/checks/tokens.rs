@@ -12,6 +12,6 @@ pub(crate) fn run(data: &[u8]) {
     assert!(verify::<PreviewClaims>(TokenKind::Preview, SECRET, &token, 1_795_000_000).is_err());
     assert!(verify::<CtxClaims>(TokenKind::Ctx, SECRET, &token, 1_795_000_000).is_err());
     assert!(verify::<SiteClaims>(TokenKind::Site, SECRET, &token, 1_795_000_000).is_err());
-    assert!(verify_jwt(&token, SECRET, 1_795_000_000).is_err());
+    assert!(verify_jwt(&token, SECRET, None, 1_795_000_000).is_err());
     let _ = bearer(Some(&token));
 }

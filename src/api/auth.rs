@@ -20,6 +20,9 @@ use super::error::ApiError;
 
 /// Allowed clock skew for `exp`, `nbf` and `iat`.
 pub const MAX_SKEW_SECONDS: i64 = 60;
+/// Longest lifetime of a JWT (`exp` minus `iat`, or minus now without `iat`): a day. A
+/// longer-lived credential is a PAT, which can be revoked.
+pub const MAX_JWT_LIFETIME_SECONDS: i64 = 24 * 3600;
 /// The PAT prefix.
 pub const PAT_PREFIX: &str = "gr_pat_";
 /// Longest bearer token looked at.
@@ -124,6 +127,8 @@ pub enum AuthKind {
     Site,
     /// No credential (public routes); `sub` names the client by a hash of its address.
     Public,
+    /// The worker itself (the scheduled re-verification).
+    System,
 }
 
 /// An authenticated caller.
@@ -148,11 +153,16 @@ impl Principal {
         if self.handle != handle {
             return Err(ApiError::WrongHandle);
         }
-        if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
+        if self.allows(scope) {
             Ok(())
         } else {
             Err(ApiError::InsufficientScope(scope.as_str()))
         }
+    }
+
+    /// Whether the caller holds `scope` (or `admin`).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
     }
 }
 
@@ -273,6 +283,25 @@ struct JwtClaims {
     nbf: Option<i64>,
     #[serde(default)]
     iat: Option<i64>,
+    #[serde(default)]
+    aud: Option<Audience>,
+}
+
+/// A JWT `aud`: one string or several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn names(&self, audience: &str) -> bool {
+        match self {
+            Self::One(a) => a == audience,
+            Self::Many(list) => list.iter().any(|a| a == audience),
+        }
+    }
 }
 
 /// Verifies an HS256 JWT.
@@ -280,7 +309,12 @@ struct JwtClaims {
 /// # Errors
 /// [`ApiError::InvalidToken`] for anything malformed, another algorithm, a bad signature or
 /// missing claims; [`ApiError::TokenExpired`] past `exp` (plus skew).
-pub fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Result<Principal, ApiError> {
+pub fn verify_jwt(
+    token: &str,
+    secret: &[u8],
+    audience: Option<&str>,
+    now: i64,
+) -> Result<Principal, ApiError> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -312,6 +346,16 @@ pub fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Result<Principal, Api
     let early = |t: Option<i64>| t.is_some_and(|t| t > now + MAX_SKEW_SECONDS);
     if early(claims.nbf) || early(claims.iat) || claims.sub.is_empty() {
         return Err(ApiError::InvalidToken);
+    }
+    let issued = claims.iat.unwrap_or(now).min(now);
+    if claims.exp - issued > MAX_JWT_LIFETIME_SECONDS + MAX_SKEW_SECONDS {
+        return Err(ApiError::InvalidToken);
+    }
+    // With `JWT_AUDIENCE` configured, a token must name it.
+    if let Some(audience) = audience {
+        if !claims.aud.as_ref().is_some_and(|a| a.names(audience)) {
+            return Err(ApiError::InvalidToken);
+        }
     }
     let scopes = match claims.scopes {
         ScopeClaim::List(list) => list.iter().filter_map(|s| Scope::parse(s)).collect(),
@@ -374,7 +418,7 @@ mod tests {
     #[test]
     fn jwt_round_trip_and_scopes() {
         let token = sign_jwt(&claims(NOW + 300), SECRET);
-        let p = verify_jwt(&token, SECRET, NOW).unwrap();
+        let p = verify_jwt(&token, SECRET, None, NOW).unwrap();
         assert_eq!(
             (p.sub.as_str(), p.handle.as_str(), p.kind),
             ("priya", "gharart", AuthKind::Jwt)
@@ -392,18 +436,62 @@ mod tests {
             &json!({"sub": "a", "handle": "g", "scopes": "admin", "exp": NOW + 10}),
             SECRET,
         );
-        assert!(verify_jwt(&spaced, SECRET, NOW)
+        assert!(verify_jwt(&spaced, SECRET, None, NOW)
             .unwrap()
             .authorize("g", Scope::DomainsAdmin)
             .is_ok());
     }
 
     #[test]
+    fn jwt_lifetime_is_bounded_and_the_audience_checked_when_configured() {
+        let jwt = |extra: serde_json::Value| {
+            let mut c = json!({"sub": "a", "handle": "g", "scopes": "admin", "iat": NOW});
+            for (k, v) in extra.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            sign_jwt(&c, SECRET)
+        };
+        let day = MAX_JWT_LIFETIME_SECONDS;
+        assert!(verify_jwt(&jwt(json!({"exp": NOW + day})), SECRET, None, NOW).is_ok());
+        let forever = jwt(json!({"exp": NOW + 10 * 365 * day}));
+        assert_eq!(
+            verify_jwt(&forever, SECRET, None, NOW),
+            Err(ApiError::InvalidToken)
+        );
+        let no_iat = sign_jwt(
+            &json!({"sub": "a", "handle": "g", "scopes": "admin", "exp": NOW + 2 * day}),
+            SECRET,
+        );
+        assert_eq!(
+            verify_jwt(&no_iat, SECRET, None, NOW),
+            Err(ApiError::InvalidToken),
+            "measured from now without iat"
+        );
+        let aimed = jwt(json!({"exp": NOW + 60, "aud": "edge-router"}));
+        let listed = jwt(json!({"exp": NOW + 60, "aud": ["x", "edge-router"]}));
+        let elsewhere = jwt(json!({"exp": NOW + 60, "aud": "another-service"}));
+        let none = jwt(json!({"exp": NOW + 60}));
+        for ok in [&aimed, &listed] {
+            assert!(verify_jwt(ok, SECRET, Some("edge-router"), NOW).is_ok());
+        }
+        for bad in [&elsewhere, &none] {
+            assert_eq!(
+                verify_jwt(bad, SECRET, Some("edge-router"), NOW),
+                Err(ApiError::InvalidToken)
+            );
+        }
+        assert!(
+            verify_jwt(&elsewhere, SECRET, None, NOW).is_ok(),
+            "no audience configured: aud is not checked"
+        );
+    }
+
+    #[test]
     fn jwt_expiry_with_bounded_skew() {
         let token = sign_jwt(&claims(NOW), SECRET);
-        assert!(verify_jwt(&token, SECRET, NOW + MAX_SKEW_SECONDS - 1).is_ok());
+        assert!(verify_jwt(&token, SECRET, None, NOW + MAX_SKEW_SECONDS - 1).is_ok());
         assert_eq!(
-            verify_jwt(&token, SECRET, NOW + MAX_SKEW_SECONDS),
+            verify_jwt(&token, SECRET, None, NOW + MAX_SKEW_SECONDS),
             Err(ApiError::TokenExpired)
         );
         let future = sign_jwt(
@@ -411,7 +499,7 @@ mod tests {
             SECRET,
         );
         assert_eq!(
-            verify_jwt(&future, SECRET, NOW),
+            verify_jwt(&future, SECRET, None, NOW),
             Err(ApiError::InvalidToken)
         );
     }
@@ -420,7 +508,7 @@ mod tests {
     fn forged_and_other_algorithms_are_refused() {
         let token = sign_jwt(&claims(NOW + 300), SECRET);
         assert_eq!(
-            verify_jwt(&token, b"another-secret", NOW),
+            verify_jwt(&token, b"another-secret", None, NOW),
             Err(ApiError::InvalidToken)
         );
         let (head, rest) = token.split_once('.').unwrap();
@@ -432,17 +520,17 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(
-            verify_jwt(&format!("{head}.{elevated}.{sig}"), SECRET, NOW),
+            verify_jwt(&format!("{head}.{elevated}.{sig}"), SECRET, None, NOW),
             Err(ApiError::InvalidToken)
         );
         let none_head = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(NOW + 300)).unwrap());
         assert_eq!(
-            verify_jwt(&format!("{none_head}.{payload}."), SECRET, NOW),
+            verify_jwt(&format!("{none_head}.{payload}."), SECRET, None, NOW),
             Err(ApiError::InvalidToken)
         );
         assert_eq!(
-            verify_jwt("a.b.c", SECRET, NOW),
+            verify_jwt("a.b.c", SECRET, None, NOW),
             Err(ApiError::InvalidToken)
         );
     }

@@ -29,6 +29,8 @@ pub struct ApiSettings {
     pub token_secret: Option<Vec<u8>>,
     /// Verifies HS256 JWTs.
     pub jwt_secret: Option<Vec<u8>>,
+    /// When set, a JWT must name it in `aud`.
+    pub jwt_audience: Option<String>,
     /// Lifetime of the ctx tokens test conversions mint.
     pub ctx_ttl_seconds: i64,
 }
@@ -44,6 +46,7 @@ impl Default for ApiSettings {
             public_per_minute: 600,
             token_secret: None,
             jwt_secret: None,
+            jwt_audience: None,
             ctx_ttl_seconds: 7 * 24 * 3600,
         }
     }

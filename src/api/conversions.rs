@@ -125,11 +125,22 @@ pub struct Conversion {
     pub is_test: bool,
 }
 
-/// Checks a ctx token at `now`.
+/// Checks a ctx token at `now` (a real one: a test conversion's ctx is refused).
 ///
 /// # Errors
 /// [`ApiError::InvalidCtx`] with the reason.
 pub fn verify_ctx(
+    secret: &[u8],
+    ctx: &str,
+    now: DateTime<Utc>,
+) -> Result<Signed<CtxClaims>, ApiError> {
+    verify_ctx_of(&[TokenKind::Ctx], secret, ctx, now)
+}
+
+/// Checks a ctx token that may be of any of `kinds` (in order; a signature mismatch
+/// tries the next) at `now`.
+fn verify_ctx_of(
+    kinds: &[TokenKind],
     secret: &[u8],
     ctx: &str,
     now: DateTime<Utc>,
@@ -140,7 +151,14 @@ pub fn verify_ctx(
             "missing; send the ctx token the redirect passed to the destination",
         ));
     }
-    tokens::verify(TokenKind::Ctx, secret, ctx, now.timestamp()).map_err(|e| {
+    let mut outcome = Err(TokenError::BadSignature);
+    for kind in kinds {
+        outcome = tokens::verify(*kind, secret, ctx, now.timestamp());
+        if !matches!(outcome, Err(TokenError::BadSignature)) {
+            break;
+        }
+    }
+    outcome.map_err(|e| {
         ApiError::InvalidCtx(match e {
             TokenError::Malformed => "malformed; it is not a ctx token",
             TokenError::BadSignature => {
@@ -282,7 +300,9 @@ pub fn test_conversion(
     check_event(event, "$.event")?;
     let (claims, ctx) = match &input.ctx {
         Some(ctx) => {
-            let claims = verify_ctx(secret, ctx, now)?.claims;
+            // A visitor's real ctx, or one an earlier test conversion minted.
+            let claims =
+                verify_ctx_of(&[TokenKind::Ctx, TokenKind::TestCtx], secret, ctx, now)?.claims;
             if claims.handle != handle {
                 return Err(ApiError::InvalidCtx("issued for another handle"));
             }
@@ -301,8 +321,10 @@ pub fn test_conversion(
                 variant: input.variant.clone(),
                 vid: visitor_id.to_owned(),
             };
+            // Its own kind of token: the public conversion route refuses it, so a test
+            // ctx can never count as a real conversion.
             let ctx = tokens::sign(
-                TokenKind::Ctx,
+                TokenKind::TestCtx,
                 secret,
                 claims.clone(),
                 now.timestamp(),
@@ -339,6 +361,16 @@ pub fn idempotency_key(header: Option<&str>) -> Result<&str, ApiError> {
         });
     }
     Ok(key)
+}
+
+/// The stored form of a conversion's `Idempotency-Key`: scoped to the ctx it came with
+/// (a hash of the token, so the table holds no token).
+pub fn scoped_key(ctx: &str, key: &str) -> String {
+    let digest = Sha256::digest(ctx.trim().as_bytes());
+    format!(
+        "{}:{key}",
+        crate::model::ids::hex(digest.get(..12).unwrap_or_default())
+    )
 }
 
 /// What to do with a conversion whose key may already be stored.

@@ -30,6 +30,22 @@ impl std::fmt::Display for DohError {
 
 impl std::error::Error for DohError {}
 
+/// Whether a resolver URL may be used: https (a lookup that decides trust must not travel
+/// in clear text), or plain http to a loopback address (the tests' local resolver; the
+/// production guard of `make deploy` refuses that).
+pub fn acceptable_resolver(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    match (parsed.scheme(), parsed.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Domain(d))) => d == "localhost",
+        _ => false,
+    }
+}
+
 /// The lookup URL for the TXT records of `name`.
 pub fn query_url(resolver: &str, name: &str) -> String {
     let query: String = url::form_urlencoded::Serializer::new(String::new())
@@ -91,6 +107,27 @@ fn join_txt(data: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolvers_are_https_or_loopback() {
+        for ok in [
+            "https://cloudflare-dns.com/dns-query",
+            "http://127.0.0.1:8053/dns-query",
+            "http://[::1]:53/q",
+            "http://localhost:9/q",
+        ] {
+            assert!(acceptable_resolver(ok), "{ok}");
+        }
+        for bad in [
+            "http://dns.example/dns-query",
+            "http://10.0.0.1/q",
+            "ftp://x",
+            "not a url",
+            "http://127.0.0.1.evil.example/q",
+        ] {
+            assert!(!acceptable_resolver(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_answers() {

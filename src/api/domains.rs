@@ -153,6 +153,8 @@ pub fn add_domain(
         risk_score: body.risk_score,
         decision: None,
         verified_at: None,
+        checked_at: None,
+        failure: None,
     });
     Ok(domain)
 }
@@ -185,19 +187,26 @@ pub fn domain_mut<'c>(
         .ok_or_else(|| DomainError::NotFound(raw.to_owned()))
 }
 
-/// Records the outcome of a TXT check; returns whether the token was found.
+/// Records the outcome of a TXT check at `now`: verified when the token is among the
+/// records, else failed with why; returns whether the token was found.
 pub fn record_verification(doc: &mut DomainDoc, records: &[String], now: &str) -> bool {
     let matched = doc
         .token
         .as_ref()
         .is_some_and(|token| records.iter().any(|r| r.trim() == token));
-    doc.verification = if matched {
-        Verification::Verified
-    } else {
-        Verification::Failed
-    };
+    doc.checked_at = Some(now.to_owned());
     if matched {
+        doc.verification = Verification::Verified;
         doc.verified_at = Some(now.to_owned());
+        doc.failure = None;
+    } else {
+        doc.verification = Verification::Failed;
+        let record = txt_record_name(&doc.domain);
+        doc.failure = Some(if records.is_empty() {
+            format!("no TXT record at {record} at {now}")
+        } else {
+            format!("the TXT records at {record} do not hold the token (checked {now})")
+        });
     }
     matched
 }

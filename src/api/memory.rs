@@ -149,6 +149,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn handles(&self) -> Result<Vec<String>, StoreError> {
+        self.enter()?;
+        let tables = self.tables.borrow();
+        let mut handles: Vec<String> = tables
+            .documents
+            .keys()
+            .chain(tables.published.keys())
+            .cloned()
+            .collect();
+        handles.sort();
+        handles.dedup();
+        Ok(handles)
+    }
+
     async fn pat(&self, hash: &str) -> Result<Option<PatRecord>, StoreError> {
         self.enter()?;
         Ok(self.tables.borrow().pats.get(hash).cloned())
@@ -164,6 +178,16 @@ impl Store for MemoryStore {
             .or_insert((0, expires_at));
         entry.0 += 1;
         Ok(entry.0)
+    }
+
+    async fn peek(&self, key: &str, now: i64) -> Result<u32, StoreError> {
+        self.enter()?;
+        let tables = self.tables.borrow();
+        Ok(tables
+            .counters
+            .get(key)
+            .filter(|(_, expiry)| *expiry >= now)
+            .map_or(0, |(count, _)| *count))
     }
 
     async fn idempotency(

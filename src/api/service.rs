@@ -122,6 +122,16 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
             let error = ApiError::from(BodyError::TooLarge(limit));
             return Admission::Answered(render(Err(error), req, self.log));
         }
+        let needs_credential = route.scope.is_some() || route.site_token;
+        if needs_credential {
+            match limits::auth_blocked(self.store, self.settings, req.client, now.timestamp()).await
+            {
+                Ok(None) => {}
+                Ok(Some(error)) | Err(error) => {
+                    return Admission::Answered(render(Err(error), req, self.log))
+                }
+            }
+        }
         match self.caller(route, &params, req, now).await {
             Ok(principal) => Admission::Admitted(Admitted {
                 route,
@@ -199,11 +209,12 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
         let key = req
             .idempotency_key
             .filter(|_| route.write && route.id != RouteId::Conversion);
-        // Keys and throttles are scoped by handle; routes without one (support reports,
-        // conversions) by the client address, so anonymous clients never share keys.
+        // Keys and throttles are scoped by handle and credential, so one caller cannot
+        // take a key another will use; routes without a handle (support reports) by the
+        // client address. Conversions scope their keys to the ctx (`handlers::public`).
         let scope = match params.handle() {
             "" => format!("_client:{}", req.client),
-            handle => handle.to_owned(),
+            handle => format!("{handle}|{}", principal.sub),
         };
         let hash = idempotency::request_hash(route.method, req.path, body);
         if let Some(key) = key {
@@ -216,7 +227,18 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
             }
         }
         let now_s = now.timestamp();
-        limits::throttle(self.store, self.settings, route, &principal, &scope, now_s).await?;
+        let exempt = limits::exempt_from_daily(route.id, body);
+        limits::throttle(
+            self.store,
+            self.settings,
+            route,
+            &principal,
+            &scope,
+            exempt,
+            now_s,
+        )
+        .await?;
+        let counted = principal.clone();
         let cx = Ctx {
             store: self.store,
             resolver: self.resolver,
@@ -232,17 +254,27 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
         let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query.as_bytes())
             .into_owned()
             .collect();
-        let Some(key) = key else {
-            return handlers::dispatch(&cx, route.id, &params, &query, body).await;
-        };
-        match idempotency::reserve(self.store, &scope, key, &hash, now_s, req.request_id).await? {
-            Reserved::Answered(reply) => Ok(reply),
-            Reserved::Run => {
-                let result = handlers::dispatch(&cx, route.id, &params, &[], body).await;
-                idempotency::settle(self.store, &scope, key, &result, req.request_id).await?;
-                result
+        let result = match key {
+            None => handlers::dispatch(&cx, route.id, &params, &query, body).await,
+            Some(key) => {
+                match idempotency::reserve(self.store, &scope, key, &hash, now_s, req.request_id)
+                    .await?
+                {
+                    Reserved::Answered(reply) => return Ok(reply),
+                    Reserved::Run => {
+                        let result = handlers::dispatch(&cx, route.id, &params, &[], body).await;
+                        idempotency::settle(self.store, &scope, key, &result, req.request_id)
+                            .await?;
+                        result
+                    }
+                }
             }
+        };
+        // Only a write that happened spends the day's budget.
+        if result.is_ok() {
+            limits::count_write(self.store, route, &counted, now_s).await?;
         }
+        result
     }
 
     /// Authenticates the caller for the route's kind of access.
@@ -298,7 +330,9 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
                 .ok_or(ApiError::InvalidToken)?
                 .principal(now),
             Bearer::Jwt(token) => match &self.settings.jwt_secret {
-                Some(secret) => verify_jwt(token, secret, now),
+                Some(secret) => {
+                    verify_jwt(token, secret, self.settings.jwt_audience.as_deref(), now)
+                }
                 None => Err(ApiError::InvalidToken),
             },
         }

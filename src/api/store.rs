@@ -98,6 +98,8 @@ pub trait Store {
     async fn delete_document(&self, handle: &str, version: u64) -> Result<(), StoreError>;
     /// Publishes a snapshot (JSON) for the visitor path.
     async fn publish(&self, handle: &str, snapshot: &str) -> Result<(), StoreError>;
+    /// Every handle with a stored document or a published snapshot.
+    async fn handles(&self) -> Result<Vec<String>, StoreError>;
 
     /// The personal access token with this SHA-256 (hex), if any.
     async fn pat(&self, hash: &str) -> Result<Option<PatRecord>, StoreError>;
@@ -105,6 +107,8 @@ pub trait Store {
     /// Counts one event under `key` in a window that ends at `expires_at`; returns the
     /// count so far. Expired counters may be swept.
     async fn count(&self, key: &str, expires_at: i64, now: i64) -> Result<u32, StoreError>;
+    /// The count under `key` without counting (0 when there is none or it expired).
+    async fn peek(&self, key: &str, now: i64) -> Result<u32, StoreError>;
 
     /// The record of an idempotency key in `scope`.
     async fn idempotency(

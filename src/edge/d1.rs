@@ -16,6 +16,9 @@ use crate::api::store::{
 };
 use crate::api::support::SupportReport;
 use crate::engine::snapshot::snapshot_key;
+
+/// The KV key prefix of published snapshots (`snapshot_key`).
+const SNAPSHOT_PREFIX: &str = "snapshot:";
 use crate::model::page::PageState;
 
 /// D1 and KV of one request.
@@ -164,6 +167,35 @@ impl Store for D1Store {
             .map_err(unavailable)
     }
 
+    async fn handles(&self) -> Result<Vec<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            handle: String,
+        }
+        let rows: Vec<Row> = self.all("SELECT handle FROM documents", &[]).await?;
+        let mut handles: Vec<String> = rows.into_iter().map(|r| r.handle).collect();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut list = self.kv.list().prefix(SNAPSHOT_PREFIX.to_owned());
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let page = list.execute().await.map_err(unavailable)?;
+            handles.extend(
+                page.keys
+                    .iter()
+                    .filter_map(|k| k.name.strip_prefix(SNAPSHOT_PREFIX).map(str::to_owned)),
+            );
+            match page.cursor {
+                Some(next) if !page.list_complete => cursor = Some(next),
+                _ => break,
+            }
+        }
+        handles.sort();
+        handles.dedup();
+        Ok(handles)
+    }
+
     async fn pat(&self, hash: &str) -> Result<Option<PatRecord>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
@@ -199,6 +231,16 @@ impl Store for D1Store {
             self.changes(sql, &[int(now)]).await?;
         }
         Ok(count)
+    }
+
+    async fn peek(&self, key: &str, now: i64) -> Result<u32, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            count: f64,
+        }
+        let sql = "SELECT count FROM rate_counters WHERE key = ?1 AND expires_at >= ?2";
+        let row: Option<Row> = self.first(sql, &[text(key), int(now)]).await?;
+        Ok(row.map_or(0, |r| r.count as u32))
     }
 
     async fn idempotency(

@@ -2,6 +2,7 @@
 //! core's decisions and results as responses. Nothing here decides anything.
 
 mod api;
+mod cron;
 mod d1;
 mod doh;
 mod faults;

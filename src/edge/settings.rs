@@ -8,7 +8,8 @@
 //! | `TOKEN_SECRET` (secret) | signs preview, ctx and site tokens | none: no preview, no ctx |
 //! | `CTX_TTL_SECONDS` | lifetime of ctx tokens handed to destinations | 604800 (7 days) |
 //! | `SAFE_FALLBACK_URL` | where visitors go when no snapshot can be read at all (https) | none: the safe page |
-//! | `JWT_SECRET` (secret) | verifies HS256 JWTs of the management API | none: PATs only |
+//! | `JWT_SECRET` (secret) | verifies HS256 JWTs of the management API (at most 24 h between `iat` and `exp`) | none: PATs only |
+//! | `JWT_AUDIENCE` | when set, a JWT must name it in `aud` | none |
 //! | `API_MAX_BODY_BYTES` | request body limit of the API (413 above) | 65536 |
 //! | `API_READS_PER_MINUTE` | reads per caller and route per minute (429 above) | 300 |
 //! | `API_WRITES_PER_MINUTE` | writes per caller and route per minute (429 above) | 60 |
@@ -17,7 +18,8 @@
 //! | `API_AUTH_FAILURES_PER_MINUTE` | failed credentials per client address per minute before 429 | 120 |
 //! | `EXPOSE_COUNTERS` | `true` adds `X-Kv-Reads` (KV reads during the request) to visitor responses; benchmarks only | false |
 //! | `FAULTS` | fault injection for tests (see `faults.rs`); never set in production | none |
-//! | `DOH_RESOLVER_URL` | DNS-over-HTTPS JSON resolver for domain verification | `https://cloudflare-dns.com/dns-query` |
+//! | `DOH_RESOLVER_URL` | DNS-over-HTTPS JSON resolver for domain verification (https, or http on loopback for tests; anything else is replaced by the default, and logged) | `https://cloudflare-dns.com/dns-query` |
+//! | `REVERIFY_INTERVAL_SECONDS` | a verified domain's TXT proof is re-checked by the Cron Trigger once it was last checked this long ago | 21600 (6 h) |
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -27,7 +29,7 @@ use worker::Env;
 
 use crate::api::body::DEFAULT_MAX_BODY_BYTES;
 use crate::api::context::ApiSettings;
-use crate::api::doh::DEFAULT_RESOLVER;
+use crate::api::doh::{self, DEFAULT_RESOLVER};
 use crate::engine::geo::GeoSource;
 use crate::visit::plan::VisitSettings;
 
@@ -41,6 +43,7 @@ pub(crate) struct Settings {
     pub(crate) api: ApiSettings,
     pub(crate) trust_forwarded_ip: bool,
     pub(crate) doh_resolver: String,
+    pub(crate) reverify_interval_seconds: i64,
     pub(crate) expose_counters: bool,
 }
 
@@ -54,6 +57,20 @@ fn var(env: &Env, name: &str) -> Option<String> {
         .map(|v| v.to_string())
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// The configured DoH resolver if [`doh::acceptable_resolver`], else the default (logged).
+fn https_resolver(configured: Option<String>) -> String {
+    match configured {
+        Some(url) if doh::acceptable_resolver(&url) => url,
+        Some(url) => {
+            worker::console_error!(
+                "DOH_RESOLVER_URL {url:?} is neither https nor loopback; using {DEFAULT_RESOLVER}"
+            );
+            DEFAULT_RESOLVER.to_owned()
+        }
+        None => DEFAULT_RESOLVER.to_owned(),
+    }
 }
 
 /// The isolate's settings, read from `env` the first time.
@@ -92,11 +109,13 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
             jwt_secret: var(env, "JWT_SECRET")
                 .filter(|s| s.len() >= 16)
                 .map(String::into_bytes),
+            jwt_audience: var(env, "JWT_AUDIENCE"),
             ctx_ttl_seconds,
         },
         trust_forwarded_ip: var(env, "TRUST_FORWARDED_IP").is_some_and(|v| v == "true" || v == "1"),
         expose_counters: var(env, "EXPOSE_COUNTERS").is_some_and(|v| v == "true"),
-        doh_resolver: var(env, "DOH_RESOLVER_URL").unwrap_or_else(|| DEFAULT_RESOLVER.to_owned()),
+        doh_resolver: https_resolver(var(env, "DOH_RESOLVER_URL")),
+        reverify_interval_seconds: number("REVERIFY_INTERVAL_SECONDS", 6 * 3600),
     });
     super::faults::install(super::faults::Faults::parse(
         &var(env, "FAULTS").unwrap_or_default(),

@@ -331,6 +331,8 @@ mod tests {
                 at: "2026-01-01T00:00:00Z".into(),
             }),
             verified_at: None,
+            checked_at: None,
+            failure: None,
         }
     }
 

@@ -300,6 +300,13 @@ pub struct DomainDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
     pub verified_at: Option<String>,
+    /// When its TXT proof was last checked, by `/verify` or the scheduled re-check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(extend("format" = "date-time")))]
+    pub checked_at: Option<String>,
+    /// Why the last check failed (e.g. the TXT proof is gone), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// Which source of query parameters wins a name clash.

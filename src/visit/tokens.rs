@@ -32,6 +32,9 @@ pub enum TokenKind {
     Ctx,
     /// Lets a public client edit one campaign's page (issued by the management API).
     Site,
+    /// Ties a *test* conversion to a campaign variant: signed with a key of its own, so
+    /// the public conversion route, which verifies [`TokenKind::Ctx`], refuses it.
+    TestCtx,
 }
 
 impl TokenKind {
@@ -40,6 +43,7 @@ impl TokenKind {
             Self::Preview => "preview",
             Self::Ctx => "ctx",
             Self::Site => "site",
+            Self::TestCtx => "test-ctx",
         }
     }
 }

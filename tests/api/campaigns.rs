@@ -614,7 +614,9 @@ fn a_test_conversion_is_flagged_tied_to_a_minted_ctx_and_kept_out_of_real_figure
         json!({"handle": HANDLE, "campaign": "diwali-hero-ab", "variant": "story", "visitor_id": visitor, "event": "test_conversion", "is_test": true})
     );
     let ctx = out["ctx"].as_str().unwrap();
-    let signed = tokens::verify::<CtxClaims>(TokenKind::Ctx, TOKEN_SECRET, ctx, now).unwrap();
+    // Issue 10: a test conversion's ctx is a token of its own kind, refused as a real one.
+    assert!(tokens::verify::<CtxClaims>(TokenKind::Ctx, TOKEN_SECRET, ctx, now).is_err());
+    let signed = tokens::verify::<CtxClaims>(TokenKind::TestCtx, TOKEN_SECRET, ctx, now).unwrap();
     assert_eq!(
         (signed.claims.variant.as_str(), signed.claims.vid.as_str()),
         ("story", visitor.as_str())

@@ -27,6 +27,14 @@ fn add(w: &World, body: Value) -> Res {
         .send()
 }
 
+/// Adds a domain with a risk score: an admin's call (issue 10: a writer may not score).
+fn add_scored(w: &World, body: Value) -> Res {
+    w.req("POST", &format!("{V2}/destination-domains"))
+        .pat(ADMIN)
+        .json(body)
+        .send()
+}
+
 fn verify(w: &World, name: &str) -> Res {
     w.req("POST", &format!("{V2}/destination-domains/{name}/verify"))
         .pat("domains-write")
@@ -113,7 +121,7 @@ fn adding_normalises_the_name_and_stores_it_pending_with_a_token_from_the_random
     for (i, (raw, name)) in cases.iter().enumerate() {
         let byte = 0xa0 + i as u8;
         w.next_random.set(Some([byte; 16]));
-        let res = add(&w, json!({"domain": raw, "risk_score": 10}));
+        let res = add_scored(&w, json!({"domain": raw, "risk_score": 10}));
         let out = res.ok(201);
         assert_eq!(
             out["version"],
@@ -127,8 +135,9 @@ fn adding_normalises_the_name_and_stores_it_pending_with_a_token_from_the_random
         assert_eq!(d["routable"], false);
         assert_eq!(d["not_routable"]["code"], "unverified");
         assert_eq!(
-            d["token"],
-            format!("gharart-verify={}", format!("{byte:02x}").repeat(16))
+            d["token"].as_str(),
+            Some(edge_router::api::trust::verification_token(&[byte; 16], raw).as_str()),
+            "a token from the request's random bytes"
         );
         assert_eq!(
             d["txt_record"],
@@ -222,7 +231,7 @@ fn junk_domains_and_bodies_are_refused_with_the_path_and_nothing_is_stored() {
         (json!({}), "$"),
     ];
     for (body, at) in bodies {
-        let res = add(&w, body.clone());
+        let res = add_scored(&w, body.clone());
         res.expect(400, "invalid_body");
         assert_eq!(res.path(), at, "{body}");
     }
@@ -233,7 +242,7 @@ fn junk_domains_and_bodies_are_refused_with_the_path_and_nothing_is_stored() {
 #[test]
 fn verifying_finds_the_token_among_other_records_and_makes_the_domain_routable() {
     let w = World::new();
-    let token = add(
+    let token = add_scored(
         &w,
         json!({"domain": "shop.gharart-partner.com", "risk_score": 10}),
     )
@@ -474,4 +483,31 @@ fn a_percent_encoded_unicode_path_finds_the_domain_by_its_ascii_form() {
         ),
         (&json!(ascii), &json!("rejected"))
     );
+}
+
+/// Issue 10: the risk score is the worker's own scoring or an admin's call; a writer of
+/// domains who sends one is refused, and nothing is added.
+#[test]
+fn a_risk_score_needs_the_admin_scope() {
+    let w = World::new();
+    let res = add(
+        &w,
+        json!({"domain": "self-scored.example", "risk_score": 0}),
+    );
+    res.expect(403, "insufficient_scope");
+    assert!(res.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("domains:admin"));
+    assert!(
+        w.store.tables.borrow().documents.is_empty(),
+        "nothing stored"
+    );
+    let pending = add(&w, json!({"domain": "self-scored.example"}));
+    let d = &pending.ok(201)["domain"];
+    assert_eq!(
+        (d["verification"].as_str(), d.get("risk_score")),
+        (Some("pending"), None)
+    );
+    assert_eq!(d["routable"], false);
 }

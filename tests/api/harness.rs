@@ -50,6 +50,11 @@ pub(crate) fn scope_pat(scope: Scope) -> String {
 }
 
 pub(crate) const ADMIN: &str = "admin";
+
+/// The idempotency scope of a PAT's writes: its handle and subject (issue 10).
+pub(crate) fn key_scope(name: &str) -> String {
+    format!("{HANDLE}|{name}@gharart.com")
+}
 pub(crate) const READ_ONLY: &str = "read-only";
 pub(crate) const OTHER_HANDLE: &str = "other-handle";
 pub(crate) const REVOKED: &str = "revoked";

@@ -109,7 +109,7 @@ fn a_4xx_answer_is_stored_and_replayed_with_this_requests_id() {
     b["error"]["request_id"] = Value::Null;
     assert_eq!(a, b);
     let tables = w.store.tables.borrow();
-    let (record, _) = &tables.idempotency[&(HANDLE.to_owned(), "bad-1".to_owned())];
+    let (record, _) = &tables.idempotency[&(key_scope(ADMIN), "bad-1".to_owned())];
     assert_eq!(
         record.response.as_ref().map(|(s, _)| *s),
         Some(VALIDATION_STATUS)
@@ -149,7 +149,7 @@ fn a_key_still_running_is_409_in_progress_until_its_reservation_goes_stale() {
     let w = World::new();
     put(&w, "slow", rule("slow", 7), "slow-1").ok(201);
     // As if the request were still running: the reservation without an answer, 30 s old.
-    let id = (HANDLE.to_owned(), "slow-1".to_owned());
+    let id = (key_scope(ADMIN), "slow-1".to_owned());
     {
         let mut tables = w.store.tables.borrow_mut();
         let (record, created) = tables.idempotency.get_mut(&id).unwrap();
@@ -237,7 +237,7 @@ fn replays_are_not_counted_by_the_throttles() {
         .tables
         .borrow()
         .idempotency
-        .contains_key(&(HANDLE.to_owned(), "t-3".to_owned())));
+        .contains_key(&(key_scope(ADMIN), "t-3".to_owned())));
     // The stored answers still replay past the limits.
     assert_eq!(
         add_domain(&w, "two.gharart-partner.com", "t-2").header("Idempotent-Replayed"),

@@ -106,24 +106,71 @@ fn the_daily_write_limit_refuses_every_write_of_the_handle_until_utc_midnight() 
         .ok(201);
 }
 
+/// Issue 10: site-token writes have a daily budget of their own, so a site token (a
+/// public client's credential) cannot exhaust the management API's.
 #[test]
-fn site_token_writes_count_against_the_daily_limit() {
+fn site_token_writes_count_against_a_daily_budget_of_their_own() {
     let w = World::with(|s| s.daily_write_limit = 1);
+    let site = w.site_token(TOKEN_SECRET, HANDLE, "diwali-hero-ab", 600);
+    let put_page = |title: &str| {
+        w.req(
+            "PUT",
+            "/v2/public/handles/gharart/site-structure/campaigns/diwali-hero-ab",
+        )
+        .bearer(&site)
+        .json(json!({"access_level": "PUBLIC", "document": page_doc(title)}))
+        .send()
+    };
+    put_page("Diwali").ok(200);
+    put_page("Diwali 2").expect(429, "daily_write_limit");
+    // The management budget is untouched.
     w.req("POST", &format!("{V2}/destination-domains"))
         .pat(ADMIN)
         .json(json!({"domain": "x.gharart-partner.com"}))
         .send()
         .ok(201);
-    let site = w.site_token(TOKEN_SECRET, HANDLE, "diwali-hero-ab", 600);
-    w.req(
-        "PUT",
-        "/v2/public/handles/gharart/site-structure/campaigns/diwali-hero-ab",
-    )
-    .bearer(&site)
-    .json(json!({"access_level": "PUBLIC", "document": page_doc("Diwali")}))
-    .send()
-    .expect(429, "daily_write_limit");
-    assert!(w.store.tables.borrow().pages.is_empty());
+    w.req("POST", &format!("{V2}/destination-domains"))
+        .pat(ADMIN)
+        .json(json!({"domain": "y.gharart-partner.com"}))
+        .send()
+        .expect(429, "daily_write_limit");
+}
+
+/// Issue 10: a refused write costs nothing, and stopping traffic (pause, cancel, reject)
+/// stays possible when the budget is spent.
+#[test]
+fn only_writes_that_happen_count_and_stopping_traffic_is_never_limited() {
+    let w = World::with(|s| s.daily_write_limit = 1);
+    let add = |name: &str| {
+        w.req("POST", &format!("{V2}/destination-domains"))
+            .pat(ADMIN)
+            .json(json!({"domain": name}))
+            .send()
+    };
+    for _ in 0..3 {
+        add("not a domain").expect(VALIDATION_STATUS, "validation_failed");
+    }
+    add("ok.gharart-partner.com").ok(201);
+    add("more.gharart-partner.com").expect(429, "daily_write_limit");
+    let campaign = |action: &str| {
+        w.req("POST", &format!("{V2}/campaigns/diwali-hero-ab/{action}"))
+            .pat(ADMIN)
+            .send()
+    };
+    campaign("pause").ok(200);
+    campaign("resume").expect(429, "daily_write_limit");
+    campaign("cancel").ok(200);
+    let decide = |decision: &str| {
+        w.req(
+            "POST",
+            &format!("{V2}/destination-domains/www.gharart.com/decision"),
+        )
+        .pat(ADMIN)
+        .json(json!({"decision": decision, "reason": "checked"}))
+        .send()
+    };
+    decide("rejected").ok(200);
+    decide("approved").expect(429, "daily_write_limit");
 }
 
 #[test]
@@ -200,10 +247,7 @@ fn failed_credentials_past_the_limit_are_429_for_that_address_only() {
             .client(client)
             .send()
     };
-    for _ in 0..3 {
-        bad("a").expect(401, "invalid_token");
-    }
-    // A 403 comes from a valid credential: neither counted nor throttled.
+    // A 403 comes from a valid credential: not counted.
     for _ in 0..3 {
         w.req("GET", &path)
             .pat("preview")
@@ -211,6 +255,10 @@ fn failed_credentials_past_the_limit_are_429_for_that_address_only() {
             .send()
             .expect(403, "insufficient_scope");
     }
+    for _ in 0..3 {
+        bad("a").expect(401, "invalid_token");
+    }
+    // Issue 10: once over, the address is refused before any credential is looked at.
     let limited = bad("a");
     limited.expect(429, "rate_limited");
     assert_eq!(retry_after(&limited), 45);
@@ -219,9 +267,16 @@ fn failed_credentials_past_the_limit_are_429_for_that_address_only() {
         .client("a")
         .send()
         .expect(429, "rate_limited");
+    // Even a valid credential waits out the minute: the budget is read before any
+    // credential, so guessing cannot go on behind a good token.
     w.req("GET", &path)
         .pat(READ_ONLY)
         .client("a")
+        .send()
+        .expect(429, "rate_limited");
+    w.req("GET", &path)
+        .pat(READ_ONLY)
+        .client("b")
         .send()
         .ok(200);
     bad("b").expect(401, "invalid_token");

@@ -35,7 +35,11 @@ fn a_fresh_ctx_is_recorded_201_for_the_variant_it_names() {
     assert_eq!(res.header("Access-Control-Allow-Origin"), Some("*"));
     let tables = w.store.tables.borrow();
     let stored = &tables.conversions[0];
-    assert_eq!(stored.key, "conv-1");
+    // Issue 10: the key is stored scoped to its ctx.
+    assert_eq!(
+        stored.key,
+        edge_router::api::conversions::scoped_key(&ctx, "conv-1")
+    );
     let c = &stored.conversion;
     assert_eq!(
         (
@@ -92,15 +96,24 @@ fn the_same_key_with_another_payload_is_409_idempotency_key_reuse() {
         json!({"ctx": ctx, "event": "purchase", "metadata": {"step": 1}}),
         json!({"ctx": ctx, "event": "signup", "metadata": {"step": 2}}),
         json!({"ctx": ctx, "event": "signup"}),
-        json!({"ctx": w.ctx(CAMPAIGN, "story", VID), "event": "signup", "metadata": {"step": 1}}),
     ];
     for other in others {
         convert(&w, other, "conv-1").expect(409, "idempotency_key_reuse");
     }
     assert_eq!(recorded(&w), 1);
+    // Issue 10: keys are scoped to the ctx: another visitor's (or a stranger's) ctx with
+    // the same key is another conversion, never a 409 for the real one.
+    convert(
+        &w,
+        json!({"ctx": w.ctx(CAMPAIGN, "story", VID), "event": "signup", "metadata": {"step": 1}}),
+        "conv-1",
+    )
+    .ok(201);
+    assert_eq!(recorded(&w), 2);
+    let body = json!({"ctx": ctx, "event": "signup", "metadata": {"step": 1}});
     // Keys are per handle, not per campaign: a new key records a new conversion.
     convert(&w, body, "conv-2").ok(201);
-    assert_eq!(recorded(&w), 2);
+    assert_eq!(recorded(&w), 3);
 }
 
 #[test]

@@ -135,6 +135,8 @@ fn domains() -> impl Strategy<Value = Vec<DomainDoc>> {
                         at: "2026-01-01T00:00:00Z".into(),
                     }),
                     verified_at: None,
+                    checked_at: None,
+                    failure: None,
                 })
                 .collect()
         })
@@ -562,6 +564,8 @@ fn stable_base(n: usize, cuts: &[u8], seed: Option<String>) -> HandleConfig {
         risk_score: Some(0),
         decision: None,
         verified_at: None,
+        checked_at: None,
+        failure: None,
     };
     let variants = weights(n, cuts)
         .into_iter()

@@ -16,6 +16,7 @@ use crate::api::replies::{
 };
 use crate::api::rules::replace_configuration;
 use crate::api::store::{Resolver, Store};
+use crate::api::trust::keep_server_trust;
 use crate::engine::device::DeviceCategory;
 use crate::visit::tokens::{self, PreviewClaims, TokenKind};
 
@@ -60,19 +61,25 @@ pub(super) async fn put<S: Store, R: Resolver>(
     let value: Value = body::parse(body, cx.settings.max_body_bytes)?;
     let replacement = replace_configuration(handle, value)?;
     let done = mutate(cx, handle, |c| {
-        *c = replacement.clone();
+        // Trust state stays the server's: what the body says of it is answered as
+        // warnings (see `api::trust`).
+        let mut next = replacement.clone();
+        let ignored = keep_server_trust(&mut next, c, &cx.random);
+        *c = next;
         Ok(Edit {
-            value: (),
+            value: ignored,
             focus: Focus::Body,
             problems: Vec::new(),
         })
     })
     .await?;
+    let mut warnings = done.value;
+    warnings.extend(done.compiled.warnings);
     Reply::of(
         200,
         &ConfigurationWriteResult {
             version: done.version,
-            warnings: done.compiled.warnings,
+            warnings,
         },
     )
 }

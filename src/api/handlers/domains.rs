@@ -1,5 +1,6 @@
 //! `.../destination-domains`: list, add, verify (a TXT lookup), decide.
 
+use crate::api::auth::Scope;
 use crate::api::body;
 use crate::api::context::{Ctx, Reply};
 use crate::api::documents::{current, load, mutate, Edit};
@@ -10,7 +11,7 @@ use crate::api::domains::{
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::replies::{DomainList, DomainWriteResult, VerifyCheck, VerifyResult};
 use crate::api::store::{Resolver, Store};
-use crate::model::ids::hex;
+use crate::api::trust::verification_token;
 
 pub(super) async fn list<S: Store, R: Resolver>(
     cx: &Ctx<'_, S, R>,
@@ -39,7 +40,12 @@ pub(super) async fn add<S: Store, R: Resolver>(
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let request: AddDomain = body::parse(body, cx.settings.max_body_bytes)?;
-    let token = format!("gharart-verify={}", hex(&cx.random));
+    // A risk score is the worker's own scoring, or an admin's call: not a field any
+    // writer may set.
+    if request.risk_score.is_some() && !cx.principal.allows(Scope::DomainsAdmin) {
+        return Err(ApiError::InsufficientScope(Scope::DomainsAdmin.as_str()));
+    }
+    let token = verification_token(&cx.random, &request.domain);
     let done = mutate(cx, handle, |c| {
         Ok(Edit::whole(add_domain(c, request.clone(), token.clone())?))
     })

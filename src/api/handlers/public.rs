@@ -10,7 +10,8 @@ use crate::api::store::{Resolver, Store};
 use crate::api::support::{self, SupportReport};
 
 /// `POST /v2/public/conversions`: the ctx decides handle, campaign and variant; the
-/// `(handle, Idempotency-Key)` unique key makes retries, also concurrent ones, count once.
+/// `(handle, ctx, Idempotency-Key)` unique key makes retries, also concurrent ones, count
+/// once.
 pub(super) async fn conversion<S: Store, R: Resolver>(
     cx: &Ctx<'_, S, R>,
     body: &[u8],
@@ -28,9 +29,12 @@ pub(super) async fn conversion<S: Store, R: Resolver>(
         })?;
     conversions::check_target(&current.config, &conversion)?;
     let hash = conversions::payload_hash(&input);
+    // The key counts within its ctx: a stranger who sends the same key with another ctx
+    // takes nothing from the visitor whose conversion it is.
+    let key = conversions::scoped_key(&input.ctx, key);
     let stored = cx
         .store
-        .record_conversion(&conversion, key, &hash, &cx.now_text())
+        .record_conversion(&conversion, &key, &hash, &cx.now_text())
         .await?;
     let conversion = ConversionTarget {
         campaign: conversion.campaign,

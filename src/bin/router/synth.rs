@@ -44,6 +44,8 @@ fn domains(count: usize) -> Vec<DomainDoc> {
                 risk_score,
                 decision,
                 verified_at: None,
+                checked_at: None,
+                failure: None,
             }
         })
         .collect()
