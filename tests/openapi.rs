@@ -908,6 +908,7 @@ fn request_schemas_match_the_serde_types() {
     check_body::<PageInput>(&doc, "PageInput", &[]);
     check_body_with::<ConversionInput>(&doc, "ConversionRequest", &[], &["ctx"]);
     check_body::<SupportReport>(&doc, "SupportReportRequest", &[]);
+    check_body::<edge_router::api::pages::EntitlementRequest>(&doc, "EntitlementRequest", &[]);
     check_body::<HandleConfig>(&doc, "HandleConfig", &[]);
 }
 
@@ -1022,6 +1023,10 @@ fn body_routes_name_their_schema() {
             "HandleConfig",
         ),
         (("POST", "/v2/public/conversions"), "ConversionRequest"),
+        (
+            ("POST", "/v2/handles/{handle}/entitlements"),
+            "EntitlementRequest",
+        ),
         (("POST", "/v2/support/report"), "SupportReportRequest"),
     ]);
     for op in operations(&doc) {

@@ -64,6 +64,9 @@ pub enum Scope {
     /// Edit and publish campaign pages.
     #[serde(rename = "pages:write")]
     PagesWrite,
+    /// Mint entitlements for storefront members (the storefront's server holds it).
+    #[serde(rename = "entitlements")]
+    Entitlements,
     /// Everything.
     #[serde(rename = "admin")]
     Admin,
@@ -71,7 +74,7 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 13] = [
         Self::RulesRead,
         Self::RulesWrite,
         Self::DomainsRead,
@@ -83,6 +86,7 @@ impl Scope {
         Self::CampaignsRead,
         Self::CampaignsWrite,
         Self::PagesWrite,
+        Self::Entitlements,
         Self::Admin,
     ];
 
@@ -100,6 +104,7 @@ impl Scope {
             Self::CampaignsRead => "campaigns:read",
             Self::CampaignsWrite => "campaigns:write",
             Self::PagesWrite => "pages:write",
+            Self::Entitlements => "entitlements",
             Self::Admin => "admin",
         }
     }

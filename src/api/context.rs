@@ -70,6 +70,9 @@ pub struct Ctx<'a, S, R> {
     pub client: &'a str,
     /// The request's `Idempotency-Key`, if any (conversions need it).
     pub idempotency_key: Option<&'a str>,
+    /// The request's `Authorization`, as sent (the public page read takes an
+    /// entitlement there).
+    pub authorization: Option<&'a str>,
     /// Fresh random bytes for this request (tokens, generated ids).
     pub random: [u8; 16],
     /// Writes a line to the log.

@@ -30,6 +30,10 @@ pub enum ErrorCode {
     WrongCampaign,
     /// 403: the token lacks the route's scope.
     InsufficientScope,
+    /// 401: a gated page needs an entitlement (`Authorization: Bearer <entitlement>`).
+    EntitlementRequired,
+    /// 403: the entitlement's level is below the page's.
+    InsufficientEntitlement,
     /// 404: no such route.
     RouteNotFound,
     /// 405: the route exists with other methods.
@@ -104,6 +108,8 @@ impl ErrorCode {
             Self::WrongHandle => "wrong_handle",
             Self::WrongCampaign => "wrong_campaign",
             Self::InsufficientScope => "insufficient_scope",
+            Self::EntitlementRequired => "entitlement_required",
+            Self::InsufficientEntitlement => "insufficient_entitlement",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::HandleNotFound => "handle_not_found",
@@ -216,6 +222,10 @@ pub enum ApiError {
     WrongCampaign,
     /// The token lacks the route's scope. 403 `insufficient_scope`.
     InsufficientScope(&'static str),
+    /// A gated page without an entitlement. 401 `entitlement_required`.
+    EntitlementRequired(&'static str),
+    /// An entitlement below the page's level. 403 `insufficient_entitlement`.
+    InsufficientEntitlement(&'static str),
     /// No such route. 404 `route_not_found`.
     RouteNotFound,
     /// The route exists with other methods. 405 `method_not_allowed`.
@@ -283,8 +293,14 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            Self::MissingToken | Self::InvalidToken | Self::TokenExpired => 401,
-            Self::WrongHandle | Self::WrongCampaign | Self::InsufficientScope(_) => 403,
+            Self::MissingToken
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::EntitlementRequired(_) => 401,
+            Self::WrongHandle
+            | Self::WrongCampaign
+            | Self::InsufficientScope(_)
+            | Self::InsufficientEntitlement(_) => 403,
             Self::RouteNotFound | Self::NotFound { .. } => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::BodyTooLarge(_) => 413,
@@ -310,6 +326,8 @@ impl ApiError {
             Self::WrongHandle => ErrorCode::WrongHandle,
             Self::WrongCampaign => ErrorCode::WrongCampaign,
             Self::InsufficientScope(_) => ErrorCode::InsufficientScope,
+            Self::EntitlementRequired(_) => ErrorCode::EntitlementRequired,
+            Self::InsufficientEntitlement(_) => ErrorCode::InsufficientEntitlement,
             Self::RouteNotFound => ErrorCode::RouteNotFound,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::NotFound { what, .. } => what.code(),
@@ -357,9 +375,10 @@ impl ApiError {
                 vec![("Retry-After", "5".to_owned())]
             }
             Self::MethodNotAllowed(allowed) => vec![("Allow", allowed.join(", "))],
-            Self::MissingToken | Self::InvalidToken | Self::TokenExpired => {
-                vec![("WWW-Authenticate", "Bearer".to_owned())]
-            }
+            Self::MissingToken
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::EntitlementRequired(_) => vec![("WWW-Authenticate", "Bearer".to_owned())],
             _ => Vec::new(),
         }
     }
@@ -402,6 +421,8 @@ impl fmt::Display for ApiError {
             Self::WrongHandle => f.write_str("the token is not for this handle"),
             Self::WrongCampaign => f.write_str("the token is not for this campaign"),
             Self::InsufficientScope(scope) => write!(f, "this route needs the scope {scope}"),
+            Self::EntitlementRequired(level) => write!(f, "this page is {level}: send Authorization: Bearer <entitlement> (minted by the storefront's server with POST /v2/handles/{{handle}}/entitlements)"),
+            Self::InsufficientEntitlement(level) => write!(f, "this page is {level}; the entitlement does not reach it"),
             Self::RouteNotFound => f.write_str("no such route; see /v2/openapi.json"),
             Self::MethodNotAllowed(allowed) => write!(f, "allowed methods: {}", allowed.join(", ")),
             Self::NotFound { what, id } => write!(f, "no {} {id:?}", what.word()),

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::error::{ApiError, ErrorCode};
 use crate::model::diag::Diagnostics;
-use crate::visit::tokens::{self, SiteClaims, TokenError, TokenKind};
+use crate::visit::tokens::{self, EntitlementClaims, SiteClaims, TokenError, TokenKind};
 
 #[cfg(test)]
 mod tests;
@@ -166,6 +166,165 @@ pub fn public_view<'s>(
         published_at: published.published_at.as_deref(),
         schema: schema_url.to_owned(),
     })
+}
+
+/// Body of `POST .../entitlements`: what a storefront member may read.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitlementRequest {
+    /// The highest level the member may read: `FREE_WITH_LOGIN` (signed in) or `PAID`
+    /// (which also reaches `FREE_WITH_LOGIN` pages).
+    pub access_level: AccessLevel,
+    /// Who the member is, as the storefront names them (1 to 128 characters; logged,
+    /// never checked).
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(length(min = 1, max = 128), regex(pattern = r"^[!-~]+$"))
+    )]
+    pub subject: String,
+    /// Lifetime in seconds (default 3600, at most 86400).
+    #[serde(default)]
+    #[cfg_attr(not(target_arch = "wasm32"), schemars(range(min = 1, max = 86_400)))]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A minted entitlement.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entitlement {
+    /// `Authorization: Bearer <token>` on the public page read.
+    pub token: String,
+    /// The handle.
+    pub handle: String,
+    /// The level it reaches.
+    pub access_level: AccessLevel,
+    /// The member.
+    pub subject: String,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// Mints an entitlement.
+///
+/// # Errors
+/// 400 `invalid_body` for a level that is not `FREE_WITH_LOGIN` or `PAID`, a bad subject
+/// or a lifetime out of range.
+pub fn mint_entitlement(
+    secret: &[u8],
+    handle: &str,
+    request: &EntitlementRequest,
+    now: DateTime<Utc>,
+) -> Result<Entitlement, ApiError> {
+    if !matches!(
+        request.access_level,
+        AccessLevel::FreeWithLogin | AccessLevel::Paid
+    ) {
+        return Err(ApiError::invalid_body(
+            "$.access_level",
+            "an entitlement reaches FREE_WITH_LOGIN or PAID pages (PUBLIC needs none, PRIVATE is never public)",
+        ));
+    }
+    let subject = request.subject.as_str();
+    if subject.is_empty() || subject.len() > 128 || !subject.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid_body(
+            "$.subject",
+            "1 to 128 printable ASCII characters",
+        ));
+    }
+    let ttl = request.ttl_seconds.unwrap_or(DEFAULT_SITE_TOKEN_TTL);
+    if !(1..=MAX_SITE_TOKEN_TTL).contains(&ttl) {
+        return Err(ApiError::invalid_body(
+            "$.ttl_seconds",
+            format!("1 to {MAX_SITE_TOKEN_TTL} seconds"),
+        ));
+    }
+    let claims = EntitlementClaims {
+        handle: handle.to_owned(),
+        level: request.access_level,
+        sub: subject.to_owned(),
+    };
+    let now = now.timestamp();
+    Ok(Entitlement {
+        token: tokens::sign(TokenKind::Entitlement, secret, claims, now, ttl),
+        handle: handle.to_owned(),
+        access_level: request.access_level,
+        subject: subject.to_owned(),
+        expires_at: now + ttl,
+    })
+}
+
+/// Whether the public read may serve a page of `level`: `PUBLIC` to anyone, a gated level
+/// with an entitlement of this handle that reaches it.
+///
+/// # Errors
+/// 401 `entitlement_required` without one; 401 `invalid_token` / `token_expired` for a
+/// bad one; 403 `wrong_handle`, or `insufficient_entitlement` for one below the page.
+pub fn check_entitlement(
+    secret: Option<&[u8]>,
+    authorization: Option<&str>,
+    handle: &str,
+    level: AccessLevel,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let needed = match level {
+        AccessLevel::Public => return Ok(()),
+        AccessLevel::FreeWithLogin | AccessLevel::Paid | AccessLevel::Private => level,
+    };
+    let token = authorization
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(ApiError::EntitlementRequired(needed.as_str()))?;
+    let secret = secret.ok_or(ApiError::InvalidToken)?;
+    let signed =
+        tokens::verify::<EntitlementClaims>(TokenKind::Entitlement, secret, token, now.timestamp())
+            .map_err(|e| match e {
+                TokenError::Expired => ApiError::TokenExpired,
+                _ => ApiError::InvalidToken,
+            })?;
+    if signed.claims.handle != handle {
+        return Err(ApiError::WrongHandle);
+    }
+    let reaches = match (signed.claims.level, needed) {
+        (AccessLevel::Paid, AccessLevel::FreeWithLogin | AccessLevel::Paid) => true,
+        (AccessLevel::FreeWithLogin, AccessLevel::FreeWithLogin) => true,
+        _ => false,
+    };
+    if reaches {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientEntitlement(needed.as_str()))
+    }
+}
+
+/// The URLs of a page document that visitors may not be sent to: each a problem at its
+/// path (a page links only to the handle's verified and approved destinations).
+///
+/// # Errors
+/// 422 `validation_failed` with an `unroutable_url` diagnostic per such URL.
+pub fn check_routable(
+    document: &Value,
+    allowlist: &crate::engine::allowlist::Allowlist,
+    campaign: &str,
+) -> Result<(), ApiError> {
+    let mut diags = Diagnostics::default();
+    diags.set_id(Some(campaign));
+    for (path, raw) in crate::model::page::document::urls(document, "$.document") {
+        let verdict = url::Url::parse(&raw)
+            .map_err(|_| crate::engine::allowlist::NotRoutable::NotADomain)
+            .and_then(|url| allowlist.check_url(&url));
+        if let Err(why) = verdict {
+            diags.error("unroutable_url", path, why.to_string());
+        }
+    }
+    if diags.has_errors() {
+        Err(ApiError::Validation(diags.into_vec()))
+    } else {
+        Ok(())
+    }
 }
 
 /// Default lifetime of a site token.

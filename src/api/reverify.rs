@@ -122,6 +122,7 @@ async fn run_handle<S: Store, R: Resolver>(
         request_id: "reverify",
         client: "",
         idempotency_key: None,
+        authorization: None,
         random: [0; 16],
         log,
     };

@@ -61,6 +61,8 @@ pub enum RouteId {
     PublishPage,
     /// Public read of a published campaign page.
     PublicGetPage,
+    /// Mint an entitlement for a storefront member (gated pages).
+    MintEntitlement,
     /// Public JSON Schema of page documents.
     PublicPageSchema,
     /// Public draft write with a site token.
@@ -159,6 +161,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}", R::GetPage, Some(S::CampaignsRead), false),
     route("PUT", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}", R::PutPage, Some(S::PagesWrite), true),
     route("POST", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}/publish", R::PublishPage, Some(S::PagesWrite), true),
+    route("POST", "/v2/handles/{handle}/entitlements", R::MintEntitlement, Some(S::Entitlements), false),
     route("GET", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}", R::PublicGetPage, None, false),
     route("GET", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}/schema", R::PublicPageSchema, None, false),
     site("PUT", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}", R::PublicPutPage),

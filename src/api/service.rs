@@ -248,6 +248,7 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
             request_id: req.request_id,
             client: req.client,
             idempotency_key: req.idempotency_key,
+            authorization: req.authorization,
             random,
             log: self.log,
         };

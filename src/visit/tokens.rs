@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::model::page::AccessLevel;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -35,6 +36,8 @@ pub enum TokenKind {
     /// Ties a *test* conversion to a campaign variant: signed with a key of its own, so
     /// the public conversion route, which verifies [`TokenKind::Ctx`], refuses it.
     TestCtx,
+    /// Lets a storefront member read the gated campaign pages of one handle.
+    Entitlement,
 }
 
 impl TokenKind {
@@ -44,6 +47,7 @@ impl TokenKind {
             Self::Ctx => "ctx",
             Self::Site => "site",
             Self::TestCtx => "test-ctx",
+            Self::Entitlement => "entitlement",
         }
     }
 }
@@ -117,6 +121,18 @@ pub struct SiteClaims {
     pub handle: String,
     /// Campaign id.
     pub campaign: String,
+}
+
+/// Claims of an entitlement: a storefront member of a handle may read its pages up to an
+/// access level (`FREE_WITH_LOGIN` or `PAID`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitlementClaims {
+    /// Handle.
+    pub handle: String,
+    /// The highest level the member may read.
+    pub level: AccessLevel,
+    /// Who the member is, as the storefront names them (for the log, never checked).
+    pub sub: String,
 }
 
 /// A verified token's claims with its times.

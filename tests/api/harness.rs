@@ -496,6 +496,12 @@ pub(crate) fn sample(route: &Route) -> Sample {
             "",
         ),
         RouteId::MintPreviewToken | RouteId::MintSiteToken => (active, None, 201, ""),
+        RouteId::MintEntitlement => (
+            active,
+            Some(json!({"access_level": "PAID", "subject": "member-1"})),
+            201,
+            "",
+        ),
         RouteId::PutConfiguration => (
             active,
             Some(serde_json::to_value(gharart()).unwrap()),

@@ -31,8 +31,11 @@ fn publish(w: &World, id: &str) -> Res {
         .send()
 }
 
+/// The public read as a signed-in paying member (an entitlement that reaches every gated
+/// level; see `gated_pages_need_an_entitlement_that_reaches_them` for the rest).
 fn public_get(w: &World, id: &str) -> Res {
-    w.req("GET", &public_path(id)).send()
+    let member = entitlement(w, "PAID");
+    w.req("GET", &public_path(id)).bearer(&member).send()
 }
 
 fn mint(w: &World, id: &str, body: Option<Value>) -> Res {
@@ -137,18 +140,18 @@ fn a_private_page_is_never_served_publicly() {
     let w = World::new();
     put_page(&w, CAMPAIGN, "PUBLIC", page_doc("open")).ok(200);
     publish(&w, CAMPAIGN).ok(200);
-    public_get(&w, CAMPAIGN).ok(200);
+    w.req("GET", &public_path(CAMPAIGN)).send().ok(200);
     put_page(&w, CAMPAIGN, "PRIVATE", page_doc("closed")).ok(200);
     publish(&w, CAMPAIGN).ok(200);
     public_get(&w, CAMPAIGN).expect(404, "page_not_found");
+    // Issue 10: a gated page is served only with an entitlement that reaches it.
     for level in ["FREE_WITH_LOGIN", "PAID"] {
         put_page(&w, CAMPAIGN, level, page_doc(level)).ok(200);
         publish(&w, CAMPAIGN).ok(200);
-        assert_eq!(
-            public_get(&w, CAMPAIGN).json["access_level"],
-            level,
-            "the storefront gates it"
-        );
+        w.req("GET", &public_path(CAMPAIGN))
+            .send()
+            .expect(401, "entitlement_required");
+        assert_eq!(public_get(&w, CAMPAIGN).ok(200)["access_level"], level);
     }
     let mgmt = w.get(&page_path(CAMPAIGN), &pat("campaigns-read"));
     assert_eq!(mgmt.json["published"]["revision"], 4);
@@ -466,4 +469,85 @@ fn a_removed_campaigns_page_is_no_longer_served_publicly() {
         .expect(404, "campaign_not_found");
     let res = public_get(&w, id);
     assert_eq!(res.status, 404, "{}", res.text);
+}
+
+fn entitlement(w: &World, level: &str) -> String {
+    w.req("POST", &format!("{V2}/entitlements"))
+        .pat("entitlements")
+        .json(json!({"access_level": level, "subject": "member-7"}))
+        .send()
+        .ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Issue 10: entitlements reach pages of their level (PAID also FREE_WITH_LOGIN) of their
+/// handle, and fail with stable codes otherwise.
+#[test]
+fn gated_pages_need_an_entitlement_that_reaches_them() {
+    let w = World::new();
+    put_page(&w, CAMPAIGN, "PAID", page_doc("members")).ok(200);
+    publish(&w, CAMPAIGN).ok(200);
+    let read = |token: Option<&str>| {
+        let req = w.req("GET", &public_path(CAMPAIGN));
+        match token {
+            Some(t) => req.bearer(t).send(),
+            None => req.send(),
+        }
+    };
+    read(None).expect(401, "entitlement_required");
+    read(Some(&entitlement(&w, "FREE_WITH_LOGIN"))).expect(403, "insufficient_entitlement");
+    read(Some("v1.forged.token")).expect(401, "invalid_token");
+    let site = w.site_token(TOKEN_SECRET, HANDLE, CAMPAIGN, 600);
+    read(Some(&site)).expect(401, "invalid_token");
+    let paid = entitlement(&w, "PAID");
+    read(Some(&paid)).ok(200);
+    w.advance(3601);
+    read(Some(&paid)).expect(401, "token_expired");
+    for bad in [
+        json!({"access_level": "PUBLIC", "subject": "m"}),
+        json!({"access_level": "PRIVATE", "subject": "m"}),
+        json!({"access_level": "PAID", "subject": ""}),
+        json!({"access_level": "PAID", "subject": "m", "ttl_seconds": 86_401}),
+    ] {
+        w.req("POST", &format!("{V2}/entitlements"))
+            .pat("entitlements")
+            .json(bad.clone())
+            .send()
+            .expect(400, "invalid_body");
+    }
+    w.req("POST", &format!("{V2}/entitlements"))
+        .pat("pages-write")
+        .json(json!({"access_level": "PAID", "subject": "m"}))
+        .send()
+        .expect(403, "insufficient_scope");
+}
+
+/// Issue 10: every URL of a page must be routable on the handle's allowlist, when the
+/// draft is written and again when it is published.
+#[test]
+fn a_page_links_only_to_routable_destinations() {
+    let w = World::new();
+    let doc = json!({"title": "Diwali", "blocks": [
+        {"type": "image", "src": "https://evil.example/pixel.png", "alt": "x"},
+        {"type": "cta", "label": "Shop", "url": "https://www.gharart.com/diwali"},
+        {"type": "hero", "heading": "h", "cta": {"label": "Go", "url": "https://offers.gharart-deals.com/x"}}
+    ]});
+    let res = put_page(&w, CAMPAIGN, "PUBLIC", doc);
+    res.expect(VALIDATION_STATUS, "validation_failed");
+    let paths: Vec<&str> = res.json["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["code"], "unroutable_url");
+            d["path"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        ["$.document.blocks[0].src", "$.document.blocks[2].cta.url"]
+    );
+    assert!(w.store.tables.borrow().pages.is_empty(), "nothing stored");
 }

@@ -177,6 +177,26 @@ fn push_fails_clearly_without_a_worker_or_with_invalid_rules() {
     let out = router(&["push", &rules_dir()]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("say where to push"));
+    // Issue 10: plain http only to this machine: a token and a configuration never cross
+    // a network in clear text (refused before anything is sent).
+    for far in [
+        "http://router.gharart.example",
+        "http://10.0.0.5:8787",
+        "ftp://127.0.0.1",
+    ] {
+        let out = router(&["push", &rules_dir(), "--api", far, "--token", "t"]);
+        assert_eq!(code(&out), 2, "{far}");
+        assert!(stderr(&out).contains("--api"), "{far}: {}", stderr(&out));
+    }
+    let out = router(&[
+        "push",
+        &rules_dir(),
+        "--api",
+        "http://router.gharart.example",
+        "--token",
+        "t",
+    ]);
+    assert!(stderr(&out).contains("clear text"), "{}", stderr(&out));
 
     // Invalid rule files are never sent: the error is theirs (exit 1), not the network's.
     let broken = Scratch::broken("push-invalid", "rules.json", |t| {

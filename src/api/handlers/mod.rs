@@ -60,6 +60,7 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
             pages::publish(cx, handle, campaign).await
         }
         RouteId::PublicGetPage => pages::public_get(cx, handle, campaign).await,
+        RouteId::MintEntitlement => pages::entitlement(cx, handle, body).await,
         RouteId::PublicPageSchema => pages::schema(cx, handle, campaign).await,
         RouteId::Conversion => public::conversion(cx, body).await,
         RouteId::SupportReport => public::support_report(cx, body).await,

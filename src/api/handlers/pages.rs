@@ -4,11 +4,12 @@
 use crate::api::body;
 use crate::api::campaigns::find_campaign;
 use crate::api::context::{Ctx, Reply};
-use crate::api::documents::load;
+use crate::api::documents::{current, load};
 use crate::api::error::{ApiError, Missing};
 use crate::api::pages::{
-    mint_site_token, page_schema, page_view, public_view, publish as publish_draft, put_draft,
-    PageInput, SiteTokenRequest,
+    check_entitlement, check_routable, mint_entitlement, mint_site_token, page_schema, page_view,
+    public_view, publish as publish_draft, put_draft, EntitlementRequest, PageInput,
+    SiteTokenRequest,
 };
 use crate::api::store::{Resolver, Store, StoreError};
 use crate::model::page::PageState;
@@ -51,10 +52,14 @@ pub(super) async fn put<S: Store, R: Resolver>(
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let input: PageInput = body::parse(body, cx.settings.max_body_bytes)?;
+    let (_, compiled) = current(cx.store, handle).await?;
+    // A page links only to the handle's routable destinations (checked after its form).
+    let allowlist = compiled.ruleset.allowlist();
     let by = cx.principal.sub.clone();
     let now = cx.now_text();
     let state = change(cx, handle, id, |state| {
-        put_draft(state, id, input.clone(), &by, &now).map(|_| ())
+        let draft = put_draft(state, id, input.clone(), &by, &now)?;
+        check_routable(&draft.document, allowlist, id)
     })
     .await?;
     Reply::of(200, &page_view(id, &state))
@@ -67,7 +72,14 @@ pub(super) async fn publish<S: Store, R: Resolver>(
 ) -> Result<Reply, ApiError> {
     let by = cx.principal.sub.clone();
     let now = cx.now_text();
+    let (_, compiled) = current(cx.store, handle).await?;
+    let allowlist = compiled.ruleset.allowlist();
     let state = change(cx, handle, id, |state| {
+        // A destination that stopped being routable since the draft was written keeps
+        // the draft from going public.
+        if let Some(draft) = &state.draft {
+            check_routable(&draft.document, allowlist, id)?;
+        }
         publish_draft(state, &by, &now).map(|_| ())
     })
     .await?;
@@ -97,7 +109,26 @@ pub(super) async fn public_get<S: Store, R: Resolver>(
     let (state, _) = cx.store.page(handle, id).await?.ok_or_else(not_found)?;
     let schema_url = format!("/v2/public/handles/{handle}/site-structure/campaigns/{id}/schema");
     let page = public_view(id, &state, &schema_url).ok_or_else(not_found)?;
+    check_entitlement(
+        cx.settings.token_secret.as_deref(),
+        cx.authorization,
+        handle,
+        page.access_level,
+        cx.now,
+    )?;
     Reply::of(200, &page)
+}
+
+/// `POST .../entitlements`: what the storefront's server mints for a signed-in member.
+pub(super) async fn entitlement<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    load(cx.store, handle).await?;
+    let request: EntitlementRequest = body::parse(body, cx.settings.max_body_bytes)?;
+    let entitlement = mint_entitlement(cx.token_secret()?, handle, &request, cx.now)?;
+    Reply::of(201, &entitlement)
 }
 
 /// Applies `change` to a campaign page with compare-and-swap on its save counter,

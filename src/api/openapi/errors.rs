@@ -74,8 +74,17 @@ fn specific(id: RouteId) -> &'static [(u16, E)] {
             (404, E::CampaignNotFound),
             (409, E::NothingToPublish),
             (409, E::WriteConflict),
+            (422, E::ValidationFailed),
         ],
-        RouteId::PublicGetPage => &[(404, E::PageNotFound)],
+        RouteId::PublicGetPage => &[
+            (401, E::EntitlementRequired),
+            (401, E::InvalidToken),
+            (401, E::TokenExpired),
+            (403, E::WrongHandle),
+            (403, E::InsufficientEntitlement),
+            (404, E::PageNotFound),
+        ],
+        RouteId::MintEntitlement => &[(503, E::TokensDisabled)],
         RouteId::PublicPageSchema => &[(404, E::HandleNotFound), (404, E::CampaignNotFound)],
         RouteId::Conversion => &[
             (400, E::InvalidCtx),

@@ -17,7 +17,9 @@ use super::conversions::{ConversionInput, TestConversionInput};
 use super::domains::{AddDomain, DecideDomain};
 use super::error::ErrorBody;
 use super::handlers::PreviewTokenRequest;
-use super::pages::{PageInput, PageView, PublicPage, SiteToken, SiteTokenRequest};
+use super::pages::{
+    Entitlement, EntitlementRequest, PageInput, PageView, PublicPage, SiteToken, SiteTokenRequest,
+};
 use super::replies;
 use super::routes::{Route, RouteId, ROUTES};
 use super::support::SupportReport;
@@ -95,6 +97,7 @@ fn schemas() -> Map<String, Value> {
         CreateCampaign,
         TestConversionInput,
         SiteTokenRequest,
+        EntitlementRequest,
         PageInput,
         ConversionInput,
         SupportReport,
@@ -102,6 +105,7 @@ fn schemas() -> Map<String, Value> {
     register!(replies:
         ErrorBody,
         SiteToken,
+        Entitlement,
         PageView<'static>,
         PublicPage<'static>,
         replies::DomainList,

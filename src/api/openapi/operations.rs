@@ -259,9 +259,17 @@ pub(super) fn doc(route: RouteId) -> Doc {
             id: "getPublicCampaignPage",
             tag: "campaign-pages",
             summary: "The published campaign page",
-            description: "The published revision only, never the draft: 404 `page_not_found` until the page is published (and always for a `PRIVATE` page). `access_level` is served with the page so the storefront can gate it (`FREE_WITH_LOGIN`: visitors signed in with a free account). Public and CORS-enabled (`Access-Control-Allow-Origin: *`, preflight `OPTIONS` answered 204).",
+            description: "The published revision only, never the draft: 404 `page_not_found` until the page is published (and always for a `PRIVATE` page, or a campaign the handle no longer has). A `PUBLIC` page is served to anyone. A gated page (`FREE_WITH_LOGIN`, `PAID`) is served only with `Authorization: Bearer <entitlement>`, a token the storefront's server mints for a signed-in member (`POST /v2/handles/{handle}/entitlements`): without one 401 `entitlement_required`; a `FREE_WITH_LOGIN` entitlement does not reach a `PAID` page, 403 `insufficient_entitlement`; an invalid or expired one 401 `invalid_token` / `token_expired`; another handle's 403 `wrong_handle`. Public and CORS-enabled (`Access-Control-Allow-Origin: *`, preflight `OPTIONS` answered 204).",
             request: None,
             success: &[Success { status: 200, description: "The published page.", schema: Some("PublicPage") }],
+        },
+        RouteId::MintEntitlement => Doc {
+            id: "mintEntitlement",
+            tag: "campaign-pages",
+            summary: "Mint an entitlement for a storefront member",
+            description: "The storefront's server, once a member has signed in, mints an entitlement for them and hands it to the page (or uses it itself) as `Authorization: Bearer <token>` on the public page read. It reaches pages of its `access_level` (`PAID` also reaches `FREE_WITH_LOGIN`), for this handle only, for `ttl_seconds` (default 3600, at most 86400). The token is HMAC-signed with a key derived from `TOKEN_SECRET` for entitlements only; it cannot be revoked, so keep it short-lived. Give the storefront a PAT with only the `entitlements` scope.",
+            request: Some("EntitlementRequest"),
+            success: &[Success { status: 201, description: "Minted.", schema: Some("Entitlement") }],
         },
         RouteId::PublicPutPage => Doc {
             id: "putPublicCampaignPage",

@@ -100,15 +100,37 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The API URL: https, or plain http to this machine only (`make dev`): the token and
+/// the whole configuration must not cross a network in clear text.
+fn check_api_url(api: &str, base: &str) -> Result<(), CliError> {
+    let parsed = url::Url::parse(base).map_err(|_| {
+        CliError::Usage(format!(
+            "--api {api:?} is not an http(s) URL such as http://127.0.0.1:8787"
+        ))
+    })?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(CliError::Usage(format!(
+            "--api {api:?} is plain http to another machine: the token and the configuration would travel in clear text; use https (plain http only to 127.0.0.1 or localhost)"
+        ))),
+        _ => Err(CliError::Usage(format!(
+            "--api {api:?} is not an http(s) URL such as http://127.0.0.1:8787"
+        ))),
+    }
+}
+
 fn push_api(args: &PushArgs, api: &str, rules: &Rules, json: bool) -> CmdResult {
     let handle = &rules.config.handle;
     let base = api.trim().trim_end_matches('/');
     let url = format!("{base}/v2/handles/{handle}/configuration");
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(CliError::Usage(format!(
-            "--api {api:?} is not an http(s) URL such as http://127.0.0.1:8787"
-        )));
-    }
+    check_api_url(api, base)?;
     let token = bearer(args)?;
     let key = match &args.idempotency_key {
         Some(key) => key.clone(),

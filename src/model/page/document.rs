@@ -279,6 +279,40 @@ fn block(value: &Value, path: &str, diags: &mut Diagnostics) {
     object(value, fields, &["type"], path, diags);
 }
 
+/// Every URL of a document (one that passed [`check`]) with its JSON path under `path`,
+/// found through the same tables: image sources, links, calls to action.
+pub fn urls(document: &Value, path: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    collect(document, TOP, path, &mut out);
+    out
+}
+
+fn collect(value: &Value, fields: &[Field], path: &str, out: &mut Vec<(String, String)>) {
+    for field in fields {
+        let Some(value) = value.get(field.name) else {
+            continue;
+        };
+        let at = format!("{path}.{}", field.name);
+        match field.kind {
+            Kind::Url => {
+                if let Some(url) = value.as_str() {
+                    out.push((at, url.to_owned()));
+                }
+            }
+            Kind::Link => collect(value, LINK, &at, out),
+            Kind::Blocks => {
+                for (i, block) in value.as_array().into_iter().flatten().enumerate() {
+                    let kind = block.get("type").and_then(Value::as_str);
+                    if let Some((_, fields)) = BLOCKS.iter().find(|(name, _)| Some(*name) == kind) {
+                        collect(block, fields, &format!("{at}[{i}]"), out);
+                    }
+                }
+            }
+            Kind::Text(_) | Kind::Time | Kind::Locale | Kind::Ids(_) => {}
+        }
+    }
+}
+
 fn is_locale(tag: &str) -> bool {
     let mut parts = tag.split('-');
     let primary = parts.next().unwrap_or_default();
