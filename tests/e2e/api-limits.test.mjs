@@ -1,8 +1,9 @@
 // The management API's limits end to end, with a worker of its own started with tiny
 // limits: API_MAX_BODY_BYTES=1024 (413), API_READS_PER_MINUTE=4 and
 // API_WRITES_PER_MINUTE=3 per caller and route (429 rate_limited), DAILY_WRITE_LIMIT=8
-// writes per handle per UTC day (429 daily_write_limit), API_AUTH_FAILURES_PER_MINUTE=5
-// failed credentials per client address (429 rate_limited). Callers are told apart by their
+// successful writes per handle, UTC day and kind of credential (429 daily_write_limit),
+// API_AUTH_FAILURES_PER_MINUTE=5 failed credentials per client address (429 rate_limited,
+// checked before the next credential is looked at). Callers are told apart by their
 // token subject, so each test mints JWTs with subjects of its own; public callers and
 // credential failures by their address (X-Forwarded-For: local dev trusts it).
 //
@@ -132,12 +133,43 @@ describe('throttles', () => {
     assert.equal(other.status, 201, other.body);
   });
 
+  test(`site tokens have a daily budget of their own: ${LIMITS.daily} site writes do not spend the management API's`, async () => {
+    const pages = token('pages@e2e', ['pages:write']);
+    const site = async (campaign) => (await call('POST', `${V2}/campaigns/${campaign}/site-tokens`, { token: pages })).json.token;
+    const publicPage = (campaign) => `/v2/public/handles/gharart/site-structure/campaigns/${campaign}`;
+    const draft = (n) => ({ access_level: 'FREE_WITH_LOGIN', document: { title: `Site write ${n}`, blocks: [{ type: 'text', body: `draft ${n}` }] } });
+    const managementBefore = await version();
+    // Two campaigns, four writes each (three drafts and a publish): under the per-minute
+    // throttle of every (caller, route), and exactly the day's budget of site writes.
+    let n = 0;
+    for (const campaign of ['diwali-hero-ab', 'gulf-eid-teaser']) {
+      const auth = { token: await site(campaign) };
+      for (let i = 0; i < 3; i++) {
+        n += 1;
+        const res = await call('PUT', publicPage(campaign), { ...auth, body: draft(n) });
+        assert.equal(res.status, 200, `site write ${n}: ${res.body}`);
+      }
+      n += 1;
+      const res = await call('POST', `${publicPage(campaign)}/publish`, auth);
+      assert.equal(res.status, 200, `site write ${n}: ${res.body}`);
+    }
+    assert.equal(n, LIMITS.daily);
+    const spent = await call('POST', `${publicPage('gulf-eid-teaser')}/publish`, { token: await site('gulf-eid-teaser') });
+    expectError(spent, 429, 'daily_write_limit');
+    // The management API's budget is untouched: no management write happened, and the next
+    // one goes through (the daily test below counts it).
+    assert.equal(await version(), managementBefore);
+    const res = await call('PUT', `${V2}/personalization-rules/after-site-writes`, { token: token('writer-3@e2e', ['rules:write']), body: rule('after-site-writes') });
+    assert.equal(res.status, 201, `a management write after the site budget is spent: ${res.body}`);
+  });
+
   test(`the daily write limit: write ${LIMITS.daily + 1} of the handle today is 429 daily_write_limit until UTC midnight`, async () => {
     const now = Date.now() / 1000;
     const midnight = Math.ceil(now / 86_400) * 86_400;
     if (midnight - now < 60) await sleep((midnight - now + 1) * 1000);
-    // LIMITS.writes + 1 writes so far today, each under its own caller from here on.
-    let n = LIMITS.writes + 1;
+    // LIMITS.writes + 2 management writes so far today (the site writes have their own
+    // budget), each under its own caller from here on.
+    let n = LIMITS.writes + 2;
     while (n < LIMITS.daily) {
       n += 1;
       const res = await call('POST', `${V2}/destination-domains`, { token: token(`daily-${n}@e2e`, ['domains:write']), body: { domain: `daily-${n}.gharart-partner.com` } });
@@ -154,6 +186,14 @@ describe('throttles', () => {
     // Every write route of the handle is refused, whoever asks; reads still work.
     expectError(await call('POST', `${V2}/tracking-templates`, { token: token('fresh-writer-2@e2e'), body: { id: 't', params: {} } }), 429, 'daily_write_limit');
     assert.equal((await call('GET', `${V2}/tracking-templates`, { token: token('fresh-reader@e2e') })).status, 200);
+    // What stops traffic stays possible: rejecting a domain, pausing or canceling a
+    // campaign. Approving one is a write like the others.
+    const decide = (decision) => call('POST', `${V2}/destination-domains/daily-${LIMITS.daily}.gharart-partner.com/decision`, { token: token('trust@e2e', ['domains:admin']), body: { decision, reason: 'daily limit test' } });
+    expectError(await decide('approved'), 429, 'daily_write_limit');
+    assert.equal((await decide('rejected')).status, 200, 'a rejection is never refused by the daily limit');
+    const cancel = await call('POST', `${V2}/campaigns/gulf-eid-teaser/cancel`, { token: token('campaigns@e2e', ['campaigns:write']) });
+    assert.equal(cancel.status, 200, `canceling a campaign past the daily limit: ${cancel.body}`);
+    expectError(await call('POST', `${V2}/campaigns/diwali-hero-ab/resume`, { token: token('campaigns-2@e2e', ['campaigns:write']) }), 429, 'daily_write_limit');
     // Minting a preview token is not a write.
     assert.equal((await call('POST', `${V2}/preview-tokens`, { token: token('fresh-previewer@e2e') })).status, 201);
     // The limit is per handle: another handle's writes are not refused by it.
@@ -165,21 +205,33 @@ describe('throttles', () => {
 describe(`credential failures (API_AUTH_FAILURES_PER_MINUTE=${LIMITS.authFailures} per client address)`, () => {
   before(() => freshWindow());
 
-  test('past the limit a failing credential is 429 rate_limited; a valid one still works; other addresses are not affected', async () => {
+  test('past the limit every request from that address is 429 before any credential is checked; other addresses are not affected', async () => {
     const from = (ip) => ({ 'X-Forwarded-For': ip });
     const A = from('198.51.100.10');
     const bad = { authorization: 'Bearer not-a-token' };
     const path = `${V2}/personalization-rules`;
-    for (let i = 0; i < LIMITS.authFailures; i++) expectError(await call('GET', path, { ...bad, headers: A }), 401, 'invalid_token');
     // A 403 comes from a valid token without the scope: it is not a failed credential and
-    // is neither counted nor throttled.
+    // is not counted.
     expectError(await call('GET', path, { token: token('no-scope@e2e', ['preview']), headers: A }), 403, 'insufficient_scope');
+    for (let i = 0; i < LIMITS.authFailures; i++) expectError(await call('GET', path, { ...bad, headers: A }), 401, 'invalid_token');
     const limited = expectError(await call('GET', path, { ...bad, headers: A }), 429, 'rate_limited');
     const wait = retryAfter(limited);
     assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
     expectError(await call('GET', path, { headers: A }), 429, 'rate_limited');
-    assert.equal((await call('GET', path, { token: token('valid-after-failures@e2e', ['rules:read']), headers: A })).status, 200, 'a valid credential is not refused');
+    // The throttle is checked before authenticating: a guess that happens to be right is
+    // refused like the others, so the limit gives a brute force no oracle.
+    expectError(await call('GET', path, { token: token('valid-after-failures@e2e', ['rules:read']), headers: A }), 429, 'rate_limited');
     expectError(await call('GET', path, { ...bad, headers: from('198.51.100.11') }), 401, 'invalid_token');
+    assert.equal((await call('GET', path, { token: token('other-address@e2e', ['rules:read']), headers: from('198.51.100.11') })).status, 200);
+  });
+
+  test('IPv6 addresses are throttled by /64: another address in the same /64 is refused, another /64 is not', async () => {
+    const bad = { authorization: 'Bearer not-a-token' };
+    const path = `${V2}/personalization-rules`;
+    const v6 = (ip) => ({ 'X-Forwarded-For': ip });
+    for (let i = 0; i < LIMITS.authFailures; i++) expectError(await call('GET', path, { ...bad, headers: v6(`2001:db8:aa:1::${i + 1}`) }), 401, 'invalid_token');
+    expectError(await call('GET', path, { ...bad, headers: v6('2001:db8:aa:1:ffff:ffff:ffff:fffe') }), 429, 'rate_limited');
+    expectError(await call('GET', path, { ...bad, headers: v6('2001:db8:aa:2::1') }), 401, 'invalid_token');
   });
 });
 

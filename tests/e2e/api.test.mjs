@@ -65,6 +65,8 @@ before(async () => {
       domainsRead: { scopes: 'domains:read', sub: 'domains-reader@e2e' },
       domainsWrite: { scopes: 'domains:write', sub: 'domains-writer@e2e' },
       domainsAdmin: { scopes: 'domains:admin', sub: 'trust@gharart.com' },
+      // Setting a risk score is a trust decision (domains:admin); adding is domains:write.
+      domainsScorer: { scopes: 'domains:write domains:admin', sub: 'risk-desk@gharart.com' },
       rulesRead: { scopes: 'rules:read', sub: 'rules-reader@e2e' },
       rulesWrite: { scopes: 'rules:write', sub: 'rules-writer@e2e' },
       templatesRead: { scopes: 'templates:read', sub: 'templates-reader@e2e' },
@@ -410,7 +412,7 @@ describe('destination domains', () => {
     ];
     let expected = v0;
     for (const [raw, name] of cases) {
-      const res = await call('POST', `${V2}/destination-domains`, { token: T.domainsWrite, body: { domain: raw, risk_score: 10 } });
+      const res = await call('POST', `${V2}/destination-domains`, { token: T.domainsScorer, body: { domain: raw, risk_score: 10 } });
       const out = expectOk(res, 201);
       expected += 1;
       assert.equal(out.version, expected, `${raw}: each write bumps the version by one`);
@@ -476,7 +478,7 @@ describe('destination domains', () => {
       [{}, '$'],
     ];
     for (const [body, path] of bodies) {
-      const res = await call('POST', `${V2}/destination-domains`, { token: T.domainsWrite, body });
+      const res = await call('POST', `${V2}/destination-domains`, { token: T.domainsScorer, body });
       expectError(res, 400, 'invalid_body');
       assert.equal(res.error.details?.path, path, `${JSON.stringify(body)}: ${res.body}`);
     }
@@ -657,7 +659,7 @@ describe('a decision flips routability and the router follows within the TTL', (
   let version;
 
   test('a verified but high-risk domain: a rule to it is accepted, flagged, and skipped by the router', async () => {
-    const added = expectOk(await call('POST', `${V2}/destination-domains`, { token: T.domainsWrite, body: { domain: FLIP, risk_score: 80 } }), 201);
+    const added = expectOk(await call('POST', `${V2}/destination-domains`, { token: T.domainsScorer, body: { domain: FLIP, risk_score: 80 } }), 201);
     doh.answer(`_gharart-verify.${FLIP}`, { txt: [added.domain.token] });
     const verified = expectOk(await call('POST', `${V2}/destination-domains/${FLIP}/verify`, { token: T.domainsWrite }));
     assert.equal(verified.domain.verification, 'verified');
@@ -1059,10 +1061,10 @@ describe('idempotency keys', () => {
   test('same key and body replays the stored response (same version, Idempotent-Replayed); one write happened', async () => {
     const key = `add-${Date.now()}`;
     const body = { domain: 'idem.gharart-partner.com', risk_score: 5 };
-    const first = await call('POST', `${V2}/destination-domains`, { token: T.domainsWrite, body, idempotencyKey: key });
+    const first = await call('POST', `${V2}/destination-domains`, { token: T.domainsScorer, body, idempotencyKey: key });
     const out = expectOk(first, 201);
     assert.equal(first.headers.get('idempotent-replayed'), null);
-    const again = await call('POST', `${V2}/destination-domains`, { token: T.domainsWrite, body, idempotencyKey: key });
+    const again = await call('POST', `${V2}/destination-domains`, { token: T.domainsScorer, body, idempotencyKey: key });
     assert.equal(again.status, 201);
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     assert.deepEqual(again.json, out, 'the same response: same version, same token');
@@ -1071,7 +1073,7 @@ describe('idempotency keys', () => {
     assert.equal(listed.version, out.version, 'no second write');
     assert.equal(listed.domains.filter((d) => d.domain === 'idem.gharart-partner.com').length, 1);
     // Without the key the same body is a real second attempt.
-    expectError(await call('POST', `${V2}/destination-domains`, { token: T.domainsWrite, body }), 409, 'domain_exists');
+    expectError(await call('POST', `${V2}/destination-domains`, { token: T.domainsScorer, body }), 409, 'domain_exists');
   });
 
   test('same key with another body, or on another route, is 409 idempotency_key_reuse', async () => {

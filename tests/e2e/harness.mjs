@@ -449,7 +449,7 @@ async function seedKv(persistDir, scratch, entries) {
  * api, jwt, createPat, createPats, d1, putKv, deleteKv, previewToken, log, waitForLog,
  * history, stop }`.
  */
-export async function startWorker({ vars = {}, kv = {}, mmdb = true, snapshotVersion = 1000, d1Migrations, pats } = {}) {
+export async function startWorker({ vars = {}, kv = {}, mmdb = true, snapshotVersion = 1000, d1Migrations, pats, testScheduled = false } = {}) {
   checkPrerequisites();
   const scratch = await mkdtemp(join(tmpdir(), 'edge-router-e2e-'));
   liveScratch.add(scratch);
@@ -491,7 +491,7 @@ export async function startWorker({ vars = {}, kv = {}, mmdb = true, snapshotVer
     const envFile = join(scratch, 'empty.env');
     await writeFile(envFile, '');
     for (let attempt = 1; ; attempt++) {
-      server = await spawnServer({ scratch, persistDir, envFile, vars: allVars });
+      server = await spawnServer({ scratch, persistDir, envFile, vars: allVars, testScheduled });
       try {
         await server.ready;
         break;
@@ -511,12 +511,14 @@ export async function startWorker({ vars = {}, kv = {}, mmdb = true, snapshotVer
   }
 }
 
-async function spawnServer({ scratch, persistDir, envFile, vars }) {
+async function spawnServer({ scratch, persistDir, envFile, vars, testScheduled }) {
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const args = [
     'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
     '--persist-to', persistDir, '--env-file', envFile, '--show-interactive-dev-session=false', '--live-reload=false',
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+    // wrangler's scheduled test route: GET /__scheduled?cron=... runs the Cron Trigger.
+    ...(testScheduled ? ['--test-scheduled'] : []),
   ];
   const child = spawn(WRANGLER, args, {
     cwd: ROOT,
@@ -681,6 +683,8 @@ function makeClient({ server, scratch, persistDir, secret, vars, snapshotVersion
       run(WRANGLER, ['kv', 'key', 'delete', '--local', '--persist-to', persistDir, '--binding', 'CONFIG', key], {
         env: { WRANGLER_LOG_PATH: join(scratch, 'wrangler-logs') },
       }),
+    /** Runs the Cron Trigger now (`startWorker({ testScheduled: true })`); resolves to the response. */
+    scheduled: (cron = '*/30 * * * *') => request(`/__scheduled?cron=${encodeURIComponent(cron)}`),
     /** A preview token signed with this worker's TOKEN_SECRET (by the CLI). */
     previewToken: (opts = {}) => mintPreviewToken({ secret, ...opts }),
     /** Builds a snapshot of rules/gharart into the scratch dir; returns its `{ path }`. */
