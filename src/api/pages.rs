@@ -8,10 +8,14 @@
 //!   number included, so `draft.revision > published.revision` means unpublished
 //!   changes. Publishing an already published draft changes nothing (idempotent, `false`);
 //!   without a draft it is 409 `nothing_to_publish`.
-//! - **Access levels** are metadata the storefront enforces (the worker does not log
-//!   visitors in): the public read serves `PUBLIC`, `FREE_WITH_LOGIN` and `PAID` pages
-//!   with their level, so the site can gate them; a `PRIVATE` page is never served
-//!   publicly (404 `page_not_found`, as if unpublished).
+//! - **Access levels**: the public read serves a `PUBLIC` page to anyone, a
+//!   `FREE_WITH_LOGIN` or `PAID` page only to a reader with an entitlement of this handle
+//!   that reaches it ([`check_entitlement`]; minted by the storefront's server with
+//!   `POST /v2/handles/{handle}/entitlements`), and a `PRIVATE` page never (404
+//!   `page_not_found`, as if unpublished).
+//! - **Links**: every URL in a document must be routable on the handle's allowlist when
+//!   the draft is written ([`check_document`]) and again when it is published
+//!   ([`check_routable`]).
 //! - **Site tokens** let a public client (the storefront's page editor) edit and publish
 //!   one campaign's page through `PUT` and `POST .../publish` under
 //!   `/v2/public/handles/{handle}/site-structure/campaigns/{id}`. They are minted by
@@ -28,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{ApiError, ErrorCode};
+use crate::engine::allowlist::{Allowlist, NotRoutable};
 use crate::model::diag::Diagnostics;
 use crate::visit::tokens::{self, EntitlementClaims, SiteClaims, TokenError, TokenKind};
 
@@ -300,28 +305,58 @@ pub fn check_entitlement(
     }
 }
 
+/// Checks a page document whole before it is stored: its form ([`document::check`]) and
+/// that every URL in it is routable, all problems at once (a URL already wrong in form is
+/// reported once, for its form).
+///
+/// # Errors
+/// 422 `validation_failed` listing every problem with its path.
+pub fn check_document(
+    document: &Value,
+    allowlist: &Allowlist,
+    campaign: &str,
+) -> Result<(), ApiError> {
+    let mut diags = Diagnostics::default();
+    diags.set_id(Some(campaign));
+    document::check(document, "$.document", &mut diags);
+    check_links(document, allowlist, &mut diags);
+    finish(diags)
+}
+
 /// The URLs of a page document that visitors may not be sent to: each a problem at its
-/// path (a page links only to the handle's verified and approved destinations).
+/// path (a page links only to the handle's verified and approved destinations). Checked
+/// again at publishing, since a destination may have stopped being routable since.
 ///
 /// # Errors
 /// 422 `validation_failed` with an `unroutable_url` diagnostic per such URL.
 pub fn check_routable(
     document: &Value,
-    allowlist: &crate::engine::allowlist::Allowlist,
+    allowlist: &Allowlist,
     campaign: &str,
 ) -> Result<(), ApiError> {
     let mut diags = Diagnostics::default();
     diags.set_id(Some(campaign));
-    for (path, raw) in crate::model::page::document::urls(document, "$.document") {
+    check_links(document, allowlist, &mut diags);
+    finish(diags)
+}
+
+fn check_links(document: &Value, allowlist: &Allowlist, diags: &mut Diagnostics) {
+    for (path, raw) in document::urls(document, "$.document") {
+        if diags.has_error_at(&path) {
+            continue;
+        }
         let verdict = url::Url::parse(&raw)
-            .map_err(|_| crate::engine::allowlist::NotRoutable::NotADomain)
+            .map_err(|_| NotRoutable::NotADomain)
             .and_then(|url| allowlist.check_url(&url));
         if let Err(why) = verdict {
             diags.error("unroutable_url", path, why.to_string());
         }
     }
+}
+
+fn finish(diags: Diagnostics) -> Result<(), ApiError> {
     if diags.has_errors() {
-        Err(ApiError::Validation(diags.into_vec()))
+        Err(ApiError::Validation(document::cap(diags.into_vec())))
     } else {
         Ok(())
     }

@@ -95,6 +95,13 @@ impl Diagnostics {
         self.list.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// Whether an error was recorded at `path`.
+    pub fn has_error_at(&self, path: &str) -> bool {
+        self.list
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.path == path)
+    }
+
     /// All diagnostics, errors first, each group in the order found.
     pub fn into_vec(mut self) -> Vec<Diagnostic> {
         self.list.sort_by_key(|d| d.severity);

@@ -551,3 +551,51 @@ fn a_page_links_only_to_routable_destinations() {
     );
     assert!(w.store.tables.borrow().pages.is_empty(), "nothing stored");
 }
+
+/// A document with a malformed link and an unroutable one reports both at once (the
+/// malformed one once, for its form), so an editor fixes everything in one round.
+#[test]
+fn form_and_routability_problems_are_reported_together() {
+    let w = World::new();
+    let doc = json!({"title": "Diwali", "blocks": [
+        {"type": "cta", "label": "Shop", "url": "http://www.gharart.com/diwali"},
+        {"type": "cta", "label": "Away", "url": "https://evil.example/login"},
+        {"type": "cta", "label": "Ok", "url": "https://www.gharart.com/diwali"}
+    ]});
+    let res = put_page(&w, CAMPAIGN, "PUBLIC", doc);
+    res.expect(VALIDATION_STATUS, "validation_failed");
+    let found: Vec<(&str, &str)> = res.json["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap(), d["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("invalid_url", "$.document.blocks[0].url"),
+            ("unroutable_url", "$.document.blocks[1].url"),
+        ]
+    );
+    assert!(w.store.tables.borrow().pages.is_empty(), "nothing stored");
+}
+
+/// A page URL is bounded in bytes like every destination: 2048 characters of `é` (4096
+/// bytes) are too long even though the count of characters is within the limit.
+#[test]
+fn a_page_url_is_at_most_2048_bytes() {
+    let w = World::new();
+    let fits = format!("https://www.gharart.com/{}", "e".repeat(2048 - 24));
+    let over = format!("https://www.gharart.com/{}", "é".repeat(2000));
+    assert_eq!(fits.len(), 2048);
+    let doc =
+        |url: &str| json!({"title": "t", "blocks": [{"type": "cta", "label": "Go", "url": url}]});
+    put_page(&w, CAMPAIGN, "PUBLIC", doc(&fits)).ok(200);
+    let res = put_page(&w, CAMPAIGN, "PUBLIC", doc(&over));
+    res.expect(VALIDATION_STATUS, "validation_failed");
+    assert_eq!(res.json["error"]["details"][0]["code"], "invalid_length");
+    assert_eq!(
+        res.json["error"]["details"][0]["path"],
+        "$.document.blocks[0].url"
+    );
+}

@@ -14,7 +14,10 @@
 //   F. the visitor query (names and values, forwarded to the destination);
 //   G. the preview overrides (__country __region __variant __lang __at __device __os, and
 //      __preview itself) with and without a valid preview token, and with __explain=1;
-//   H. the request headers User-Agent, Accept-Language, X-Forwarded-For and Cookie.
+//   H. the request headers User-Agent, Accept-Language, X-Forwarded-For and Cookie;
+//   I. trust claims (issue 10): PUT .../configuration claiming every accepted host is
+//      verified, risk 0 and approved (stored pending, never visited), and every string as
+//      a link in a campaign page (refused at its path unless routable).
 //
 // Writes: a hostile URL is refused with 422 and a stable code (validation_failed with
 // invalid_url at the field's path; invalid_json for strings JSON cannot carry, i.e. lone
@@ -705,6 +708,88 @@ describe('H2. bytes HTTP cannot carry, sent raw on a socket', () => {
         assert.ok(location && list.isRoutableHost(new URL(location).hostname), `${what}: ${location}`);
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// I. Trust claims (issue 10): a whole configuration that claims its own domains are
+// verified, scored and approved, and page documents linking to every string.
+
+describe('I. trust claims through PUT .../configuration, and page links', () => {
+  test('every accepted host claimed verified, risk 0 and approved is stored pending and undecided; its entry goes to the handle fallback', async () => {
+    const hosts = new Map();
+    for (const e of jsonSafe) {
+      const { accept, url } = expectedUrlVerdict(e.raw);
+      if (!accept) continue;
+      const known = base.domains.some((d) => d.domain === url.hostname || (d.domain.startsWith('*.') && url.hostname.endsWith(d.domain.slice(1))));
+      if (!known && !hosts.has(url.hostname)) hosts.set(url.hostname, e);
+    }
+    assert.ok(hosts.size >= 5, `${hosts.size} hosts off the list`);
+    const config = structuredClone(base);
+    const at = config.domains.length;
+    for (const host of hosts.keys()) {
+      config.domains.push({ domain: host, verification: 'verified', token: 'mine', risk_score: 0, verified_at: '2026-01-01T00:00:00Z', decision: { value: 'approved', by: 'me', reason: 'trust me', at: '2026-01-01T00:00:00Z' } });
+    }
+    config.entries.push(...[...hosts.values()].map((e) => ({ slug: `claim-${e.id}`, default: e.raw })));
+    config.risk_threshold = 100;
+    const res = await putConfiguration(config);
+    assert.equal(res.status, 200, res.body.slice(0, 400));
+    const ignored = new Set(res.json.warnings.filter((w) => w.code === 'ignored_trust_field').map((w) => w.path));
+    [...hosts.keys()].forEach((host, k) => {
+      for (const field of ['verification', 'token', 'risk_score', 'verified_at', 'decision']) assert.ok(ignored.has(`$.domains[${at + k}].${field}`), `${host}: ${field} ignored`);
+    });
+    assert.ok(ignored.has('$.risk_threshold'));
+    const listing = (await api('GET', `${V2}/destination-domains`)).json;
+    assert.equal(listing.risk_threshold, base.risk_threshold);
+    for (const host of hosts.keys()) {
+      const d = listing.domains.find((x) => x.domain === host);
+      assert.ok(d, `${host} listed`);
+      assert.deepEqual([d.verification, d.routable, d.risk_score, d.decision], ['pending', false, undefined, undefined], host);
+    }
+    const fallback = new URL(base.fallback);
+    await pool([...hosts.values()], CONCURRENCY, async (e) => {
+      const { res: r } = await visit(`/gharart/claim-${e.id}`, { what: `I ${e.id} ${short(e.raw)}` });
+      assert.equal(r.status, 302, `${e.id}: ${r.status}`);
+      assert.equal(route(r.location), `${fallback.origin}${fallback.pathname}`, `${e.id} ${short(e.raw)} -> ${r.location}`);
+    });
+  });
+
+  test('reset', resetConfiguration);
+
+  test('a page document linking to each string is refused at that link unless it is a routable https URL', async () => {
+    // In documents of up to 50 links (one write per document: the page's draft is one
+    // record, so concurrent saves of it would only contend).
+    const path = `${V2}/site-structure/campaigns/diwali-hero-ab`;
+    let refusedCount = 0;
+    for (const batch of chunks(jsonSafe, 28 * 1024, (e) => JSON.stringify(e.raw).length + 40, 50)) {
+      const res = await api('PUT', path, { access_level: 'PUBLIC', document: { title: 'Hostile links', blocks: batch.map((e) => ({ type: 'cta', label: 'Go', url: e.raw })) } });
+      const refusedAt = res.status === 200 ? new Map() : errorsByPath(res);
+      const tooLarge = refusedAt.get('$.document');
+      if (tooLarge) {
+        // One string longer than a whole page may be: refused as such.
+        assert.deepEqual([batch.length, tooLarge], [1, ['page_too_large']], batch[0].id);
+        assert.equal(expectedUrlVerdict(batch[0].raw).accept, false);
+        refusedCount += 1;
+        continue;
+      }
+      batch.forEach((e, k) => {
+        const at = `$.document.blocks[${k}].url`;
+        const codes = refusedAt.get(at);
+        refusedAt.delete(at);
+        const expected = expectedUrlVerdict(e.raw);
+        const what = `${e.id} (${e.category}) ${short(e.raw)}: ${JSON.stringify(codes)}`;
+        if (codes) refusedCount += 1;
+        if (!(expected.accept && expected.routable)) {
+          assert.ok(codes && codes.every((c) => ['invalid_url', 'unroutable_url', 'invalid_length'].includes(c)), `refused: ${what}`);
+        } else if (e.raw === rustTrim(e.raw)) {
+          assert.equal(codes, undefined, `a routable https link is taken: ${what}`);
+        }
+        // A routable URL padded with Unicode white space is kept as written, which is no
+        // URL to Url::parse (it trims only C0 and space): refused or taken, either is safe.
+      });
+      assert.deepEqual([...refusedAt.keys()], [], 'no error outside the links');
+    }
+    assert.ok(refusedCount > jsonSafe.length / 2, `${refusedCount} refused`);
   });
 });
 

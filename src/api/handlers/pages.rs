@@ -7,9 +7,9 @@ use crate::api::context::{Ctx, Reply};
 use crate::api::documents::{current, load};
 use crate::api::error::{ApiError, Missing};
 use crate::api::pages::{
-    check_entitlement, check_routable, mint_entitlement, mint_site_token, page_schema, page_view,
-    public_view, publish as publish_draft, put_draft, EntitlementRequest, PageInput,
-    SiteTokenRequest,
+    check_document, check_entitlement, check_routable, mint_entitlement, mint_site_token,
+    page_schema, page_view, public_view, publish as publish_draft, put_draft, EntitlementRequest,
+    PageInput, SiteTokenRequest,
 };
 use crate::api::store::{Resolver, Store, StoreError};
 use crate::model::page::PageState;
@@ -57,9 +57,9 @@ pub(super) async fn put<S: Store, R: Resolver>(
     let allowlist = compiled.ruleset.allowlist();
     let by = cx.principal.sub.clone();
     let now = cx.now_text();
+    check_document(&input.document, allowlist, id)?;
     let state = change(cx, handle, id, |state| {
-        let draft = put_draft(state, id, input.clone(), &by, &now)?;
-        check_routable(&draft.document, allowlist, id)
+        put_draft(state, id, input.clone(), &by, &now).map(|_| ())
     })
     .await?;
     Reply::of(200, &page_view(id, &state))

@@ -165,6 +165,15 @@ fn check_value(value: &Value, kind: Kind, path: &str, diags: &mut Diagnostics) {
         }
         Kind::Url => {
             if let Some(raw) = text(value, MAX_URL, path, diags) {
+                // Bytes, as for every destination (a URL travels as bytes).
+                if raw.len() > MAX_URL {
+                    diags.error(
+                        "invalid_length",
+                        path,
+                        format!("a URL is at most {MAX_URL} bytes"),
+                    );
+                    return;
+                }
                 let ok = Url::parse(raw).is_ok_and(|u| {
                     u.scheme() == "https" && u.host_str().is_some() && u.username().is_empty()
                 });
@@ -331,7 +340,7 @@ fn schema_of(kind: Kind) -> Value {
     match kind {
         Kind::Text(max) => json!({"type": "string", "minLength": 1, "maxLength": max}),
         Kind::Url => {
-            json!({"type": "string", "format": "uri", "pattern": "^https://", "maxLength": MAX_URL})
+            json!({"type": "string", "format": "uri", "pattern": "^https://", "maxLength": MAX_URL, "description": "an absolute https URL of at most 2048 bytes whose host is routable on the handle's allowlist"})
         }
         Kind::Time => json!({"type": "string", "format": "date-time"}),
         Kind::Locale => json!({"type": "string", "maxLength": 35,
