@@ -123,7 +123,7 @@ impl Compiled {
     }
     /// The first condition that does not hold, in a fixed order (cheapest and most
     /// selective first); `None` when all hold. Allocation-free: this is the hot path.
-    pub(crate) fn first_failure(&self, facts: &Facts) -> Option<Cond> {
+    pub(crate) fn first_failure(&self, facts: &Facts) -> Option<Cond<'_>> {
         let geo = &facts.geo;
         let fails = |set: &Option<Set<String>>, fact: Option<&String>| {
             set.as_ref().is_some_and(|s| !s.holds(fact))
@@ -174,9 +174,9 @@ impl Compiled {
         }) {
             return Some(Cond::Language);
         }
-        for (i, (name, set)) in self.query.iter().enumerate() {
+        for query @ (name, set) in &self.query {
             if !set.holds_str(facts.query_value(name)) {
-                return Some(Cond::Query(i));
+                return Some(Cond::Query(query));
             }
         }
         if let Some((start, end)) = &self.time {
@@ -201,7 +201,7 @@ impl Compiled {
         }
     }
 
-    fn describe_failure(&self, cond: Cond, facts: &Facts) -> Mismatch {
+    fn describe_failure(&self, cond: Cond<'_>, facts: &Facts) -> Mismatch {
         let geo = &facts.geo;
         let text = |set: &Option<Set<String>>| set.as_ref().map(Set::describe).unwrap_or_default();
         match cond {
@@ -227,14 +227,11 @@ impl Compiled {
             Cond::Os => mismatch("os", text(&self.os), facts.os.clone()),
             Cond::Browser => mismatch("browser", text(&self.browser), facts.browser.clone()),
             Cond::Language => mismatch("language", text(&self.language), facts.language.clone()),
-            Cond::Query(i) => {
-                let (name, set) = &self.query[i];
-                mismatch(
-                    &format!("query.{name}"),
-                    set.describe(),
-                    facts.query_value(name).map(str::to_owned),
-                )
-            }
+            Cond::Query((name, set)) => mismatch(
+                &format!("query.{name}"),
+                set.describe(),
+                facts.query_value(name).map(str::to_owned),
+            ),
             Cond::Time => {
                 let (start, end) = self.time.unwrap_or_default();
                 let bound =
@@ -251,7 +248,7 @@ impl Compiled {
 
 /// Which condition failed (cheap to return; described only for the trace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cond {
+pub(crate) enum Cond<'a> {
     Country,
     Device,
     Continent,
@@ -262,7 +259,8 @@ pub(crate) enum Cond {
     Os,
     Browser,
     Language,
-    Query(usize),
+    /// The failing query test: its parameter name and set.
+    Query(&'a (String, Set<String>)),
     Time,
 }
 
