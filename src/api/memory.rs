@@ -18,7 +18,7 @@ use crate::model::page::PageState;
 
 /// Faults a [`MemoryStore`] can inject.
 #[derive(Debug, Clone, Default)]
-pub struct Faults {
+pub struct StoreFaults {
     /// Every call fails as unavailable.
     pub unavailable: bool,
     /// Publishing a snapshot fails (the write must be rolled back).
@@ -65,7 +65,7 @@ pub struct MemoryStore {
     /// The data.
     pub tables: RefCell<Tables>,
     /// Faults to inject.
-    pub faults: RefCell<Faults>,
+    pub faults: RefCell<StoreFaults>,
     /// Store calls made so far.
     pub calls: Cell<u64>,
 }

@@ -70,11 +70,11 @@ impl<T: std::fmt::Display> Set<T> {
 }
 
 /// A compiled time window: inclusive start, exclusive end, either open.
-pub(crate) type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+pub(crate) type DateWindow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Compiled conditions of one rule.
+/// CompiledConditions conditions of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Compiled {
+pub(crate) struct CompiledConditions {
     pub(crate) country: Option<Set<String>>,
     pub(crate) continent: Option<Set<String>>,
     pub(crate) region: Option<Set<String>>,
@@ -86,7 +86,7 @@ pub(crate) struct Compiled {
     pub(crate) browser: Option<Set<String>>,
     pub(crate) language: Option<Set<String>>,
     pub(crate) query: Vec<(String, Set<String>)>,
-    pub(crate) time: Option<Window>,
+    pub(crate) time: Option<DateWindow>,
 }
 
 /// Which condition failed, and with what fact.
@@ -108,7 +108,7 @@ fn mismatch(condition: &str, expected: String, actual: Option<String>) -> Mismat
     }
 }
 
-impl Compiled {
+impl CompiledConditions {
     /// Whether the rule targets crawlers explicitly (`device: {in: [crawler, ...]}`).
     pub(crate) fn targets_crawlers(&self) -> bool {
         self.device
@@ -119,7 +119,7 @@ impl Compiled {
 
     /// Whether nothing is tested.
     pub(crate) fn is_empty(&self) -> bool {
-        *self == Compiled::default()
+        *self == CompiledConditions::default()
     }
     /// The first condition that does not hold, in a fixed order (cheapest and most
     /// selective first); `None` when all hold. Allocation-free: this is the hot path.
@@ -265,9 +265,9 @@ pub(crate) enum Cond<'a> {
 }
 
 /// Compiles conditions, reporting every problem under `path`.
-pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> Compiled {
+pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> CompiledConditions {
     let at = |field: &'static str| At(path, field);
-    Compiled {
+    CompiledConditions {
         country: compile_set(doc.country.as_ref(), at("country"), diags, |v| {
             normalise_country(v).ok_or("not an ISO 3166-1 alpha-2 country code such as IN")
         }),
@@ -420,7 +420,7 @@ fn invalid_code(path: &str) -> &'static str {
     }
 }
 
-fn compile_window(w: &TimeWindow, path: &str, diags: &mut Diagnostics) -> Option<Window> {
+fn compile_window(w: &TimeWindow, path: &str, diags: &mut Diagnostics) -> Option<DateWindow> {
     let start = parse_time(w.start.as_deref(), &format!("{path}.start"), diags);
     let end = parse_time(w.end.as_deref(), &format!("{path}.end"), diags);
     if let (Some(s), Some(e)) = (start, end) {

@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::engine::allowlist::{Allowlist, NotRoutable};
 use crate::engine::bucket;
-use crate::engine::conditions::{Compiled, Mismatch};
+use crate::engine::conditions::{CompiledConditions, Mismatch};
 use crate::engine::device::DeviceCategory;
 use crate::engine::facts::Facts;
 use crate::engine::template::{render, RenderValues, Template};
@@ -44,7 +44,7 @@ pub struct Rule {
     pub priority: u32,
     /// Whether it is evaluated at all.
     pub enabled: bool,
-    pub(crate) conditions: Compiled,
+    pub(crate) conditions: CompiledConditions,
     /// Its destination (a campaign's fallback when it has a campaign).
     pub destination: Option<Target>,
     pub(crate) campaign: Option<usize>,
