@@ -216,6 +216,13 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         .collect();
     router_params.sort_unstable();
     router_params.dedup();
+    let mut ctx_params: Vec<String> = templates
+        .iter()
+        .flat_map(|t| t.ctx_params())
+        .map(str::to_owned)
+        .collect();
+    ctx_params.sort_unstable();
+    ctx_params.dedup();
     RuleSet {
         handle: config.handle.clone(),
         fallback,
@@ -226,6 +233,7 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         default_template,
         allowlist,
         router_params,
+        ctx_params,
     }
 }
 
