@@ -499,6 +499,7 @@ fn decision_vectors() {
         let config = load_config(&file, &name);
         let loaded = Loaded {
             version: 1,
+            generation: 0,
             published_at: String::new(),
             ruleset: compile(&config)
                 .unwrap_or_else(|e| panic!("{name}: {e}"))

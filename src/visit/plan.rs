@@ -143,6 +143,9 @@ pub enum Plan {
         /// The snapshot's version, when the handle is known.
         version: Option<u64>,
     },
+    /// The handle was taken down (a tombstone, or a deleted snapshot key confirmed): the
+    /// not-found page, never a redirect.
+    TakenDown,
     /// No snapshot could be read and none is held: the operator's fallback, or a page.
     Unavailable {
         /// `SAFE_FALLBACK_URL`.
@@ -185,15 +188,26 @@ fn geo_sources(order: &[GeoSource], geo: &GeoInput<'_>) -> Vec<(GeoSource, GeoFa
     found
 }
 
-/// The answer when the handle has no snapshot in the isolate: unknown (404) or, when
-/// none could be read, the safe fallback.
-pub fn without_snapshot(missing: bool, settings: &VisitSettings) -> Plan {
-    if missing {
-        Plan::NotFound { version: None }
-    } else {
-        Plan::Unavailable {
+/// Why a visit has no snapshot to decide with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSnapshot {
+    /// No such handle.
+    Unknown,
+    /// The handle was taken down.
+    TakenDown,
+    /// None could be read and none is held.
+    Unavailable,
+}
+
+/// The answer when the handle has no snapshot to decide with: unknown or taken down (the
+/// 404 page) or, when none could be read, the safe fallback.
+pub fn without_snapshot(why: NoSnapshot, settings: &VisitSettings) -> Plan {
+    match why {
+        NoSnapshot::Unknown => Plan::NotFound { version: None },
+        NoSnapshot::TakenDown => Plan::TakenDown,
+        NoSnapshot::Unavailable => Plan::Unavailable {
             fallback: settings.safe_fallback.as_ref().map(Url::to_string),
-        }
+        },
     }
 }
 
@@ -375,6 +389,10 @@ impl Plan {
                 answer.header("X-Router-Outcome", "unknown_entry");
                 answer.page(404, &Body::not_found(request_id))
             }
+            Plan::TakenDown => {
+                answer.header("X-Router-Outcome", "taken_down");
+                answer.page(404, &Body::not_found(request_id))
+            }
             Plan::Unavailable { fallback } => {
                 answer.header("X-Router-Outcome", "snapshot_unavailable");
                 match fallback {
@@ -426,25 +444,29 @@ mod tests {
     }
 
     #[test]
-    fn without_a_snapshot_unknown_handles_are_404_and_failures_the_fallback() {
+    fn without_a_snapshot_unknown_and_taken_down_handles_are_404_and_failures_the_fallback() {
         let mut settings = VisitSettings {
             geo_order: vec![GeoSource::Cf],
             token_secret: None,
             ctx_ttl_seconds: 60,
             safe_fallback: Url::parse("https://www.gharart.com/").ok(),
         };
-        let answer = without_snapshot(true, &settings).answer("r1");
+        let answer = without_snapshot(NoSnapshot::Unknown, &settings).answer("r1");
         assert_eq!(answer.status, 404);
         assert_eq!(answer.get("X-Router-Outcome"), Some("unknown_entry"));
         assert_eq!(answer.get("X-Snapshot-Version"), None);
-        let answer = without_snapshot(false, &settings).answer("r1");
+        let answer = without_snapshot(NoSnapshot::TakenDown, &settings).answer("r1");
+        assert_eq!((answer.status, answer.get("Location")), (404, None));
+        assert_eq!(answer.get("X-Router-Outcome"), Some("taken_down"));
+        assert_eq!(answer.get("X-Snapshot-Version"), None);
+        let answer = without_snapshot(NoSnapshot::Unavailable, &settings).answer("r1");
         assert_eq!(
             (answer.status, answer.get("Location")),
             (302, Some("https://www.gharart.com/"))
         );
         assert_eq!(answer.get("X-Router-Outcome"), Some("snapshot_unavailable"));
         settings.safe_fallback = None;
-        let answer = without_snapshot(false, &settings).answer("r1");
+        let answer = without_snapshot(NoSnapshot::Unavailable, &settings).answer("r1");
         assert_eq!(answer.status, 200);
         let page = String::from_utf8(answer.body).unwrap();
         assert!(

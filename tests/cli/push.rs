@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
+use edge_router::engine::snapshot::Published;
 use serde_json::{json, Value};
 
 use super::*;
@@ -244,8 +245,10 @@ fn push_local_puts_the_snapshot_with_wrangler() {
         "{calls}"
     );
     let snapshot = std::fs::read(&stored).expect("the snapshot file was handed to wrangler");
-    let loaded =
-        edge_router::engine::snapshot::load("gharart", &snapshot).expect("a valid snapshot");
+    let Ok(Published::Live(loaded)) = edge_router::engine::snapshot::load("gharart", &snapshot)
+    else {
+        panic!("a valid snapshot")
+    };
     assert_eq!(loaded.version, 100_000_000_000);
 
     let out = router(&[

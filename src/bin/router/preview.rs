@@ -139,6 +139,7 @@ pub(crate) fn preview(args: &PreviewArgs, json: bool) -> CmdResult {
     };
     let loaded = Loaded {
         version: 0,
+        generation: 0,
         published_at: String::new(),
         ruleset: rules.compiled.ruleset,
     };
