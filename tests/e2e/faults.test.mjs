@@ -1,5 +1,6 @@
 // Faults end to end: missing and corrupt snapshots, last-known-good across KV writes made
-// while the server runs, and a missing MaxMind DB. One worker for the file, started
+// while the server runs, takedowns (a tombstone, a deleted key confirmed) and a deliberate
+// rollback by generation, and a missing MaxMind DB. One worker for the file, started
 // WITHOUT the geo:mmdb key (so every visit here also exercises the missing-mmdb path) and
 // with SNAPSHOT_TTL_SECONDS=1. No response may ever be a 5xx.
 
@@ -7,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
-import { IPS, UA, allowlist, isRoutableUrl, newPat, startWorker, waitFor } from './harness.mjs';
+import { IPS, RULES_DIR, UA, allowlist, isRoutableUrl, newPat, startWorker, waitFor } from './harness.mjs';
 
 const SAFE_FALLBACK_URL = 'https://www.gharart.com/back-soon';
 const TTL_MS = 1000;
@@ -209,24 +210,131 @@ describe('last-known-good snapshot', () => {
     for (const res of seen) assert.equal(version(res), V2);
   });
 
-  test('a deleted snapshot key keeps the last good snapshot', async () => {
+  // Issue 10 changed this deliberately: a deleted key used to keep the last good snapshot
+  // in a warm isolate for as long as it lived. One missing read still keeps it (a KV glitch
+  // must not take a handle down); the re-read a TTL later confirms the deletion.
+  test('a deleted snapshot key is a takedown once a re-read confirms it: the 404 page within two TTLs', async () => {
     const V2 = V1 + 1000;
     const mark = worker.log().length;
     await worker.deleteKv('snapshot:gharart');
+    const deleted = Date.now();
+    const seen = [];
+    await waitFor(
+      async () => {
+        const res = await visit('/gharart/festive', visitor);
+        seen.push(res);
+        return res.status === 404;
+      },
+      { timeoutMs: 2 * TTL_MS + 8000, intervalMs: 100, what: 'the 404 page after the deletion' },
+    );
+    const elapsed = Date.now() - deleted;
+    const before = seen.slice(0, -1);
+    for (const res of before) {
+      assert.equal(res.status, 302);
+      assert.equal(version(res), V2, 'the last good snapshot until the deletion is confirmed');
+      assert.equal(res.location, goodLocation);
+    }
+    assert.ok(
+      before.some((res) => res.headers.get('x-snapshot-stale') === '1'),
+      'between the first missing read and the confirming one, the snapshot is served as stale',
+    );
+    await worker.waitForLog(/snapshot for gharart is missing from KV; keeping the last-known-good one until a re-read confirms/, { from: mark });
+    await worker.waitForLog(/snapshot for gharart is still missing from KV: deleted, taken down/, { from: mark });
+    assertTakenDown(seen.at(-1));
+    for (const path of ['/gharart/festive', '/gharart/diwali-sale', '/gharart/does-not-exist']) {
+      assertTakenDown(await visit(path, visitor));
+    }
+    // Slack for wrangler's own latency; the worker itself needs at most two TTLs.
+    assert.ok(elapsed < 2 * TTL_MS + 5000, `taken down ${elapsed} ms after the deletion`);
+  });
+});
+
+describe('takedown and rollback (issue 10)', () => {
+  const visitor = { ip: IPS.IN, ua: UA.iphone, cookie: 'gh_vid=c0ffee00c0ffee00c0ffee00c0ffee00' };
+  const V3 = V1 + 2000;
+  let goodLocation;
+
+  test('a snapshot above the one the deleted key held brings the handle back', async () => {
+    await worker.putKv('snapshot:gharart', await worker.snapshotFile(V3));
+    const res = await waitFor(
+      async () => {
+        const r = await visit('/gharart/festive', visitor);
+        return version(r) === V3 ? r : null;
+      },
+      { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: `X-Snapshot-Version ${V3}` },
+    );
+    assert.equal(res.status, 302);
+    assert.ok(isRoutableUrl(list, res.url), res.location);
+    goodLocation = res.location;
+  });
+
+  test('`router takedown --local` (a tombstone) stops routing within the TTL: the 404 page, never a redirect', async () => {
+    const mark = worker.log().length;
+    const { stdout } = await worker.routerLocal(['takedown', '--handle', 'gharart', '--local', '--reason', 'e2e']);
+    assert.match(stdout, /took gharart down/);
+    const written = Date.now();
+    const seen = [];
+    await waitFor(
+      async () => {
+        const res = await visit('/gharart/festive', visitor);
+        seen.push(res);
+        return res.status === 404;
+      },
+      { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: 'the 404 page after the tombstone' },
+    );
+    const elapsed = Date.now() - written;
+    for (const res of seen.slice(0, -1)) {
+      assert.equal(res.status, 302);
+      assert.equal(res.location, goodLocation, 'the live snapshot until the tombstone is read');
+    }
+    assert.ok(elapsed < TTL_MS + 3000, `taken down ${elapsed} ms after the tombstone was written`);
+    await worker.waitForLog(/snapshot for gharart is a tombstone \(version \d+\): taken down/, { from: mark });
+    for (let i = 0; i < 5; i += 1) assertTakenDown(await visit('/gharart/festive', visitor));
+  });
+
+  test('a stale read of the older snapshot does not lift the takedown', async () => {
+    const mark = worker.log().length;
+    await worker.putKv('snapshot:gharart', await worker.snapshotFile(V3));
     const seen = [];
     await waitFor(
       async () => {
         seen.push(await visit('/gharart/festive', visitor));
-        return /snapshot for gharart is missing from KV/.test(worker.log().slice(mark));
+        return /KV returned snapshot version \d+ for gharart, older than the version \d+ held/.test(worker.log().slice(mark));
       },
-      { timeoutMs: 15_000, what: 'the worker noticing the missing key' },
+      { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: 'the worker noticing the older snapshot' },
     );
-    for (const res of seen) {
-      assert.equal(res.status, 302);
-      assert.equal(version(res), V2);
-    }
+    seen.push(await visit('/gharart/festive', visitor));
+    for (const res of seen) assertTakenDown(res);
+  });
+
+  test('a republished snapshot with a lower version but a newer generation is served (a deliberate rollback)', async () => {
+    const low = V1; // far below the tombstone's version (Unix seconds)
+    const refused = await worker
+      .routerLocal(['push', RULES_DIR, '--local', '--version', String(low)])
+      .then(() => null, (e) => e);
+    assert.ok(refused, 'a lower version in the same generation is refused by the CLI');
+    assert.match(refused.message, /not above .* pass --generation 1/s);
+    const { stdout } = await worker.routerLocal(['push', RULES_DIR, '--local', '--version', String(low), '--generation', '1']);
+    assert.match(stdout, /version 1000 of generation 1/);
+    const res = await waitFor(
+      async () => {
+        const r = await visit('/gharart/festive', visitor);
+        return r.status === 302 ? r : null;
+      },
+      { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: 'the rolled-back snapshot being served' },
+    );
+    assert.equal(version(res), low);
+    assert.equal(res.location, goodLocation, 'same rules, same route');
+    assert.equal(res.headers.get('x-snapshot-stale'), null);
   });
 });
+
+/** The takedown answer: the 404 page, no Location, no cookie. */
+function assertTakenDown(res) {
+  assertNotFoundPage(res);
+  assert.equal(res.headers.get('x-router-outcome'), 'taken_down');
+  assert.equal(res.headers.get('x-snapshot-version'), null);
+}
 
 /** Request ids of the deliberate 503s below (the API without its D1 tables). */
 const deliberate503 = new Set();
