@@ -320,7 +320,7 @@ fn plan_case(
         loaded,
         stale: false,
     };
-    let plan = plan(held, &parts, &settings, now, RANDOM);
+    let plan = plan(held, &parts, &settings, now, Some(RANDOM));
     let answer = plan.answer("vector");
     Ok(Planned { plan, answer })
 }
