@@ -446,7 +446,7 @@ async function seedKv(persistDir, scratch, entries) {
  *
  * Defaults also set a random JWT_SECRET (the client's `jwtSecret`).
  *
- * Returns `{ base, port, persistDir, secret, jwtSecret, vars, snapshotVersion, pats, fetch,
+ * Returns `{ base, port, pgid, persistDir, secret, jwtSecret, vars, snapshotVersion, pats, fetch,
  * api, jwt, createPat, createPats, d1, putKv, deleteKv, snapshotFile, routerLocal, previewToken, log, waitForLog,
  * history, stop }`.
  */
@@ -656,6 +656,8 @@ function makeClient({ server, scratch, persistDir, secret, vars, snapshotVersion
   return {
     base: server.base,
     port: server.port,
+    /** The process group of wrangler and its workerd processes (to read their memory). */
+    pgid: server.pgid,
     persistDir,
     secret,
     jwtSecret,
