@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use edge_router::engine::snapshot::Published;
 use serde_json::{json, Value};
@@ -215,21 +215,28 @@ fn fake_wrangler(scratch: &Scratch, current: &str) -> (PathBuf, PathBuf, PathBuf
     (script, log, stored)
 }
 
-#[test]
-fn push_local_puts_the_snapshot_with_wrangler() {
-    let scratch = Scratch::new("wrangler");
-    let (script, log, stored) = fake_wrangler(&scratch, r#"{"version": 99999999999}"#);
-    let persist = scratch.0.join("state");
-    let out = router(&[
-        "--json",
-        "push",
-        &rules_dir(),
-        "--local",
+/// `router ARGS --persist-to PERSIST --wrangler SCRIPT`.
+fn router_local(args: &[&str], persist: &Path, script: &Path) -> Output {
+    let mut all = args.to_vec();
+    all.extend([
         "--persist-to",
         persist.to_str().expect("path"),
         "--wrangler",
         script.to_str().expect("path"),
     ]);
+    router(&all)
+}
+
+#[test]
+fn push_local_puts_the_snapshot_with_wrangler() {
+    let scratch = Scratch::new("wrangler");
+    let (script, log, stored) = fake_wrangler(&scratch, r#"{"version": 99999999999}"#);
+    let persist = scratch.0.join("state");
+    let out = router_local(
+        &["--json", "push", &rules_dir(), "--local"],
+        &persist,
+        &script,
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let result = json_out(&out);
     assert_eq!(result["key"], "snapshot:gharart");
@@ -282,18 +289,9 @@ fn push_local_rolls_back_only_in_a_higher_generation() {
     let persist = scratch.0.join("state");
     let dir = rules_dir();
     let push = |extra: &[&str]| {
-        let mut args = vec![
-            "--json",
-            "push",
-            dir.as_str(),
-            "--local",
-            "--persist-to",
-            persist.to_str().expect("path"),
-            "--wrangler",
-            script.to_str().expect("path"),
-        ];
+        let mut args = vec!["--json", "push", dir.as_str(), "--local"];
         args.extend_from_slice(extra);
-        router(&args)
+        router_local(&args, &persist, &script)
     };
     let refused = push(&["--version", "1000"]);
     assert_eq!(code(&refused), 2, "{}", stdout(&refused));
@@ -320,18 +318,18 @@ fn takedown_local_writes_a_tombstone_above_what_local_kv_holds() {
     let (script, log, stored) =
         fake_wrangler(&scratch, r#"{"generation": 3, "version": 99999999999}"#);
     let persist = scratch.0.join("state");
-    let out = router(&[
-        "takedown",
-        "--handle",
-        "gharart",
-        "--local",
-        "--reason",
-        "abuse report 42",
-        "--persist-to",
-        persist.to_str().expect("path"),
-        "--wrangler",
-        script.to_str().expect("path"),
-    ]);
+    let out = router_local(
+        &[
+            "takedown",
+            "--handle",
+            "gharart",
+            "--local",
+            "--reason",
+            "abuse report 42",
+        ],
+        &persist,
+        &script,
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stdout(&out).contains("took gharart down"),

@@ -218,15 +218,7 @@ describe('last-known-good snapshot', () => {
     const mark = worker.log().length;
     await worker.deleteKv('snapshot:gharart');
     const deleted = Date.now();
-    const seen = [];
-    await waitFor(
-      async () => {
-        const res = await visit('/gharart/festive', visitor);
-        seen.push(res);
-        return res.status === 404;
-      },
-      { timeoutMs: 2 * TTL_MS + 8000, intervalMs: 100, what: 'the 404 page after the deletion' },
-    );
+    const seen = await visitUntilNotFound(visitor, 2 * TTL_MS + 8000, 'the 404 page after the deletion');
     const elapsed = Date.now() - deleted;
     const before = seen.slice(0, -1);
     for (const res of before) {
@@ -273,15 +265,7 @@ describe('takedown and rollback (issue 10)', () => {
     const { stdout } = await worker.routerLocal(['takedown', '--handle', 'gharart', '--local', '--reason', 'e2e']);
     assert.match(stdout, /took gharart down/);
     const written = Date.now();
-    const seen = [];
-    await waitFor(
-      async () => {
-        const res = await visit('/gharart/festive', visitor);
-        seen.push(res);
-        return res.status === 404;
-      },
-      { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: 'the 404 page after the tombstone' },
-    );
+    const seen = await visitUntilNotFound(visitor, TTL_MS + 5000, 'the 404 page after the tombstone');
     const elapsed = Date.now() - written;
     for (const res of seen.slice(0, -1)) {
       assert.equal(res.status, 302);
@@ -328,6 +312,20 @@ describe('takedown and rollback (issue 10)', () => {
     assert.equal(res.headers.get('x-snapshot-stale'), null);
   });
 });
+
+/** Visits /gharart/festive every 100 ms until it answers 404; every answer, in order. */
+async function visitUntilNotFound(visitor, timeoutMs, what) {
+  const seen = [];
+  await waitFor(
+    async () => {
+      const res = await visit('/gharart/festive', visitor);
+      seen.push(res);
+      return res.status === 404;
+    },
+    { timeoutMs, intervalMs: 100, what },
+  );
+  return seen;
+}
 
 /** The takedown answer: the 404 page, no Location, no cookie. */
 function assertTakenDown(res) {

@@ -26,20 +26,7 @@ impl LocalKv<'_> {
     /// The head (revision, tombstone or not) of what local KV holds under `key`, if
     /// anything readable.
     pub(crate) fn head(&self, key: &str) -> Option<Head> {
-        let persist = self.persist();
-        let argv = [
-            "kv",
-            "key",
-            "get",
-            "--local",
-            "--persist-to",
-            &persist,
-            "--binding",
-            "CONFIG",
-            key,
-            "--text",
-        ];
-        peek(&self.run(&argv).ok()?)
+        peek(&self.run(&self.argv("get", key, &["--text"])).ok()?)
     }
 
     /// Stores `value` under `key` (through a temporary file, as `kv key put --path`).
@@ -53,28 +40,24 @@ impl LocalKv<'_> {
             path: file.clone(),
             error,
         })?;
-        let persist = self.persist();
         let path = file.to_string_lossy().into_owned();
-        let argv = [
-            "kv",
-            "key",
-            "put",
-            "--local",
-            "--persist-to",
-            &persist,
-            "--binding",
-            "CONFIG",
-            key,
-            "--path",
-            &path,
-        ];
-        let put = self.run(&argv);
+        let put = self.run(&self.argv("put", key, &["--path", &path]));
         let _ = std::fs::remove_file(&file);
         put.map(|_| ())
     }
 
+    /// `kv key <op> --local --persist-to … --binding CONFIG <key> <rest>`.
+    fn argv(&self, op: &str, key: &str, rest: &[&str]) -> Vec<String> {
+        let head = ["kv", "key", op, "--local", "--persist-to"];
+        let mut argv: Vec<String> = head.iter().map(|a| (*a).to_owned()).collect();
+        argv.push(self.persist());
+        argv.extend(["--binding", "CONFIG", key].map(str::to_owned));
+        argv.extend(rest.iter().map(|a| (*a).to_owned()));
+        argv
+    }
+
     /// Runs wrangler; its standard output, or why it failed.
-    fn run(&self, argv: &[&str]) -> Result<Vec<u8>, CliError> {
+    fn run(&self, argv: &[String]) -> Result<Vec<u8>, CliError> {
         let output = Command::new(self.wrangler)
             .args(argv)
             .env("WRANGLER_SEND_METRICS", "false")

@@ -78,6 +78,15 @@ fn serving(r: Revision) -> Seen {
     }
 }
 
+/// Served as last-known-good after one missing read.
+fn missing_once(r: Revision) -> Seen {
+    Seen::Serving {
+        revision: r,
+        stale: true,
+        missing_once: true,
+    }
+}
+
 fn stale(r: Revision) -> Seen {
     Seen::Serving {
         revision: r,
@@ -154,11 +163,7 @@ fn a_deleted_key_is_a_takedown_once_a_re_read_confirms_it() {
         KvRead::Missing,
         failed(),
     ]);
-    let first_missing = Seen::Serving {
-        revision: v1,
-        stale: true,
-        missing_once: true,
-    };
+    let first_missing = missing_once(v1);
     assert_eq!(seen[1].0, first_missing, "one missing read may be a glitch");
     assert_eq!(
         seen[2].0, first_missing,
@@ -184,20 +189,7 @@ fn a_missing_read_between_two_good_ones_confirms_nothing() {
             snapshot(v1),
             KvRead::Missing
         ]),
-        vec![
-            serving(v1),
-            Seen::Serving {
-                revision: v1,
-                stale: true,
-                missing_once: true
-            },
-            serving(v1),
-            Seen::Serving {
-                revision: v1,
-                stale: true,
-                missing_once: true
-            },
-        ]
+        vec![serving(v1), missing_once(v1), serving(v1), missing_once(v1),]
     );
     assert_eq!(
         states(vec![
@@ -206,20 +198,7 @@ fn a_missing_read_between_two_good_ones_confirms_nothing() {
             corrupt(),
             KvRead::Missing
         ]),
-        vec![
-            serving(v1),
-            Seen::Serving {
-                revision: v1,
-                stale: true,
-                missing_once: true
-            },
-            stale(v1),
-            Seen::Serving {
-                revision: v1,
-                stale: true,
-                missing_once: true
-            },
-        ],
+        vec![serving(v1), missing_once(v1), stale(v1), missing_once(v1),],
         "a corrupt value is a key that exists"
     );
 }
@@ -290,11 +269,7 @@ fn a_takedown_by_deletion_is_lifted_only_above_the_last_snapshot() {
         ]),
         vec![
             serving(v1),
-            Seen::Serving {
-                revision: v1,
-                stale: true,
-                missing_once: true
-            },
+            missing_once(v1),
             Seen::TakenDown(v1, Takedown::Deleted),
             Seen::TakenDown(v1, Takedown::Deleted),
             serving(rev(0, 11)),
