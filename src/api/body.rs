@@ -116,9 +116,8 @@ impl CappedBody {
 
     /// Keeps a chunk [`Self::take`] said to keep.
     pub fn push(&mut self, chunk: &[u8]) {
-        let room = self.limit - self.bytes.len();
-        self.bytes
-            .extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let room = self.limit.saturating_sub(self.bytes.len());
+        self.bytes.extend(chunk.iter().take(room));
     }
 
     /// The body, once it is over (read to its end, or stopped).
