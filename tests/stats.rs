@@ -1,6 +1,7 @@
 //! The A/B statistics against SciPy and statsmodels: golden vectors under
 //! `tests/vectors/stats/*.json`, written by `scripts/stats-vectors.py` (which says where
-//! each expected figure comes from), plus property tests of the invariants.
+//! each expected figure comes from), run through the statistics and through the results
+//! view; plus property tests of the invariants.
 //!
 //! ```text
 //! {
@@ -31,10 +32,12 @@
 
 use std::path::PathBuf;
 
+use edge_router::analysis::results::{results, ConversionRow, ExposureRow, Observed};
 use edge_router::analysis::significance::{
     chance_to_beat, relative_uplift, sample_ratio, wilson_interval, z_test_p_value, Counts,
     NotComputed,
 };
+use edge_router::model::config::CampaignDoc;
 use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
@@ -226,6 +229,90 @@ fn figures_match_scipy_and_statsmodels() {
     println!("{figures} figures; chance to beat control within {worst_beat:e} of SciPy");
 }
 
+/// The results view over each vector's arms (as one campaign, event `purchase`) carries
+/// the same figures, and its JSON no NaN or infinity.
+#[test]
+fn results_carry_the_reference_figures() {
+    for v in vectors() {
+        let variants: Vec<Value> = v
+            .arms
+            .iter()
+            .map(|a| serde_json::json!({"key": a.key, "weight": a.weight, "destination": "https://gharart.com/"}))
+            .collect();
+        let campaign: CampaignDoc = serde_json::from_value(
+            serde_json::json!({"id": v.case, "name": v.case, "variants": variants}),
+        )
+        .unwrap();
+        let observed = Observed {
+            exposures: v
+                .arms
+                .iter()
+                .map(|a| ExposureRow {
+                    variant: a.key.clone(),
+                    exposed_visitors: a.exposed_visitors,
+                    visits: a.exposed_visitors,
+                })
+                .collect(),
+            conversions: v
+                .arms
+                .iter()
+                .map(|a| ConversionRow {
+                    variant: a.key.clone(),
+                    event: "purchase".into(),
+                    converting_visitors: a.converting_visitors,
+                    events: a.converting_visitors,
+                })
+                .collect(),
+            last_batch_at: None,
+        };
+        let r = results(&campaign, &observed, None);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            !["NaN", "inf"].iter().any(|bad| text.contains(bad)),
+            "{}: {text}",
+            v.case
+        );
+        assert_eq!(r.srm.flagged, v.srm.flagged, "{}", v.case);
+        for (arm, got) in v.arms.iter().zip(&r.variants) {
+            let at = format!("{} / {}", v.case, arm.key);
+            let e = &got.events["purchase"];
+            let same = |g: Option<f64>, w: Option<f64>| match (g, w) {
+                (Some(g), Some(w)) => close(g, w) || (g - w).abs() <= 1e-6,
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(same(e.rate, arm.rate), "{at}: rate {:?}", e.rate);
+            assert!(
+                same(e.interval.map(|i| i[0]), arm.interval.map(|i| i[0])),
+                "{at}: interval"
+            );
+            assert!(
+                same(e.p_value, arm.p_value),
+                "{at}: p-value {:?}",
+                e.p_value
+            );
+            assert!(
+                same(e.chance_to_beat_control, arm.chance_to_beat_control),
+                "{at}: chance"
+            );
+            assert!(
+                same(
+                    e.uplift.map(|u| u.estimate),
+                    arm.uplift.as_ref().map(|u| u.estimate)
+                ),
+                "{at}: uplift"
+            );
+            for (field, reason) in &arm.reasons {
+                assert_eq!(
+                    e.reasons.get(field.as_str()).map(|r| code(*r)).as_deref(),
+                    reason.as_str(),
+                    "{at}: {field}"
+                );
+            }
+        }
+    }
+}
+
 /// Counts of one arm: up to `max` exposed visitors, some of them converting.
 fn arm(max: u64) -> impl Strategy<Value = Counts> {
     (0..=max).prop_flat_map(|n| (0..=n).prop_map(move |k| Counts::new(k, n)))
@@ -268,6 +355,39 @@ proptest! {
             prop_assert!((win + lose - 1.0).abs() < 1e-9, "{win} + {lose}");
         } else {
             prop_assert!(c.trials == 0 || v.trials == 0);
+        }
+    }
+
+    /// Whatever the counts (converting visitors above exposed ones included), the results
+    /// are finite and every null figure says why.
+    #[test]
+    fn results_are_always_defined(
+        arms in proptest::collection::vec((0u64..3_000_000, 0u64..200_000, 0u8..=100), 0..4)
+    ) {
+        let variants: Vec<Value> = arms
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, w))| serde_json::json!({"key": format!("v{i}"), "weight": w, "destination": "https://gharart.com/"}))
+            .collect();
+        let campaign: CampaignDoc =
+            serde_json::from_value(serde_json::json!({"id": "c", "name": "c", "variants": variants})).unwrap();
+        let observed = Observed {
+            exposures: arms.iter().enumerate().map(|(i, (n, _, _))| ExposureRow {
+                variant: format!("v{i}"), exposed_visitors: *n, visits: *n,
+            }).collect(),
+            conversions: arms.iter().enumerate().map(|(i, (_, k, _))| ConversionRow {
+                variant: format!("v{i}"), event: "purchase".into(), converting_visitors: *k, events: *k,
+            }).collect(),
+            last_batch_at: None,
+        };
+        let value = serde_json::to_value(results(&campaign, &observed, None)).unwrap();
+        let text = value.to_string();
+        prop_assert!(!text.contains("NaN") && !text.contains("inf"), "{}", text);
+        for v in value["variants"].as_array().unwrap() {
+            let e = &v["events"]["purchase"];
+            for field in ["rate", "interval", "uplift", "p_value", "chance_to_beat_control"] {
+                prop_assert!(!e[field].is_null() || e["reasons"][field].is_string(), "{}: {}", field, e);
+            }
         }
     }
 
