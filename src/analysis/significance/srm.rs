@@ -99,7 +99,7 @@ pub fn sample_ratio(variants: &[(u64, u8)]) -> SampleRatio {
 }
 
 /// `P(X > x)` for `X` chi-square with `dof` degrees of freedom (`dof >= 1`).
-fn chi_square_survival(x: f64, dof: u64) -> f64 {
+pub(super) fn chi_square_survival(x: f64, dof: u64) -> f64 {
     if x.is_nan() || x <= 0.0 {
         return 1.0;
     }
