@@ -23,17 +23,21 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-
 use crate::analysis::significance::{
     chance_to_beat, relative_uplift, sample_ratio, wilson_interval, z_test_p_value, Counts,
-    NotComputed, Uplift, SRM_THRESHOLD,
+    NotComputed, SRM_THRESHOLD,
 };
 use crate::model::config::CampaignDoc;
+use chrono::{DateTime, SecondsFormat, Utc};
 
 #[cfg(test)]
 mod tests;
+mod view;
+
+pub use view::{
+    CampaignResults, ChosenBy, ComputedFrom, EventResults, PrimaryEvent, SrmResults,
+    UnknownVariant, VariantResults,
+};
 
 /// Exposures of one variant, as stored (several rows of a variant add up).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,150 +74,6 @@ pub struct Observed {
     pub last_batch_at: Option<DateTime<Utc>>,
 }
 
-/// A campaign's results.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CampaignResults {
-    /// Campaign id.
-    pub campaign: String,
-    /// The control's key (the first variant); `null` for a campaign without variants.
-    pub control: Option<String>,
-    /// The event a summary headlines, and why it was chosen.
-    pub primary_event: PrimaryEvent,
-    /// Every event reported, by name.
-    pub events: Vec<String>,
-    /// The campaign's variants, in its order.
-    pub variants: Vec<VariantResults>,
-    /// Sample-ratio mismatch: the split of exposed visitors against the weights.
-    pub srm: SrmResults,
-    /// Counts stored under variants the campaign does not have (any more).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unknown_variants: Vec<UnknownVariant>,
-    /// What the figures were computed from.
-    pub computed_from: ComputedFrom,
-    /// When the last exposure batch landed (RFC 3339); `null` when none has yet.
-    pub as_of: Option<String>,
-}
-
-/// The primary event.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PrimaryEvent {
-    /// Event name.
-    pub name: String,
-    /// Why this one.
-    pub chosen_by: ChosenBy,
-}
-
-/// How the primary event was chosen.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChosenBy {
-    /// Asked for (the `event` query parameter, the CLI's `--event`).
-    Requested,
-    /// `purchase`: something converted on it, or nothing converted at all.
-    Default,
-    /// No `purchase` conversions: the event with the most converting visitors.
-    MostConverting,
-}
-
-/// One variant's results.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VariantResults {
-    /// Variant key.
-    pub key: String,
-    /// Configured share of traffic, in percent.
-    pub weight: u8,
-    /// Whether this is the control (the first variant).
-    pub is_control: bool,
-    /// Visitors first exposed to this variant.
-    pub exposed_visitors: u64,
-    /// Visits that assigned it.
-    pub visits: u64,
-    /// Figures per event name.
-    pub events: BTreeMap<String, EventResults>,
-}
-
-/// One variant's figures on one event.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventResults {
-    /// Distinct visitors who converted.
-    pub converting_visitors: u64,
-    /// Conversions (a visitor may convert more than once).
-    pub events: u64,
-    /// `converting_visitors / exposed_visitors`.
-    pub rate: Option<f64>,
-    /// 95% Wilson interval of the rate, `[lo, hi]`.
-    pub interval: Option<[f64; 2]>,
-    /// Relative uplift over the control with its 95% delta-method interval.
-    pub uplift: Option<Uplift>,
-    /// Two-sided p-value of the pooled two-proportion z-test against the control.
-    pub p_value: Option<f64>,
-    /// Bayesian chance that this variant's rate beats the control's (Beta(1, 1) priors).
-    pub chance_to_beat_control: Option<f64>,
-    /// Why a figure is `null`, by field name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub reasons: BTreeMap<String, NotComputed>,
-}
-
-/// The sample-ratio check with what it compared.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SrmResults {
-    /// The p-value of the chi-square test; `null` when it does not apply.
-    pub p_value: Option<f64>,
-    /// Whether the split is a mismatch (`p_value` under `threshold`).
-    pub flagged: bool,
-    /// The flagging threshold, 0.001.
-    pub threshold: f64,
-    /// Pearson's chi-square; `null` when the test does not apply or is infinite.
-    pub chi_square: Option<f64>,
-    /// Degrees of freedom (variants of positive weight minus one).
-    pub degrees_of_freedom: u64,
-    /// Each variant's share by weight (its weight over the weights' sum).
-    pub expected_shares: BTreeMap<String, f64>,
-    /// Exposed visitors per variant.
-    pub observed: BTreeMap<String, u64>,
-    /// Why the test does not apply, or why it is flagged without a statistic.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<NotComputed>,
-}
-
-/// Counts stored under a variant key the campaign does not have.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct UnknownVariant {
-    /// Variant key.
-    pub key: String,
-    /// Visitors first exposed to it.
-    pub exposed_visitors: u64,
-    /// Visits.
-    pub visits: u64,
-    /// Converting visitors per event.
-    pub converting_visitors: BTreeMap<String, u64>,
-}
-
-/// What the figures were computed from.
-#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ComputedFrom {
-    /// Exposed visitors over the campaign's variants.
-    pub exposed_visitors: u64,
-    /// Visits over the campaign's variants.
-    pub visits: u64,
-    /// Conversion rows over the campaign's variants and every event.
-    pub events: u64,
-    /// The exposures counted.
-    pub exposures: &'static str,
-    /// The conversions counted.
-    pub conversions: &'static str,
-    /// The methods.
-    pub methods: &'static str,
-}
-
 const EXPOSURES: &str = "first exposure of each visitor to the campaign, recorded by the edge \
      for every visit that assigned a variant (not previews, crawlers, HEAD requests or link \
      previews); visits: every such visit, counted per variant and day";
@@ -235,33 +95,40 @@ pub fn results(
     event: Option<&str>,
 ) -> CampaignResults {
     let known = |key: &str| campaign.variants.iter().any(|v| v.key == key);
-    let mut exposed: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    // A campaign has a handful of variants and events: small vectors, not maps (each map
+    // type is code in the worker module).
+    let mut exposed: Vec<Tally> = Vec::new();
     for row in &observed.exposures {
-        let slot = exposed.entry(row.variant.as_str()).or_default();
-        slot.0 = slot.0.saturating_add(row.exposed_visitors);
-        slot.1 = slot.1.saturating_add(row.visits);
+        Tally::add(
+            &mut exposed,
+            &row.variant,
+            "",
+            row.exposed_visitors,
+            row.visits,
+        );
     }
-    let mut converted: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
+    let mut converted: Vec<Tally> = Vec::new();
     for row in &observed.conversions {
-        let slot = converted
-            .entry((row.variant.as_str(), row.event.as_str()))
-            .or_default();
-        slot.0 = slot.0.saturating_add(row.converting_visitors);
-        slot.1 = slot.1.saturating_add(row.events);
+        Tally::add(
+            &mut converted,
+            &row.variant,
+            &row.event,
+            row.converting_visitors,
+            row.events,
+        );
     }
     let primary = primary_event(&converted, event, &known);
     let mut events: Vec<String> = converted
-        .keys()
-        .filter(|(variant, _)| known(variant))
-        .map(|(_, event)| (*event).to_owned())
+        .iter()
+        .filter(|t| known(t.variant))
+        .map(|t| t.event.to_owned())
         .collect();
     events.push(primary.name.clone());
     events.sort();
     events.dedup();
 
-    let exposed_of = |key: &str| exposed.get(key).copied().unwrap_or_default();
-    let converted_of =
-        |key: &str, event: &str| converted.get(&(key, event)).copied().unwrap_or_default();
+    let exposed_of = |key: &str| Tally::get(&exposed, key, "");
+    let converted_of = |key: &str, event: &str| Tally::get(&converted, key, event);
     let control = campaign.variants.first();
     let variants: Vec<VariantResults> = campaign
         .variants
@@ -288,31 +155,39 @@ pub fn results(
         })
         .collect();
 
-    let mut unknown: BTreeMap<&str, UnknownVariant> = BTreeMap::new();
-    for (key, (exposed_visitors, visits)) in exposed.iter().filter(|(k, _)| !known(k)) {
-        let slot = unknown.entry(key).or_default();
-        (slot.exposed_visitors, slot.visits) = (*exposed_visitors, *visits);
+    let mut unknown_variants: Vec<UnknownVariant> = Vec::new();
+    for t in exposed
+        .iter()
+        .chain(&converted)
+        .filter(|t| !known(t.variant))
+    {
+        let at = match unknown_variants.iter().position(|u| u.key == t.variant) {
+            Some(at) => at,
+            None => {
+                unknown_variants.push(UnknownVariant {
+                    key: t.variant.to_owned(),
+                    ..UnknownVariant::default()
+                });
+                unknown_variants.len() - 1
+            }
+        };
+        if let Some(u) = unknown_variants.get_mut(at) {
+            if t.event.is_empty() {
+                (u.exposed_visitors, u.visits) = (t.first, t.second);
+            } else {
+                u.converting_visitors.insert(t.event.to_owned(), t.first);
+            }
+        }
     }
-    for ((key, event), (converting, _)) in converted.iter().filter(|((k, _), _)| !known(k)) {
-        let slot = unknown.entry(key).or_default();
-        slot.converting_visitors
-            .insert((*event).to_owned(), *converting);
-    }
-    let unknown_variants = unknown
-        .into_iter()
-        .map(|(key, u)| UnknownVariant {
-            key: key.to_owned(),
-            ..u
-        })
-        .collect();
+    unknown_variants.sort_by(|a, b| a.key.cmp(&b.key));
 
     let computed_from = ComputedFrom {
         exposed_visitors: variants.iter().map(|v| v.exposed_visitors).sum(),
         visits: variants.iter().map(|v| v.visits).sum(),
         events: converted
             .iter()
-            .filter(|((k, _), _)| known(k))
-            .map(|(_, (_, rows))| rows)
+            .filter(|t| known(t.variant))
+            .map(|t| t.second)
             .sum(),
         exposures: EXPOSURES,
         conversions: CONVERSIONS,
@@ -333,10 +208,53 @@ pub fn results(
     }
 }
 
+/// Two counts summed per variant and event (`""` for exposures): exposed visitors and
+/// visits, or converting visitors and events.
+#[derive(Debug)]
+struct Tally<'a> {
+    variant: &'a str,
+    event: &'a str,
+    first: u64,
+    second: u64,
+}
+
+impl<'a> Tally<'a> {
+    fn add(
+        tallies: &mut Vec<Tally<'a>>,
+        variant: &'a str,
+        event: &'a str,
+        first: u64,
+        second: u64,
+    ) {
+        match tallies
+            .iter_mut()
+            .find(|t| t.variant == variant && t.event == event)
+        {
+            Some(t) => {
+                t.first = t.first.saturating_add(first);
+                t.second = t.second.saturating_add(second);
+            }
+            None => tallies.push(Tally {
+                variant,
+                event,
+                first,
+                second,
+            }),
+        }
+    }
+
+    fn get(tallies: &[Tally<'_>], variant: &str, event: &str) -> (u64, u64) {
+        tallies
+            .iter()
+            .find(|t| t.variant == variant && t.event == event)
+            .map_or((0, 0), |t| (t.first, t.second))
+    }
+}
+
 /// The requested event, else `purchase` if anything converted on it, else the event with
 /// the most converting visitors, else `purchase`.
 fn primary_event(
-    converted: &BTreeMap<(&str, &str), (u64, u64)>,
+    converted: &[Tally<'_>],
     requested: Option<&str>,
     known: &dyn Fn(&str) -> bool,
 ) -> PrimaryEvent {
@@ -346,19 +264,17 @@ fn primary_event(
             chosen_by: ChosenBy::Requested,
         };
     }
-    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
-    for ((variant, event), (converting, _)) in converted {
-        if known(variant) && *converting > 0 {
-            *totals.entry(event).or_default() += converting;
-        }
+    let mut totals: Vec<Tally<'_>> = Vec::new();
+    for t in converted.iter().filter(|t| known(t.variant) && t.first > 0) {
+        Tally::add(&mut totals, "", t.event, t.first, 0);
     }
     let most = totals
         .iter()
         // The most converting visitors; among equals the first name (max_by keeps the last).
-        .max_by(|(ea, a), (eb, b)| a.cmp(b).then(eb.cmp(ea)))
-        .map(|(event, _)| *event);
+        .max_by(|a, b| a.first.cmp(&b.first).then(b.event.cmp(a.event)))
+        .map(|t| t.event);
     match most {
-        Some(event) if !totals.contains_key(DEFAULT_EVENT) => PrimaryEvent {
+        Some(event) if !totals.iter().any(|t| t.event == DEFAULT_EVENT) => PrimaryEvent {
             name: event.to_owned(),
             chosen_by: ChosenBy::MostConverting,
         },
