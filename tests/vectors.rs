@@ -28,6 +28,9 @@
 //!     "preview": "valid",                 // a __preview token: valid|expired|other_handle|forged
 //!     "token_secret": true,               // TOKEN_SECRET configured (ctx tokens); default
 //!                                         // only when a preview token is given
+//!     "head": true,                       // a HEAD request (default GET)
+//!     "user_agent": "Twitterbot/1.0",     // classify the device from this User-Agent
+//!                                         // instead of `facts.device/os/browser`
 //!     "expect": {                         // these five keys required, null meaning "none"
 //!       "outcome": "rule",                // rule|entry_default|handle_fallback|safe_page|unknown_entry
 //!       "rule": "in-mobile",
@@ -38,7 +41,9 @@
 //!       "status": 302,                    // optional: the HTTP status of the answer
 //!       "set_cookie": false,              // optional: whether a gh_vid cookie is set
 //!       "preview": false,                 // optional: whether the visit was a preview
-//!       "ctx": { "campaign": "c", "variant": "v", "vid": "..." }  // optional: ctx claims or null
+//!       "ctx": { "campaign": "c", "variant": "v", "vid": "..." }, // optional: ctx claims or null
+//!       "exposure": { "campaign": "c", "variant": "v", "visitor": "..." }  // optional:
+//!                                         // the exposure recorded, or null for none
 //!     }
 //!   }]
 //! }
@@ -78,6 +83,7 @@ use edge_router::visit::plan::{
     plan, DeviceInput, GeoInput, HeldSnapshot, IssuedCtx, Plan, RequestParts, VisitSettings,
 };
 use edge_router::visit::tokens::{self, CtxClaims, PreviewClaims, TokenKind};
+use edge_router::visit::user_agent::DeviceHeaders;
 use edge_router::{compile, HandleConfig};
 use serde::{Deserialize, Deserializer};
 
@@ -122,6 +128,10 @@ struct Case {
     preview: Option<String>,
     #[serde(default)]
     token_secret: Option<bool>,
+    #[serde(default)]
+    head: bool,
+    #[serde(default)]
+    user_agent: Option<String>,
     expect: Expect,
 }
 
@@ -174,6 +184,8 @@ struct Expect {
     preview: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     ctx: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "present")]
+    exposure: Option<Option<serde_json::Value>>,
 }
 
 /// What one decision came to, in the vectors' terms.
@@ -306,11 +318,18 @@ fn plan_case(
         query: &query,
         cookie,
         accept_language: case.facts.language.as_deref(),
-        device: DeviceInput::Known(device_of(&case.facts)?),
+        device: match &case.user_agent {
+            Some(ua) => DeviceInput::Headers(DeviceHeaders {
+                user_agent: Some(ua),
+                ..DeviceHeaders::default()
+            }),
+            None => DeviceInput::Known(device_of(&case.facts)?),
+        },
         geo: GeoInput {
             cf: (!geo.is_empty()).then_some(geo),
             ..GeoInput::default()
         },
+        head: case.head,
     };
     let secret = match case.token_secret {
         Some(given) if !explain => given,
@@ -448,6 +467,24 @@ fn check_visit(
         let got = sent.answer.get("X-Router-Preview") == Some("1");
         if got != want {
             return Err(format!("preview {got}, expected {want}"));
+        }
+    }
+    if let Some(want) = &expect.exposure {
+        let got = match &sent.plan {
+            Plan::Redirect {
+                exposure: Some(e), ..
+            } => {
+                if e.id != "vector" || e.at != now.timestamp_millis() {
+                    return Err(format!("exposure {e:?}: not this visit's id or time"));
+                }
+                Some(serde_json::json!({
+                    "campaign": e.campaign, "variant": e.variant, "visitor": e.visitor_id,
+                }))
+            }
+            _ => None,
+        };
+        if got.as_ref() != want.as_ref() {
+            return Err(format!("exposure {got:?}, expected {want:?}"));
         }
     }
     if let Some(want) = &expect.ctx {

@@ -3,11 +3,13 @@
 //! client address in a MaxMind DB), preview gating, the visitor cookie, the ctx token,
 //! and the answer as status, headers and body. The worker, the CLI and the decision
 //! vectors all go through [`plan()`]. [`cache`] decides what an isolate serves from the
-//! snapshots it read (last-known-good, takedowns, rollbacks). Depends on [`crate::engine`]
+//! snapshots it read (last-known-good, takedowns, rollbacks); [`exposure`] which visits
+//! record an exposure and the queue message that carries it. Depends on [`crate::engine`]
 //! and [`crate::model`].
 
 pub mod answer;
 pub mod cache;
+pub mod exposure;
 pub mod geodb;
 pub mod headers;
 pub mod plan;

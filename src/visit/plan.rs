@@ -13,7 +13,10 @@
 //! 6. sign a ctx token when a variant was assigned and the template uses `{ctx}` (never
 //!    for previews);
 //! 7. answer: a 302 with the cookie for a new visitor (never for previews or crawlers),
-//!    the worker's own safe page, or the not-found page.
+//!    the worker's own safe page, or the not-found page;
+//! 8. with a redirect to an assigned variant, the [`Exposure`] to record, unless the
+//!    visit is a preview, a crawler, a HEAD request or a link-preview fetcher
+//!    ([`super::exposure`]).
 
 use std::net::IpAddr;
 
@@ -21,6 +24,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::answer::{Answer, Body};
+use super::exposure::{exposed, Exposure, VisitKind};
 use super::geodb::GeoDb;
 use super::headers::{set_cookie, visitor_id_from_cookies};
 use super::reserved_query::split_query;
@@ -85,6 +89,8 @@ pub struct RequestParts<'a> {
     pub device: DeviceInput<'a>,
     /// The geography.
     pub geo: GeoInput<'a>,
+    /// Whether the method is HEAD (answered like GET, never an exposure).
+    pub head: bool,
 }
 
 /// The handle's snapshot as the isolate holds it.
@@ -124,6 +130,8 @@ pub enum Plan {
         version: u64,
         /// Whether that snapshot is the last-known-good one.
         stale: bool,
+        /// The exposure to record (sent after the response), if the visit is one.
+        exposure: Option<Exposure>,
     },
     /// The explain trace of a valid preview that asked for it.
     Explain {
@@ -339,6 +347,26 @@ pub fn plan(
         Some(location) => {
             let new_visitor =
                 cookie_id.is_none() && !is_preview && facts.device != DeviceCategory::Crawler;
+            let kind = VisitKind {
+                preview: is_preview,
+                device: facts.device,
+                head: parts.head,
+                user_agent: match &parts.device {
+                    DeviceInput::Headers(headers) => headers.user_agent,
+                    DeviceInput::Known(_) => None,
+                },
+            };
+            let exposure = decision
+                .assignment
+                .filter(|_| exposed(kind).is_ok())
+                .map(|a| Exposure {
+                    id: parts.request_id.to_owned(),
+                    handle: ruleset.handle().to_owned(),
+                    campaign: a.campaign.id.clone(),
+                    variant: a.variant.key.clone(),
+                    visitor_id: visitor_id.clone(),
+                    at: now.timestamp_millis(),
+                });
             Plan::Redirect {
                 location: location.into(),
                 outcome: decision.outcome,
@@ -347,6 +375,7 @@ pub fn plan(
                 preview: is_preview,
                 version,
                 stale,
+                exposure,
             }
         }
         None => Plan::SafePage {

@@ -130,6 +130,7 @@ pub(crate) fn preview(args: &PreviewArgs, json: bool) -> CmdResult {
             cf: (!geo.is_empty()).then_some(geo),
             ..GeoInput::default()
         },
+        head: false,
     };
     let settings = VisitSettings {
         geo_order: vec![GeoSource::Cf],

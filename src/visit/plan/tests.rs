@@ -121,6 +121,7 @@ fn an_indian_iphone(cookie: Option<&str>) -> RequestParts<'_> {
             cf: Some(country("IN")),
             ..GeoInput::default()
         },
+        head: false,
     }
 }
 
