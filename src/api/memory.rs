@@ -6,13 +6,19 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 
+mod exposures;
+
+pub use exposures::{DailyCounts, ExposureTables, FirstExposures};
+
 use super::auth::PatRecord;
 use super::conversions::Conversion;
+use super::exposures::{ExposureBatch, ExposureTotals, Recorded};
 use super::store::{
     DocumentWrite, IdempotencyRecord, Resolver, ResolverError, Store, StoreError, StoredDocument,
     StoredPage,
 };
 use super::support::SupportReport;
+use crate::analysis::results::ConversionRow;
 use crate::analysis::stats::StatRow;
 use crate::model::page::PageState;
 
@@ -57,6 +63,8 @@ pub struct Tables {
     pub conversions: Vec<StoredConversion>,
     /// Support reports: id → (report, client).
     pub reports: BTreeMap<String, (SupportReport, String)>,
+    /// Exposures: first exposures, daily counts, visit ids seen, batches landed.
+    pub exposures: ExposureTables,
 }
 
 /// An in-memory store.
@@ -343,6 +351,48 @@ impl Store for MemoryStore {
                 count,
             })
             .collect())
+    }
+
+    async fn conversion_rows(
+        &self,
+        handle: &str,
+        campaign: &str,
+    ) -> Result<Vec<ConversionRow>, StoreError> {
+        self.enter()?;
+        Ok(Self::read_conversions(
+            &self.tables.borrow(),
+            handle,
+            campaign,
+        ))
+    }
+
+    async fn record_exposures(
+        &self,
+        batch: &ExposureBatch,
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<Recorded, StoreError> {
+        self.enter()?;
+        let mut tables = self.tables.borrow_mut();
+        Ok(Self::write_exposures(
+            &mut tables,
+            batch,
+            now_ms,
+            forget_before_ms,
+        ))
+    }
+
+    async fn exposure_totals(
+        &self,
+        handle: &str,
+        campaign: &str,
+    ) -> Result<ExposureTotals, StoreError> {
+        self.enter()?;
+        Ok(Self::read_exposures(
+            &self.tables.borrow(),
+            handle,
+            campaign,
+        ))
     }
 
     async fn insert_report(

@@ -20,6 +20,7 @@ pub mod documents;
 pub mod doh;
 pub mod domains;
 pub mod error;
+pub mod exposures;
 mod handlers;
 pub mod idempotency;
 pub mod limits;

@@ -1,6 +1,6 @@
 //! What the management API stores, as a trait: configuration documents with versions
 //! (and the published snapshot the visitor path reads), access tokens, idempotency
-//! records, counters, campaign pages, conversions and support reports. D1 and KV
+//! records, counters, campaign pages, conversions, exposures and support reports. D1 and KV
 //! implement it on the edge (`src/edge/d1.rs`); [`super::memory::MemoryStore`] runs every
 //! route natively in `cargo test`.
 //!
@@ -15,7 +15,9 @@ use std::fmt;
 
 use super::auth::PatRecord;
 use super::conversions::Conversion;
+use super::exposures::{ExposureBatch, ExposureTotals, Recorded};
 use super::support::SupportReport;
+use crate::analysis::results::ConversionRow;
 use crate::analysis::stats::StatRow;
 use crate::model::page::PageState;
 
@@ -163,6 +165,33 @@ pub trait Store {
     ) -> Result<Option<String>, StoreError>;
     /// Conversion counts of a campaign by variant, event and test flag.
     async fn stat_rows(&self, handle: &str, campaign: &str) -> Result<Vec<StatRow>, StoreError>;
+
+    /// Real conversions of a campaign per variant and event: distinct visitor ids and
+    /// rows (test conversions left out).
+    async fn conversion_rows(
+        &self,
+        handle: &str,
+        campaign: &str,
+    ) -> Result<Vec<ConversionRow>, StoreError>;
+
+    /// Writes a batch of exposures in one transaction ([`super::exposures`]): counts each
+    /// visit whose id was not seen before (per variant and UTC day of the visit); records
+    /// each visitor's first exposure unless they have one, counting them as exposed on
+    /// its day; remembers the visit ids, forgetting those seen before
+    /// `forget_before_ms`; and notes `now_ms` as when each campaign's last batch landed.
+    async fn record_exposures(
+        &self,
+        batch: &ExposureBatch,
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<Recorded, StoreError>;
+    /// A campaign's exposed visitors and visits per variant, and when its last batch
+    /// landed.
+    async fn exposure_totals(
+        &self,
+        handle: &str,
+        campaign: &str,
+    ) -> Result<ExposureTotals, StoreError>;
 
     /// Stores a support report.
     async fn insert_report(

@@ -1,6 +1,9 @@
 //! The management API's [`Store`] on D1 (documents, tokens, idempotency, counters,
-//! pages, conversions, reports) and KV (the published snapshots), through the
-//! fault-injection layer. Statements only: every policy is the API's.
+//! pages, conversions, reports; exposures in [`exposures`]) and KV (the published
+//! snapshots), through the fault-injection layer. Statements only: every policy is the
+//! API's.
+
+mod exposures;
 
 use serde::Deserialize;
 use worker::kv::KvStore;
@@ -8,9 +11,11 @@ use worker::wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use super::faults;
+use crate::analysis::results::ConversionRow;
 use crate::analysis::stats::StatRow;
 use crate::api::auth::PatRecord;
 use crate::api::conversions::Conversion;
+use crate::api::exposures::{ExposureBatch, ExposureTotals, Recorded};
 use crate::api::store::{
     DocumentWrite, IdempotencyRecord, Store, StoreError, StoredDocument, StoredPage,
 };
@@ -422,6 +427,31 @@ impl Store for D1Store {
                 count: r.n as u64,
             })
             .collect())
+    }
+
+    async fn conversion_rows(
+        &self,
+        handle: &str,
+        campaign: &str,
+    ) -> Result<Vec<ConversionRow>, StoreError> {
+        exposures::conversions(self, handle, campaign).await
+    }
+
+    async fn record_exposures(
+        &self,
+        batch: &ExposureBatch,
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<Recorded, StoreError> {
+        exposures::record(self, batch, now_ms, forget_before_ms).await
+    }
+
+    async fn exposure_totals(
+        &self,
+        handle: &str,
+        campaign: &str,
+    ) -> Result<ExposureTotals, StoreError> {
+        exposures::totals(self, handle, campaign).await
     }
 
     async fn insert_report(

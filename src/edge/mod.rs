@@ -5,7 +5,9 @@ mod api;
 mod cron;
 mod d1;
 mod doh;
+mod exposures;
 mod faults;
+mod queue;
 mod redirect;
 mod respond;
 mod settings;
@@ -20,7 +22,7 @@ use crate::model::ids::is_valid_slug;
 /// The Worker's fetch handler: a router over four path shapes (the preview page, the
 /// API, visitor entries, health), nothing more.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let request_id = respond::request_id();
     let path = req.path();
     // Visitor paths are matched case-insensitively and with a trailing slash tolerated:
@@ -37,7 +39,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Method::Get | Method::Head, [handle, slug])
             if is_valid_slug(handle) && is_valid_slug(slug) =>
         {
-            Ok(redirect::handle(&req, &env, handle, slug, &request_id).await)
+            Ok(redirect::handle(&req, &env, &ctx, handle, slug, &request_id).await)
         }
         (Method::Get | Method::Head, [""] | ["healthz"]) => {
             Ok(respond::text(200, "edge-router: ok\n", &request_id))

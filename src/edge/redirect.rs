@@ -1,11 +1,13 @@
 //! `GET /{handle}/{slug}`: the visitor path. Reads the snapshot (cached in the isolate)
 //! and, only when the geo order needs it, the MaxMind DB; hands the request's parts to
-//! [`crate::visit::plan`] and renders the plan. It never answers a 5xx: a failure to
+//! [`crate::visit::plan`] and renders the plan; a plan with an exposure hands it to the
+//! queue after the response ([`super::exposures`]). It never answers a 5xx: a failure to
 //! read anything becomes the safe fallback.
 
 use chrono::{DateTime, Utc};
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
+use super::exposures;
 use super::respond;
 use super::settings::{self, Settings};
 use super::store;
@@ -19,6 +21,7 @@ use crate::visit::user_agent::DeviceHeaders;
 pub(crate) async fn handle(
     req: &Request,
     env: &Env,
+    ctx: &Context,
     handle: &str,
     slug: &str,
     request_id: &str,
@@ -36,7 +39,15 @@ pub(crate) async fn handle(
     if settings.expose_counters && matches!(plan, Plan::Redirect { .. } | Plan::SafePage { .. }) {
         answer.header("X-Kv-Reads", (store::kv_reads() - reads_before).to_string());
     }
-    respond::render(answer)
+    let response = respond::render(answer);
+    if let Plan::Redirect {
+        exposure: Some(exposure),
+        ..
+    } = &plan
+    {
+        exposures::send_after_response(env, ctx, vec![exposure.to_message()]);
+    }
+    response
 }
 
 async fn visit(
@@ -81,6 +92,7 @@ async fn visit(
             client_ip,
             mmdb: mmdb.as_deref(),
         },
+        head: req.method() == Method::Head,
     };
     let held = HeldSnapshot {
         loaded: &loaded,

@@ -20,6 +20,7 @@
 //! | `FAULTS` | fault injection for tests (see `faults.rs`); never set in production | none |
 //! | `DOH_RESOLVER_URL` | DNS-over-HTTPS JSON resolver for domain verification (https, or http on loopback for tests; anything else is replaced by the default, and logged) | `https://cloudflare-dns.com/dns-query` |
 //! | `REVERIFY_INTERVAL_SECONDS` | a verified domain's TXT proof is re-checked by the Cron Trigger once it was last checked this long ago | 21600 (6 h) |
+//! | `EXPOSURE_DEDUPE_SECONDS` | how long the exposure consumer remembers visit ids to recognise a redelivered message; at least the queue's message retention | 345600 (4 days, the default retention) |
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -44,6 +45,7 @@ pub(crate) struct Settings {
     pub(crate) trust_forwarded_ip: bool,
     pub(crate) doh_resolver: String,
     pub(crate) reverify_interval_seconds: i64,
+    pub(crate) exposure_dedupe_seconds: i64,
     pub(crate) expose_counters: bool,
 }
 
@@ -116,6 +118,10 @@ pub(crate) fn get(env: &Env) -> Rc<Settings> {
         expose_counters: var(env, "EXPOSE_COUNTERS").is_some_and(|v| v == "true"),
         doh_resolver: https_resolver(var(env, "DOH_RESOLVER_URL")),
         reverify_interval_seconds: number("REVERIFY_INTERVAL_SECONDS", 6 * 3600),
+        exposure_dedupe_seconds: number(
+            "EXPOSURE_DEDUPE_SECONDS",
+            crate::api::exposures::DEFAULT_DEDUPE_SECONDS,
+        ),
     });
     super::faults::install(super::faults::Faults::parse(
         &var(env, "FAULTS").unwrap_or_default(),
