@@ -31,6 +31,8 @@ mod limits;
 mod pages;
 #[path = "api/public.rs"]
 mod public;
+#[path = "api/results.rs"]
+mod results;
 #[path = "api/routing.rs"]
 mod routing;
 #[path = "api/rules.rs"]

@@ -6,7 +6,8 @@
 //! variant is never reached, conversions cannot be attributed, the page is not what the
 //! funnel needs); **warn** means it works but is unfinished or unverified (draft or
 //! paused, no end date, not started, a single variant, no rule routing to it, no test
-//! conversion yet, unpublished page changes).
+//! conversion yet, unpublished page changes). `sample_ratio` passes, saying so, while it
+//! does not apply yet (no exposures, one variant).
 //!
 //! | id | fail | warn |
 //! |---|---|---|
@@ -19,6 +20,7 @@
 //! | `ctx_token` | a template without `{ctx}` (conversions cannot be recorded) | |
 //! | `campaign_page` | no page, draft only, published with another access level | published, with unpublished changes |
 //! | `test_conversions` | | a variant without a test conversion |
+//! | `sample_ratio` | exposed visitors do not match the weights (chi-square p < 0.001) | |
 //!
 //! The template of the campaign's traffic is the one the router applies to an assigned
 //! variant: the campaign's, else (per rule routing to it and entry) the rule's, the
@@ -31,6 +33,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::analysis::results::ExposureRow;
 use crate::engine::ruleset::RuleSet;
 use crate::model::config::routed_by;
 use crate::model::config::{CampaignDoc, HandleConfig};
@@ -38,6 +41,7 @@ use crate::model::lifecycle::CampaignStatus;
 use crate::model::lifecycle::{parse_date, status_at};
 use crate::model::page::{AccessLevel, PageRevision, PageState};
 
+mod srm;
 mod tags;
 #[cfg(test)]
 mod tests;
@@ -103,8 +107,8 @@ fn check(id: &'static str, status: CheckStatus, reason: impl Into<String>) -> Ch
 }
 
 /// Runs every check on campaign `id` of `config` (compiled as `ruleset`) at `now`, with
-/// its page (if any) and its test conversions per variant.
-/// `None` for an unknown campaign.
+/// its page (if any), its test conversions per variant and its exposed visitors per
+/// variant. `None` for an unknown campaign.
 pub fn health(
     config: &HandleConfig,
     ruleset: &RuleSet,
@@ -112,6 +116,7 @@ pub fn health(
     now: DateTime<Utc>,
     page: Option<&PageState>,
     test_conversions: &BTreeMap<String, u64>,
+    exposures: &[ExposureRow],
 ) -> Option<Health> {
     let doc = config.campaigns.iter().find(|c| c.id == id)?;
     let uses = tags::template_uses(config, doc);
@@ -125,6 +130,7 @@ pub fn health(
         tags::ctx_token(config, &uses),
         campaign_page(page),
         tests_recorded(doc, test_conversions),
+        srm::sample_ratio_check(doc, exposures),
     ];
     Some(Health {
         campaign: doc.id.clone(),

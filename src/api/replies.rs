@@ -12,6 +12,7 @@ use super::rules::RuleView;
 use crate::analysis::audit::Audit;
 use crate::analysis::health::Health;
 use crate::analysis::matrix::Matrix;
+use crate::analysis::results::CampaignResults;
 use crate::model::config::{EntryDoc, HandleConfig, TemplateDoc};
 use crate::model::diag::Diagnostic;
 use crate::model::lifecycle::CampaignStatus;
@@ -240,6 +241,17 @@ reply!(
         /// The checks.
         #[serde(flatten)]
         health: Health,
+    }
+);
+
+reply!(
+    /// `GET .../campaigns/{campaignId}/results`.
+    CampaignResultsReply {
+        /// The configuration version (the campaign's variants and weights as of it).
+        version: u64,
+        /// The results.
+        #[serde(flatten)]
+        results: CampaignResults,
     }
 );
 

@@ -49,6 +49,8 @@ pub enum RouteId {
     TransitionCampaign(Transition),
     /// Health checks of a campaign.
     CampaignHealth,
+    /// Which variant wins: exposures, conversions and their statistics.
+    CampaignResults,
     /// Record a flagged test conversion.
     TestConversion,
     /// Mint a campaign-scoped site token.
@@ -156,6 +158,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/resume", R::TransitionCampaign(Transition::Resume), Some(S::CampaignsWrite), true),
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/cancel", R::TransitionCampaign(Transition::Cancel), Some(S::CampaignsWrite), true),
     route("GET", "/v2/handles/{handle}/campaigns/{campaignId}/health", R::CampaignHealth, Some(S::CampaignsRead), false),
+    route("GET", "/v2/handles/{handle}/campaigns/{campaignId}/results", R::CampaignResults, Some(S::CampaignsRead), false),
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/test-conversion", R::TestConversion, Some(S::CampaignsWrite), true),
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/site-tokens", R::MintSiteToken, Some(S::PagesWrite), false),
     route("GET", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}", R::GetPage, Some(S::CampaignsRead), false),

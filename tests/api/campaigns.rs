@@ -516,6 +516,7 @@ fn health_lists_every_check_in_order_and_follows_the_campaign() {
         "ctx_token",
         "campaign_page",
         "test_conversions",
+        "sample_ratio",
     ];
     let h = health(&w, "diwali-hero-ab");
     assert_eq!(h["campaign"], "diwali-hero-ab");
@@ -523,7 +524,7 @@ fn health_lists_every_check_in_order_and_follows_the_campaign() {
     assert_eq!(h["checked_at"], "2026-11-22T10:00:15Z");
     let statuses: Vec<(String, String)> = checks(&h);
     let expected = [
-        "pass", "pass", "pass", "pass", "pass", "pass", "pass", "fail", "warn",
+        "pass", "pass", "pass", "pass", "pass", "pass", "pass", "fail", "warn", "pass",
     ];
     assert_eq!(
         statuses,

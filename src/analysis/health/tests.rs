@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
+use crate::analysis::results::ExposureRow;
 use crate::model::config::TemplateDoc;
 
 const NOW: &str = "2026-11-10T12:00:00Z";
@@ -21,6 +22,7 @@ struct Scenario {
     now: &'static str,
     page: Option<PageState>,
     tests: &'static [(&'static str, u64)],
+    exposures: Vec<ExposureRow>,
 }
 
 fn nothing(_: &mut HandleConfig) {}
@@ -32,6 +34,7 @@ fn base() -> Scenario {
         now: NOW,
         page: None,
         tests: &[],
+        exposures: Vec::new(),
     }
 }
 
@@ -83,6 +86,7 @@ impl Scenario {
             now,
             self.page.as_ref(),
             &tests,
+            &self.exposures,
         )
         .unwrap()
     }
@@ -186,7 +190,8 @@ fn a_ready_campaign_is_healthy_and_the_shape_is_stable() {
             "traffic_tags",
             "ctx_token",
             "campaign_page",
-            "test_conversions"
+            "test_conversions",
+            "sample_ratio"
         ]
     );
     assert_eq!(json["status"], "pass");
@@ -205,6 +210,7 @@ fn a_ready_campaign_is_healthy_and_the_shape_is_stable() {
         NOW.parse().unwrap(),
         None,
         &BTreeMap::new(),
+        &[],
     )
     .unwrap();
     assert_eq!(gulf.check("status").unwrap().status, CheckStatus::Warn);
@@ -215,6 +221,81 @@ fn a_ready_campaign_is_healthy_and_the_shape_is_stable() {
         NOW.parse().unwrap(),
         None,
         &BTreeMap::new(),
+        &[],
     );
     assert!(err.is_none(), "an unknown campaign has no health");
+}
+
+fn exposed(counts: &[(&str, u64)]) -> Vec<ExposureRow> {
+    counts
+        .iter()
+        .map(|(variant, n)| ExposureRow {
+            variant: (*variant).to_owned(),
+            exposed_visitors: *n,
+            visits: *n,
+        })
+        .collect()
+}
+
+#[test]
+fn sample_ratio_fails_a_60_40_split_at_50_50_and_passes_otherwise() {
+    let ready = |exposures: Vec<ExposureRow>| {
+        Scenario {
+            page: page(&[(AccessLevel::FreeWithLogin, true)]),
+            tests: &[("control", 1), ("story", 1)],
+            exposures,
+            ..base()
+        }
+        .run()
+    };
+    // The golden vector srm-60-40-at-50-50: chi-square 400, p 5.5e-89.
+    let skewed = ready(exposed(&[("control", 6000), ("story", 4000)]));
+    let c = skewed.check("sample_ratio").unwrap();
+    assert_eq!(
+        (c.status, skewed.status),
+        (CheckStatus::Fail, CheckStatus::Fail)
+    );
+    assert!(
+        c.reason
+            .contains("control 6000 (weight 50), story 4000 (weight 50)"),
+        "{}",
+        c.reason
+    );
+    assert!(c.reason.contains("p = 5.507e-89"), "{}", c.reason);
+    let details = c.details.clone().unwrap();
+    assert_eq!(details["chi_square"], 400.0);
+    assert_eq!(details["flagged"], true);
+    assert_eq!(details["observed"], json!({"control": 6000, "story": 4000}));
+
+    // Rows of one variant add up (daily rows may come as they are).
+    let even = ready(exposed(&[
+        ("control", 2500),
+        ("story", 5010),
+        ("control", 2500),
+    ]));
+    let c = even.check("sample_ratio").unwrap();
+    assert_eq!(
+        (c.status, even.status),
+        (CheckStatus::Pass, CheckStatus::Pass),
+        "{c:?}"
+    );
+    assert!(
+        c.reason
+            .starts_with("the split matches the weights: control 5000"),
+        "{}",
+        c.reason
+    );
+
+    let none = ready(Vec::new());
+    let c = none.check("sample_ratio").unwrap();
+    assert_eq!(c.status, CheckStatus::Pass);
+    assert_eq!(c.reason, "not applicable yet: no exposed visitors");
+    assert_eq!(c.details.as_ref().unwrap()["applicable"], false);
+
+    // Exposures under a variant the campaign does not have are not part of its split.
+    let stray = ready(exposed(&[("gone", 900), ("control", 10), ("story", 11)]));
+    assert_eq!(
+        stray.check("sample_ratio").unwrap().status,
+        CheckStatus::Pass
+    );
 }

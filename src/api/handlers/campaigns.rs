@@ -1,7 +1,8 @@
 //! `.../campaigns`: list, create, one with its stats, lifecycle transitions, health,
-//! test conversions.
+//! results, test conversions.
 
 use crate::analysis::health;
+use crate::analysis::results::{self, Observed};
 use crate::analysis::stats::{self, Stats};
 use crate::api::body;
 use crate::api::campaigns::{
@@ -9,11 +10,12 @@ use crate::api::campaigns::{
     CampaignView, CreateCampaign,
 };
 use crate::api::context::{Ctx, Reply};
-use crate::api::conversions::{self, TestConversionInput};
+use crate::api::conversions::{self, check_event, TestConversionInput};
 use crate::api::documents::{current, load, mutate};
 use crate::api::error::{ApiError, Missing};
 use crate::api::replies::{
-    CampaignHealth, CampaignList, CampaignResult, TestConversionResult, TransitionResult,
+    CampaignHealth, CampaignList, CampaignResult, CampaignResultsReply, TestConversionResult,
+    TransitionResult,
 };
 use crate::api::store::{Resolver, Store};
 use crate::model::config::HandleConfig;
@@ -129,6 +131,7 @@ pub(super) async fn health<S: Store, R: Resolver>(
     let tests = campaign_stats(cx, &current.config, id)
         .await?
         .test_conversions();
+    let exposed = cx.store.exposure_totals(handle, id).await?;
     let report = health::health(
         &current.config,
         &compiled.ruleset,
@@ -136,6 +139,7 @@ pub(super) async fn health<S: Store, R: Resolver>(
         cx.now,
         page.as_ref(),
         &tests,
+        &exposed.rows,
     )
     .ok_or_else(|| ApiError::not_found(Missing::Campaign, id))?;
     Reply::of(
@@ -143,6 +147,42 @@ pub(super) async fn health<S: Store, R: Resolver>(
         &CampaignHealth {
             version: current.version,
             health: report,
+        },
+    )
+}
+
+/// `GET .../campaigns/{id}/results[?event=E]`.
+pub(super) async fn results<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    id: &str,
+    query: &[(String, String)],
+) -> Result<Reply, ApiError> {
+    let event = match query.iter().find(|(k, _)| k == "event") {
+        Some((_, e)) if check_event(e, "event").is_ok() => Some(e.as_str()),
+        Some((_, e)) => {
+            return Err(ApiError::InvalidParameter {
+                name: "event",
+                message: format!("{e:?} is not an event name: 1 to 64 of a-z 0-9 _ . -"),
+            })
+        }
+        None => None,
+    };
+    let current = load(cx.store, handle).await?;
+    let doc = find_campaign(&current.config, id)?;
+    let exposed = cx.store.exposure_totals(handle, id).await?;
+    let observed = Observed {
+        exposures: exposed.rows,
+        conversions: cx.store.conversion_rows(handle, id).await?,
+        last_batch_at: exposed
+            .landed_at
+            .and_then(chrono::DateTime::from_timestamp_millis),
+    };
+    Reply::of(
+        200,
+        &CampaignResultsReply {
+            version: current.version,
+            results: results::results(doc, &observed, event),
         },
     )
 }

@@ -52,6 +52,7 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
         RouteId::GetCampaign => campaigns::get(cx, handle, campaign).await,
         RouteId::TransitionCampaign(t) => campaigns::transition(cx, handle, campaign, t).await,
         RouteId::CampaignHealth => campaigns::health(cx, handle, campaign).await,
+        RouteId::CampaignResults => campaigns::results(cx, handle, campaign, query).await,
         RouteId::TestConversion => campaigns::test_conversion(cx, handle, campaign, body).await,
         RouteId::MintSiteToken => pages::site_token(cx, handle, campaign, body).await,
         RouteId::GetPage => pages::get(cx, handle, campaign).await,

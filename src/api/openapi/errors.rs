@@ -54,6 +54,7 @@ fn specific(id: RouteId) -> &'static [(u16, E)] {
         RouteId::MintPreviewToken => &[(503, E::PreviewsDisabled)],
         RouteId::CreateCampaign => &[(409, E::CampaignExists)],
         RouteId::GetCampaign | RouteId::CampaignHealth => &[(404, E::CampaignNotFound)],
+        RouteId::CampaignResults => &[(400, E::InvalidParameter), (404, E::CampaignNotFound)],
         RouteId::TransitionCampaign(_) => {
             &[(404, E::CampaignNotFound), (409, E::InvalidTransition)]
         }

@@ -125,6 +125,7 @@ fn schemas() -> Map<String, Value> {
         replies::CampaignResult,
         replies::TransitionResult,
         replies::CampaignHealth,
+        replies::CampaignResultsReply,
         replies::TestConversionResult,
         replies::ConversionResult,
         replies::SupportReportResult,
@@ -414,6 +415,13 @@ fn operation_parameters(route: &Route) -> Vec<Value> {
             "ConversionIdempotencyKey"
         } else {
             "IdempotencyKey"
+        }));
+    }
+    if route.id == RouteId::CampaignResults {
+        out.push(json!({
+            "name": "event", "in": "query", "required": false,
+            "description": "The event the results headline (`primary_event`); default `purchase`, or the event with the most converting visitors when nothing converted on `purchase`. Every event is reported either way.",
+            "schema": { "type": "string", "pattern": "^[a-z0-9_.-]{1,64}$" },
         }));
     }
     if route.id == RouteId::RoutePreview {
