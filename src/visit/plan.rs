@@ -131,7 +131,7 @@ pub enum Plan {
         /// Whether that snapshot is the last-known-good one.
         stale: bool,
         /// The exposure to record (sent after the response), if the visit is one.
-        exposure: Option<Exposure>,
+        exposure: Option<Box<Exposure>>,
     },
     /// The explain trace of a valid preview that asked for it.
     Explain {
@@ -359,13 +359,15 @@ pub fn plan(
             let exposure = decision
                 .assignment
                 .filter(|_| exposed(kind).is_ok())
-                .map(|a| Exposure {
-                    id: parts.request_id.to_owned(),
-                    handle: ruleset.handle().to_owned(),
-                    campaign: a.campaign.id.clone(),
-                    variant: a.variant.key.clone(),
-                    visitor_id: visitor_id.clone(),
-                    at: now.timestamp_millis(),
+                .map(|a| {
+                    Box::new(Exposure {
+                        id: parts.request_id.to_owned(),
+                        handle: ruleset.handle().to_owned(),
+                        campaign: a.campaign.id.clone(),
+                        variant: a.variant.key.clone(),
+                        visitor_id: visitor_id.clone(),
+                        at: now.timestamp_millis(),
+                    })
                 });
             Plan::Redirect {
                 location: location.into(),

@@ -10,6 +10,7 @@ use crate::common::{print_json, CliError};
 use crate::matrix::MatrixArgs;
 use crate::preview::PreviewArgs;
 use crate::push::PushArgs;
+use crate::results::ResultsArgs;
 use crate::takedown::TakedownArgs;
 
 const ROOT_EXAMPLES: &str = "\
@@ -127,6 +128,21 @@ enum Command {
         "command could not run (network, auth, wrangler)."
     ))]
     Push(PushArgs),
+    /// A campaign's results from a running worker: exposed visitors, conversion rates
+    /// with intervals, uplift, p-value, chance to beat control, and the sample-ratio check.
+    #[command(after_long_help = concat!(
+        "Reads GET {URL}/v2/handles/{handle}/campaigns/{campaign}/results (campaigns:read scope)\n",
+        "and prints one row per variant for the headline event (--event, else purchase, else the\n",
+        "event with the most converting visitors), then the sample-ratio check. --json prints the\n",
+        "API's answer with \"ok\": false when the split is a sample-ratio mismatch.\n\n",
+        "Examples:\n",
+        "  router results --api http://127.0.0.1:8787 --token-file .dev/pat-gharart --campaign diwali-hero-ab\n",
+        "  router --json results --api http://127.0.0.1:8787 --token-file .dev/pat-gharart \\\n",
+        "      --campaign diwali-hero-ab --event signup | jq '.variants[] | {key, exposed_visitors}'\n\n",
+        "Exit codes: 0 results printed; 1 printed, and the split is a sample-ratio mismatch (the\n",
+        "results cannot be trusted); 2 the command could not run (network, auth, unknown campaign)."
+    ))]
+    Results(ResultsArgs),
     /// Take a handle down: a tombstone under its snapshot key, so every `/{handle}/*`
     /// answers the 404 page.
     #[command(after_long_help = concat!(
@@ -301,6 +317,7 @@ fn run(command: Command, json: bool) -> crate::common::CmdResult {
         Command::Matrix(args) => crate::matrix::matrix(&args, json),
         Command::Audit { dir, fail_on } => crate::audit::audit(&dir, &fail_on, json),
         Command::Push(args) => crate::push::push(&args, json),
+        Command::Results(args) => crate::results::results(&args, json),
         Command::Takedown(args) => crate::takedown::takedown(&args, json),
         Command::Schema { out } => crate::validate::schema(out.as_deref()),
         Command::Openapi { out } => crate::validate::openapi(out.as_deref()),

@@ -7,6 +7,7 @@
 //! router audit rules/gharart                           collisions, shadowed rules, unroutable destinations
 //! router push rules/gharart --api URL --token-file F   PUT the configuration to a running worker
 //! router push rules/gharart --local                    the snapshot into local KV (wrangler)
+//! router results --api URL --campaign ID               which variant wins (exposures, significance)
 //! router takedown --handle gharart --local             a tombstone: the handle answers 404
 //! router schema                                        the JSON Schema of a rule file
 //! router snapshot rules/gharart                        the compiled snapshot JSON that KV holds
@@ -32,6 +33,8 @@ mod matrix;
 mod preview;
 #[cfg(not(target_arch = "wasm32"))]
 mod push;
+#[cfg(not(target_arch = "wasm32"))]
+mod results;
 #[cfg(not(target_arch = "wasm32"))]
 mod synth;
 #[cfg(not(target_arch = "wasm32"))]

@@ -75,20 +75,24 @@ pub(crate) fn published_at() -> String {
         .to_rfc3339()
 }
 
-/// The bearer token: `--token`, else the first line of `--token-file`.
-fn bearer(args: &PushArgs) -> Result<String, CliError> {
-    if let Some(token) = &args.token {
+/// The bearer token: `--token`, else the first line of `--token-file`; `scope` names
+/// the scope it needs, for the message when there is neither.
+pub(crate) fn bearer(
+    token: Option<&str>,
+    token_file: Option<&Path>,
+    scope: &str,
+) -> Result<String, CliError> {
+    if let Some(token) = token {
         return Ok(token.trim().to_owned());
     }
-    let Some(path) = &args.token_file else {
-        return Err(CliError::Usage(
-            "--api needs a token with the admin scope: --token, ROUTER_TOKEN, or --token-file \
+    let Some(path) = token_file else {
+        return Err(CliError::Usage(format!(
+            "--api needs a token with the {scope} scope: --token, ROUTER_TOKEN, or --token-file \
              (e.g. .dev/pat-gharart, written by `make dev`)"
-                .into(),
-        ));
+        )));
     };
     let text = std::fs::read_to_string(path).map_err(|error| CliError::Io {
-        path: path.clone(),
+        path: path.to_owned(),
         error,
     })?;
     Ok(text.lines().next().unwrap_or_default().trim().to_owned())
@@ -107,7 +111,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The API URL: https, or plain http to this machine only (`make dev`): the token and
 /// the whole configuration must not cross a network in clear text.
-fn check_api_url(api: &str, base: &str) -> Result<(), CliError> {
+pub(crate) fn check_api_url(api: &str, base: &str) -> Result<(), CliError> {
     let parsed = url::Url::parse(base).map_err(|_| {
         CliError::Usage(format!(
             "--api {api:?} is not an http(s) URL such as http://127.0.0.1:8787"
@@ -136,7 +140,7 @@ fn push_api(args: &PushArgs, api: &str, rules: &Rules, json: bool) -> CmdResult 
     let base = api.trim().trim_end_matches('/');
     let url = format!("{base}/v2/handles/{handle}/configuration");
     check_api_url(api, base)?;
-    let token = bearer(args)?;
+    let token = bearer(args.token.as_deref(), args.token_file.as_deref(), "admin")?;
     let key = match &args.idempotency_key {
         Some(key) => key.clone(),
         None => new_key()?,

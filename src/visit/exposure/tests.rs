@@ -163,7 +163,8 @@ fn the_message_is_compact_versioned_json_and_reads_back() {
 fn poison_messages_say_what_is_wrong() {
     let good = sample().to_message();
     let with = |from: &str, to: &str| good.replace(from, to);
-    let cases: Vec<(String, fn(&Poison) -> bool)> = vec![
+    type Expect = fn(&Poison) -> bool;
+    let cases: Vec<(String, Expect)> = vec![
         (String::new(), |p| matches!(p, Poison::NotJson(_))),
         ("{".into(), |p| matches!(p, Poison::NotJson(_))),
         ("[1,2]".into(), |p| matches!(p, Poison::NotJson(_))),
