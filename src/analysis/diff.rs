@@ -122,6 +122,77 @@ impl ConfigDiff {
     }
 }
 
+/// The ids of one collection's changes, without their fields.
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IdChanges {
+    /// Ids added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<String>,
+    /// Ids removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// Ids changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+}
+
+impl IdChanges {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+
+    fn of(diff: &CollectionDiff) -> Self {
+        IdChanges {
+            added: diff.added.clone(),
+            removed: diff.removed.clone(),
+            changed: diff.changed.iter().map(|c| c.id.clone()).collect(),
+        }
+    }
+}
+
+/// A diff's outline: which settings and which ids changed (what a history list shows).
+#[cfg_attr(not(target_arch = "wasm32"), derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DiffSummary {
+    /// Paths of the handle's own fields that changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
+    /// Entries, by slug.
+    #[serde(skip_serializing_if = "IdChanges::is_empty")]
+    pub entries: IdChanges,
+    /// Personalization rules, by id.
+    #[serde(skip_serializing_if = "IdChanges::is_empty")]
+    pub rules: IdChanges,
+    /// Destination domains, by name.
+    #[serde(skip_serializing_if = "IdChanges::is_empty")]
+    pub domains: IdChanges,
+    /// Tracking templates, by id.
+    #[serde(skip_serializing_if = "IdChanges::is_empty")]
+    pub templates: IdChanges,
+    /// Campaigns, by id.
+    #[serde(skip_serializing_if = "IdChanges::is_empty")]
+    pub campaigns: IdChanges,
+    /// The diff left something out.
+    #[serde(skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+impl ConfigDiff {
+    /// The outline of this diff.
+    pub fn summary(&self) -> DiffSummary {
+        DiffSummary {
+            settings: self.settings.iter().map(|f| f.path.clone()).collect(),
+            entries: IdChanges::of(&self.entries),
+            rules: IdChanges::of(&self.rules),
+            domains: IdChanges::of(&self.domains),
+            templates: IdChanges::of(&self.templates),
+            campaigns: IdChanges::of(&self.campaigns),
+            truncated: self.truncated,
+        }
+    }
+}
+
 /// The handle's own fields a diff compares as `settings` (`handle` never changes).
 const SETTINGS: [&str; 3] = ["fallback", "risk_threshold", "default_template"];
 
@@ -268,9 +339,7 @@ fn compare(
             }
             budget.fields -= 1;
             let fits = |v: Option<&Value>| {
-                v.is_none_or(|v| {
-                    serde_json::to_string(v).map_or(false, |s| s.len() <= MAX_VALUE_BYTES)
-                })
+                v.is_none_or(|v| serde_json::to_string(v).is_ok_and(|s| s.len() <= MAX_VALUE_BYTES))
             };
             let elided = !(fits(before) && fits(after));
             budget.truncated |= elided;

@@ -11,11 +11,13 @@
 //! has the higher version wins.
 //!
 //! [`mutate`] runs a change on a fresh copy, compiles the result once, and commits it;
-//! a lost race is retried from a fresh load, up to three times.
+//! a lost race is retried from a fresh load, up to three times. Every commit records its
+//! entry of the change history with the document ([`super::history`]).
 
 use super::context::Ctx;
 use super::error::{ApiError, ErrorCode, Missing};
-use super::store::{DocumentWrite, Resolver, Store, StoreError};
+use super::history;
+use super::store::{ChangeWrite, DocumentWrite, Resolver, Store, StoreError};
 use crate::engine::compile::{compile, Compiled};
 use crate::engine::snapshot::Snapshot;
 use crate::model::config::HandleConfig;
@@ -36,6 +38,9 @@ pub struct Current {
     /// The stored document's configuration as stored (what a failed publish restores;
     /// it differs from `config` when a newer published snapshot was adopted).
     pub stored_config: Option<String>,
+    /// Whether the change history holds `version` (else the next write records it as
+    /// a baseline).
+    pub recorded: bool,
 }
 
 /// Loads the newer of the stored document and the published snapshot.
@@ -54,6 +59,7 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
         }
         None => None,
     };
+    let recorded = document.as_ref().is_some_and(|d| d.recorded);
     let stored_config = document.map(|d| d.config);
     // A published snapshot that does not parse is ignored here (the router keeps its
     // last-known-good one); the next write replaces it.
@@ -69,18 +75,21 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
             version: s.version,
             stored: stored_version,
             stored_config,
+            recorded: false,
         }),
         (Some((version, config)), _) => Ok(Current {
             config,
             version,
             stored: stored_version,
             stored_config,
+            recorded,
         }),
         (None, Some(s)) => Ok(Current {
             config: s.config,
             version: s.version,
             stored: None,
             stored_config: None,
+            recorded: false,
         }),
         (None, None) => Err(ApiError::not_found(Missing::Handle, handle)),
     }
@@ -224,6 +233,29 @@ pub async fn mutate<S: Store, R: Resolver, T>(
     handle: &str,
     change: impl Fn(&mut HandleConfig) -> Result<Edit<T>, ApiError>,
 ) -> Result<Mutated<T>, ApiError> {
+    write(cx, handle, None, |config, _| change(config)).await
+}
+
+/// As [`mutate`], for a restore of version `restored_from` (recorded as such); the
+/// change is also given the current version.
+///
+/// # Errors
+/// As [`mutate`].
+pub async fn mutate_restoring<S: Store, R: Resolver, T>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    restored_from: u64,
+    change: impl Fn(&mut HandleConfig, u64) -> Result<Edit<T>, ApiError>,
+) -> Result<Mutated<T>, ApiError> {
+    write(cx, handle, Some(restored_from), change).await
+}
+
+async fn write<S: Store, R: Resolver, T>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    restored_from: Option<u64>,
+    change: impl Fn(&mut HandleConfig, u64) -> Result<Edit<T>, ApiError>,
+) -> Result<Mutated<T>, ApiError> {
     let mut attempt = 0;
     loop {
         let current = load(cx.store, handle).await?;
@@ -232,9 +264,9 @@ pub async fn mutate<S: Store, R: Resolver, T>(
             value,
             focus,
             problems,
-        } = change(&mut config)?;
+        } = change(&mut config, current.version)?;
         let compiled = checked(&config, &focus, problems)?;
-        match commit(cx, &current, &config).await {
+        match commit(cx, &current, &config, restored_from).await {
             Ok(version) => {
                 return Ok(Mutated {
                     value,
@@ -249,24 +281,45 @@ pub async fn mutate<S: Store, R: Resolver, T>(
     }
 }
 
-/// Stores `config` as the next version (compare-and-swap on `current`) and publishes it;
-/// rolls the document back if publishing fails.
+/// Stores `config` as the next version (compare-and-swap on `current`) with its entry
+/// of the change history, and publishes it; rolls the document back (and drops the
+/// entry) if publishing fails.
 async fn commit<S: Store, R: Resolver>(
     cx: &Ctx<'_, S, R>,
     current: &Current,
     config: &HandleConfig,
+    restored_from: Option<u64>,
 ) -> Result<u64, ApiError> {
     let handle = config.handle.as_str();
     let version = current.version + 1;
     let json = serde_json::to_string(config)
         .map_err(|e| ApiError::Internal(format!("serialising {handle}: {e}")))?;
     let at = cx.now_text();
+    let recording = history::recording(
+        &current.config,
+        config,
+        &json,
+        current.recorded,
+        cx.request_id,
+        &at,
+        version,
+    )?;
     let write = DocumentWrite {
         handle,
         version,
         config: &json,
         by: &cx.principal.sub,
         at: &at,
+        change: Some(ChangeWrite {
+            version_before: current.version,
+            route: cx.route,
+            request_id: cx.request_id,
+            restored_from,
+            diff: &recording.diff,
+            baseline: recording.baseline.as_deref(),
+            keep_from: history::keep_from(version),
+            write_id: &recording.write_id,
+        }),
     };
     if !cx.store.swap_document(current.stored, write).await? {
         return Err(StoreError::Conflict.into());
@@ -286,6 +339,7 @@ async fn commit<S: Store, R: Resolver>(
             let restore = DocumentWrite {
                 version: old,
                 config: previous,
+                change: None,
                 ..write
             };
             cx.store
@@ -294,6 +348,10 @@ async fn commit<S: Store, R: Resolver>(
                 .map(|_| ())
         }
         _ => cx.store.delete_document(handle, version).await,
+    };
+    let rolled_back = match rolled_back {
+        Ok(()) => cx.store.discard_change(handle, version).await,
+        Err(e) => Err(e),
     };
     if let Err(e) = rolled_back {
         (cx.log)(&format!(
