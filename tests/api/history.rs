@@ -57,6 +57,18 @@ fn domain_of(config: &HandleConfig, name: &str) -> Value {
     serde_json::to_value(doc).unwrap()
 }
 
+/// What, method, path, scope, body, expected status, the collection (or `settings`) it
+/// touches.
+type Write = (
+    &'static str,
+    &'static str,
+    String,
+    &'static str,
+    Option<Value>,
+    u16,
+    &'static str,
+);
+
 #[test]
 fn every_kind_of_configuration_write_is_recorded_with_who_what_and_where() {
     let w = World::new();
@@ -68,8 +80,7 @@ fn every_kind_of_configuration_write_is_recorded_with_who_what_and_where() {
         {"key": "a", "weight": 100, "destination": "https://www.gharart.com/a"}]});
     let mut config = gharart();
     config.fallback = Some("https://www.gharart.com/pushed".into());
-    // (what, method, path, scope, body, expected status, the collection it touches)
-    let writes: Vec<(&str, &str, String, &str, Option<Value>, u16, &str)> = vec![
+    let writes: Vec<Write> = vec![
         (
             "put rule",
             "PUT",
