@@ -1,6 +1,6 @@
 //! Campaign operations of the UC-07 routes (`GET/POST .../campaigns`, `GET
 //! .../campaigns/{id}`, `POST .../campaigns/{id}/activate|pause|resume|cancel`, and
-//! `.../promote` in [`promote`]) and the view they answer with. Like [`super::ops`], every operation works on a copy of the
+//! `.../promote`, in `campaigns/promote.rs`) and the view they answer with. Like [`super::ops`], every operation works on a copy of the
 //! handle's configuration; [`super::documents::mutate`] compiles and commits it.
 //!
 //! Decisions:
