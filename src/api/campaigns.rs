@@ -1,7 +1,8 @@
 //! Campaign operations of the UC-07 routes (`GET/POST .../campaigns`, `GET
 //! .../campaigns/{id}`, `POST .../campaigns/{id}/activate|pause|resume|cancel`, and
-//! `.../promote`, in `campaigns/promote.rs`) and the view they answer with. Like [`super::ops`], every operation works on a copy of the
-//! handle's configuration; [`super::documents::mutate`] compiles and commits it.
+//! `.../promote`, in `campaigns/promote.rs`) and the view they answer with. Like
+//! [`super::ops`], every operation works on a copy of the handle's configuration;
+//! [`super::documents::mutate`] compiles and commits it.
 //!
 //! Decisions:
 //! - **Creation** is `draft` (default) or `active`; any other `status` is 400
