@@ -1,6 +1,13 @@
 //! Core microbenchmarks (criterion, native): decide at 10, 100, 1,000 and 10,000 rules;
 //! device classification; geo lookup; bucketing; template rendering.
 //! Run with `make bench` (or `cargo bench --bench core`).
+// Benchmark code, never shipped: clippy.toml's *-in-tests options do not reach benches.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::hint::black_box;
 use std::net::IpAddr;

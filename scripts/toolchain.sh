@@ -4,7 +4,8 @@
 #
 # Detect, don't assume (see README "Toolchain"):
 #   1. a rustup toolchain with the wasm32-unknown-unknown std (installed, or added now);
-#   2. else Debian's rustc-web + rust-web-src + lld, building std from source (build-std).
+#   2. else Debian's rustc-web + rust-web-src + lld, building std from source (build-std),
+#      and rust-web-clippy for the wasm32 clippy of `make lint` (scripts/lint.sh).
 # worker-build and wasm-bindgen-cli are installed at pinned versions into .tools/bin;
 # wasm-opt and esbuild come from node_modules (package-lock.json).
 set -euo pipefail
@@ -43,6 +44,15 @@ if [ -z "$mode" ]; then
     debian_ready || { say "Debian's rustc-web did not provide a wasm32 toolchain"; exit 1; }
   fi
   mode=debian
+  # The wasm32 clippy of `make lint` (scripts/lint.sh) on this path: Debian's clippy of
+  # the same version as its rustc-web. The build does not need it, so failing to install
+  # it only makes that lint skip (and say why).
+  if [ ! -x /usr/bin/cargo-clippy ]; then
+    web=$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)
+    ( as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "rust-web-clippy${web:+=$web}" >/dev/null ) \
+      || say "rust-web-clippy did not install: make lint will skip the wasm32 clippy"
+  fi
   # worker-build checks that the target libdir exists; with build-std it is empty.
   libdir=$(/usr/bin/rustc --target wasm32-unknown-unknown --print target-libdir)
   [ -d "$libdir" ] || as_root mkdir -p "$libdir"

@@ -2,6 +2,13 @@
 //! `MemoryStore` seeded like `make dev` seeds local KV and D1; no server, no network, no
 //! sleeping (the clock is the world's). The end-to-end suites (`tests/e2e/api*.test.mjs`,
 //! `campaigns.test.mjs`, `security.test.mjs`) pin the same behaviour against workerd.
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 #[path = "api/harness.rs"]
 mod harness;

@@ -2,6 +2,13 @@
 //! checking exit codes (0 ok, 1 problems, 2 could not run), the file, rule id and JSON
 //! path in messages, and the `--json` shapes. `push` talks to a stand-in API server on
 //! 127.0.0.1 and to a stand-in wrangler script.
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

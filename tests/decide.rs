@@ -6,7 +6,13 @@
 //! device=mobile os=ios browser=safari lang=hi-in q.utm_source=x at=<RFC 3339>`. Unset
 //! facts are unknown; the device defaults to `other` and the clock to 2026-11-22T10:00Z.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 use edge_router::engine::device::DeviceCategory;
 use edge_router::engine::explain::ExplainContext;
 use edge_router::engine::facts::Overrides;

@@ -3,6 +3,13 @@
 //! may thin out) and the inputs of fixed crashes (fuzz/regressions/<target>/, kept for
 //! good). Fuzzing explores (`make fuzz`, cargo-fuzz with AddressSanitizer); this keeps
 //! what it found as a plain regression test of `cargo test` on stable.
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 #[path = "../fuzz/checks/mod.rs"]
 mod checks;

@@ -7,6 +7,13 @@
 //! `/v2/openapi.json` is this file and every operation in it is served
 //! (`tests/e2e/api.test.mjs`); the public routes send CORS headers and the management
 //! routes none (`tests/e2e/campaigns.test.mjs`).
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -8,7 +8,13 @@
 //! - the rule audit's claims hold: a shadowed rule never wins, and same-priority rules
 //!   that both hold for a visitor are reported as colliding (`properties/audit.rs`).
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use chrono::{DateTime, Utc};
 use edge_router::engine::bucket::{bucket_number, choose};

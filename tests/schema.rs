@@ -1,6 +1,13 @@
 //! `rules/schema.json`, the JSON Schema of a rule file that editors check `rules/*/*.json`
 //! with: it is the one generated from the types the router reads rule files into, every
 //! rule file names it and follows it, and it refuses what the router refuses.
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

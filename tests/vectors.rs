@@ -57,7 +57,13 @@
 //! Generated with GrowthBook's JS SDK (`hash(seed, value, 2)` and `chooseVariation`); each
 //! case pins `bucket`, `bucket_number` and `choose` for a 50/50 and a 20/30/50 split.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+// Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

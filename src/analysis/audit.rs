@@ -206,11 +206,11 @@ pub struct EmptySet {
 
 /// Audits a handle's compiled rules; `config` is what `ruleset` was compiled from.
 pub fn audit(config: &HandleConfig, ruleset: &RuleSet) -> Audit {
-    let entries_of = rule_entries(ruleset);
-    let priority_collisions = collisions(ruleset, &entries_of);
-    let shadowed = shadowed(ruleset, &entries_of);
-    let unroutable = checks::unroutable(ruleset, &entries_of);
-    let empty_condition_sets = checks::empty_sets(config, ruleset, &entries_of);
+    let rules = rule_entries(ruleset);
+    let priority_collisions = collisions(ruleset, &rules);
+    let shadowed = shadowed(ruleset, &rules);
+    let unroutable = checks::unroutable(ruleset, &rules);
+    let empty_condition_sets = checks::empty_sets(config, &rules);
     Audit {
         handle: ruleset.handle().to_owned(),
         summary: Summary {
@@ -230,13 +230,17 @@ pub fn audit(config: &HandleConfig, ruleset: &RuleSet) -> Audit {
     }
 }
 
-/// The sorted entry slugs each rule (by index) applies to.
-fn rule_entries(ruleset: &RuleSet) -> Vec<Vec<String>> {
-    let mut out = vec![Vec::new(); ruleset.rules().len()];
+/// Each rule (in evaluation order) with the sorted slugs of the entries it applies to.
+type RuleEntries<'r> = [(&'r Rule, Vec<String>)];
+
+/// The rules of `ruleset` with their entries (see [`RuleEntries`]).
+fn rule_entries(ruleset: &RuleSet) -> Vec<(&Rule, Vec<String>)> {
+    let mut out: Vec<(&Rule, Vec<String>)> =
+        ruleset.rules().iter().map(|r| (r, Vec::new())).collect();
     for slug in ruleset.entry_slugs() {
         if let Some(entry) = ruleset.entry(slug) {
             for &i in &entry.rules {
-                if let Some(list) = out.get_mut(i as usize) {
+                if let Some((_, list)) = out.get_mut(i as usize) {
                     list.push(slug.to_owned());
                 }
             }
@@ -260,19 +264,17 @@ fn always_wins(ruleset: &RuleSet, rule: &Rule) -> Option<&'static str> {
     }
 }
 
-fn collisions(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<Collision> {
-    let rules = ruleset.rules();
+fn collisions(ruleset: &RuleSet, rules: &RuleEntries<'_>) -> Vec<Collision> {
     let mut out = Vec::new();
-    for (i, a) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+    for (i, (a, a_entries)) in rules.iter().enumerate().filter(|(_, (r, _))| r.enabled) {
         let same = rules
             .iter()
-            .enumerate()
             .skip(i + 1)
-            .take_while(|(_, b)| b.priority == a.priority);
-        for (j, b) in same.filter(|(_, b)| b.enabled) {
-            let entries: Vec<String> = entries_of[i]
+            .take_while(|(b, _)| b.priority == a.priority);
+        for (b, b_entries) in same.filter(|(b, _)| b.enabled) {
+            let entries: Vec<String> = a_entries
                 .iter()
-                .filter(|e| entries_of[j].contains(e))
+                .filter(|e| b_entries.contains(e))
                 .cloned()
                 .collect();
             if entries.is_empty() {
@@ -321,22 +323,18 @@ fn collisions(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<Collision> {
     out
 }
 
-fn shadowed(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<Shadowed> {
-    let rules = ruleset.rules();
-    let never: Vec<Option<String>> = rules
-        .iter()
-        .map(|r| space::never_matches(&r.conditions))
-        .collect();
+fn shadowed(ruleset: &RuleSet, rules: &RuleEntries<'_>) -> Vec<Shadowed> {
     let mut subsumes: HashMap<(usize, usize), bool> = HashMap::new();
     let mut out = Vec::new();
-    for (idx, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+    for (idx, (rule, slugs)) in rules.iter().enumerate().filter(|(_, (r, _))| r.enabled) {
+        let never = space::never_matches(&rule.conditions);
         let mut shadowed_in = Vec::new();
         let mut not_shadowed_in = Vec::new();
-        for slug in &entries_of[idx] {
+        for slug in slugs {
             let Some(entry) = ruleset.entry(slug) else {
                 continue;
             };
-            if let Some(reason) = &never[idx] {
+            if let Some(reason) = &never {
                 shadowed_in.push(Shadowing {
                     entry: slug.clone(),
                     cause: ShadowCause::NeverMatches,
@@ -344,22 +342,24 @@ fn shadowed(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<Shadowed> {
                 });
                 continue;
             }
+            // An index out of range (a compile bug) is skipped here as decide() skips it.
             let earlier = entry
                 .rules
                 .iter()
                 .map(|&i| i as usize)
                 .take_while(|&i| i != idx)
-                .filter(|&i| rules[i].enabled);
+                .filter_map(|i| Some((i, ruleset.rules().get(i)?)))
+                .filter(|(_, r)| r.enabled);
             let mut by = None;
-            for e in earlier {
-                let Some(wins) = always_wins(ruleset, &rules[e]) else {
+            for (e, earlier_rule) in earlier {
+                let Some(wins) = always_wins(ruleset, earlier_rule) else {
                     continue;
                 };
                 let covers = *subsumes
                     .entry((e, idx))
-                    .or_insert_with(|| space::subsumes(&rules[e].conditions, &rule.conditions));
+                    .or_insert_with(|| space::subsumes(&earlier_rule.conditions, &rule.conditions));
                 if covers {
-                    by = Some((&rules[e], wins));
+                    by = Some((earlier_rule, wins));
                     break;
                 }
             }

@@ -249,10 +249,10 @@ fn weights(doc: &CampaignDoc) -> Check {
             Fail,
             format!("weights sum to {total}, not 100 ({})", split.join(", ")),
         )
-    } else if doc.variants.len() == 1 {
+    } else if let [only] = doc.variants.as_slice() {
         (
             Warn,
-            format!("one variant ({}) is not an A/B test", doc.variants[0].key),
+            format!("one variant ({}) is not an A/B test", only.key),
         )
     } else if !zero.is_empty() {
         (

@@ -20,7 +20,7 @@ mod history;
 
 /// Faults a [`MemoryStore`] can inject.
 #[derive(Debug, Clone, Default)]
-pub struct Faults {
+pub struct StoreFaults {
     /// Every call fails as unavailable.
     pub unavailable: bool,
     /// Publishing a snapshot fails (the write must be rolled back).
@@ -69,7 +69,7 @@ pub struct MemoryStore {
     /// The data.
     pub tables: RefCell<Tables>,
     /// Faults to inject.
-    pub faults: RefCell<Faults>,
+    pub faults: RefCell<StoreFaults>,
     /// Store calls made so far.
     pub calls: Cell<u64>,
 }

@@ -293,11 +293,13 @@ pub fn check_entitlement(
     if signed.claims.handle != handle {
         return Err(ApiError::WrongHandle);
     }
-    let reaches = match (signed.claims.level, needed) {
-        (AccessLevel::Paid, AccessLevel::FreeWithLogin | AccessLevel::Paid) => true,
-        (AccessLevel::FreeWithLogin, AccessLevel::FreeWithLogin) => true,
-        _ => false,
-    };
+    let reaches = matches!(
+        (signed.claims.level, needed),
+        (
+            AccessLevel::Paid,
+            AccessLevel::FreeWithLogin | AccessLevel::Paid
+        ) | (AccessLevel::FreeWithLogin, AccessLevel::FreeWithLogin)
+    );
     if reaches {
         Ok(())
     } else {

@@ -185,18 +185,21 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         diags,
         &find_template,
     );
-    // Sort positions, then move each rule once (rules are large; a comparison sort
-    // would move them O(n log n) times).
-    let mut order: Vec<usize> = (0..rules.len()).collect();
-    order.sort_by(|&a, &b| {
-        rules[a]
-            .0
-            .priority
-            .cmp(&rules[b].0.priority)
-            .then_with(|| rules[a].0.id.cmp(&rules[b].0.id))
-    });
+    // Sort positions by (priority, id, position), then move each rule once (rules are
+    // large; a comparison sort would move them O(n log n) times).
+    let mut keys: Vec<(u32, &str, usize)> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, (rule, _))| (rule.priority, rule.id.as_str(), i))
+        .collect();
+    keys.sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|(.., i)| i).collect();
     let mut slots: Vec<Option<(Rule, Vec<String>)>> = rules.into_iter().map(Some).collect();
-    let rules: Vec<(Rule, Vec<String>)> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    // `order` is a permutation of the positions of `slots`: every rule is taken once.
+    let rules: Vec<(Rule, Vec<String>)> = order
+        .iter()
+        .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+        .collect();
     for (index, (_, slugs)) in rules.iter().enumerate() {
         let all = slugs.iter().any(|s| s == "*");
         for (slug, entry) in entries.iter_mut() {
@@ -535,13 +538,13 @@ pub(crate) fn build_rule(
 /// Builds the country index of one entry from its rules (in evaluation order).
 fn index_entry(entry_rules: &[u32], rules: &[Rule]) -> EntryIndex {
     let mut index = EntryIndex::default();
+    // `entry_rules` are positions in `rules` (compile() built both).
     let enabled = entry_rules
         .iter()
-        .copied()
-        .filter(|&i| rules[i as usize].enabled);
+        .filter_map(|&i| Some((i, rules.get(i as usize)?)))
+        .filter(|(_, rule)| rule.enabled);
     let mut keyed: Vec<(u32, &[String])> = Vec::new();
-    for i in enabled {
-        let rule = &rules[i as usize];
+    for (i, rule) in enabled {
         if rule.conditions.targets_crawlers() {
             index.crawler.push(i);
         }

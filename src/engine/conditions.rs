@@ -70,11 +70,11 @@ impl<T: std::fmt::Display> Set<T> {
 }
 
 /// A compiled time window: inclusive start, exclusive end, either open.
-pub(crate) type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+pub(crate) type DateWindow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Compiled conditions of one rule.
+/// CompiledConditions conditions of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Compiled {
+pub(crate) struct CompiledConditions {
     pub(crate) country: Option<Set<String>>,
     pub(crate) continent: Option<Set<String>>,
     pub(crate) region: Option<Set<String>>,
@@ -86,7 +86,7 @@ pub(crate) struct Compiled {
     pub(crate) browser: Option<Set<String>>,
     pub(crate) language: Option<Set<String>>,
     pub(crate) query: Vec<(String, Set<String>)>,
-    pub(crate) time: Option<Window>,
+    pub(crate) time: Option<DateWindow>,
 }
 
 /// Which condition failed, and with what fact.
@@ -108,7 +108,7 @@ fn mismatch(condition: &str, expected: String, actual: Option<String>) -> Mismat
     }
 }
 
-impl Compiled {
+impl CompiledConditions {
     /// Whether the rule targets crawlers explicitly (`device: {in: [crawler, ...]}`).
     pub(crate) fn targets_crawlers(&self) -> bool {
         self.device
@@ -119,11 +119,11 @@ impl Compiled {
 
     /// Whether nothing is tested.
     pub(crate) fn is_empty(&self) -> bool {
-        *self == Compiled::default()
+        *self == CompiledConditions::default()
     }
     /// The first condition that does not hold, in a fixed order (cheapest and most
     /// selective first); `None` when all hold. Allocation-free: this is the hot path.
-    pub(crate) fn first_failure(&self, facts: &Facts) -> Option<Cond> {
+    pub(crate) fn first_failure(&self, facts: &Facts) -> Option<Cond<'_>> {
         let geo = &facts.geo;
         let fails = |set: &Option<Set<String>>, fact: Option<&String>| {
             set.as_ref().is_some_and(|s| !s.holds(fact))
@@ -174,9 +174,9 @@ impl Compiled {
         }) {
             return Some(Cond::Language);
         }
-        for (i, (name, set)) in self.query.iter().enumerate() {
+        for query @ (name, set) in &self.query {
             if !set.holds_str(facts.query_value(name)) {
-                return Some(Cond::Query(i));
+                return Some(Cond::Query(query));
             }
         }
         if let Some((start, end)) = &self.time {
@@ -201,7 +201,7 @@ impl Compiled {
         }
     }
 
-    fn describe_failure(&self, cond: Cond, facts: &Facts) -> Mismatch {
+    fn describe_failure(&self, cond: Cond<'_>, facts: &Facts) -> Mismatch {
         let geo = &facts.geo;
         let text = |set: &Option<Set<String>>| set.as_ref().map(Set::describe).unwrap_or_default();
         match cond {
@@ -227,14 +227,11 @@ impl Compiled {
             Cond::Os => mismatch("os", text(&self.os), facts.os.clone()),
             Cond::Browser => mismatch("browser", text(&self.browser), facts.browser.clone()),
             Cond::Language => mismatch("language", text(&self.language), facts.language.clone()),
-            Cond::Query(i) => {
-                let (name, set) = &self.query[i];
-                mismatch(
-                    &format!("query.{name}"),
-                    set.describe(),
-                    facts.query_value(name).map(str::to_owned),
-                )
-            }
+            Cond::Query((name, set)) => mismatch(
+                &format!("query.{name}"),
+                set.describe(),
+                facts.query_value(name).map(str::to_owned),
+            ),
             Cond::Time => {
                 let (start, end) = self.time.unwrap_or_default();
                 let bound =
@@ -251,7 +248,7 @@ impl Compiled {
 
 /// Which condition failed (cheap to return; described only for the trace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cond {
+pub(crate) enum Cond<'a> {
     Country,
     Device,
     Continent,
@@ -262,14 +259,15 @@ pub(crate) enum Cond {
     Os,
     Browser,
     Language,
-    Query(usize),
+    /// The failing query test: its parameter name and set.
+    Query(&'a (String, Set<String>)),
     Time,
 }
 
 /// Compiles conditions, reporting every problem under `path`.
-pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> Compiled {
+pub(crate) fn compile(doc: &Conditions, path: &str, diags: &mut Diagnostics) -> CompiledConditions {
     let at = |field: &'static str| At(path, field);
-    Compiled {
+    CompiledConditions {
         country: compile_set(doc.country.as_ref(), at("country"), diags, |v| {
             normalise_country(v).ok_or("not an ISO 3166-1 alpha-2 country code such as IN")
         }),
@@ -422,7 +420,7 @@ fn invalid_code(path: &str) -> &'static str {
     }
 }
 
-fn compile_window(w: &TimeWindow, path: &str, diags: &mut Diagnostics) -> Option<Window> {
+fn compile_window(w: &TimeWindow, path: &str, diags: &mut Diagnostics) -> Option<DateWindow> {
     let start = parse_time(w.start.as_deref(), &format!("{path}.start"), diags);
     let end = parse_time(w.end.as_deref(), &format!("{path}.end"), diags);
     if let (Some(s), Some(e)) = (start, end) {

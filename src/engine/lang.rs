@@ -42,9 +42,9 @@ pub fn preferred_language(header: &str) -> Option<String> {
 /// Whether a visitor language matches a condition value (both lower-case).
 pub fn language_matches(visitor: &str, value: &str) -> bool {
     visitor == value
-        || (visitor.len() > value.len()
-            && visitor.starts_with(value)
-            && visitor.as_bytes()[value.len()] == b'-')
+        || visitor
+            .strip_prefix(value)
+            .is_some_and(|rest| rest.starts_with('-'))
 }
 
 /// Whether a string is a plausible language tag: ASCII alphanumeric subtags of 1 to 8

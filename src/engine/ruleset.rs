@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::engine::allowlist::{Allowlist, NotRoutable};
 use crate::engine::bucket;
-use crate::engine::conditions::{Compiled, Mismatch};
+use crate::engine::conditions::{CompiledConditions, Mismatch};
 use crate::engine::device::DeviceCategory;
 use crate::engine::facts::Facts;
 use crate::engine::template::{render, RenderValues, Template};
@@ -44,7 +44,7 @@ pub struct Rule {
     pub priority: u32,
     /// Whether it is evaluated at all.
     pub enabled: bool,
-    pub(crate) conditions: Compiled,
+    pub(crate) conditions: CompiledConditions,
     /// Its destination (a campaign's fallback when it has a campaign).
     pub destination: Option<Target>,
     pub(crate) campaign: Option<usize>,
@@ -289,8 +289,11 @@ impl RuleSet {
                 None => &entry.index.open,
             }
         };
-        for &i in candidates {
-            let rule = &self.rules[i as usize];
+        // Indices come from compile(); an out-of-range one (a compile bug) is skipped.
+        for rule in candidates
+            .iter()
+            .filter_map(|&i| self.rules.get(i as usize))
+        {
             if !rule.conditions.holds(facts) {
                 continue;
             }
@@ -311,8 +314,11 @@ impl RuleSet {
         };
         let mut steps = Vec::with_capacity(entry.rules.len());
         let mut decided = None;
-        for &i in &entry.rules {
-            let rule = &self.rules[i as usize];
+        for rule in entry
+            .rules
+            .iter()
+            .filter_map(|&i| self.rules.get(i as usize))
+        {
             let step = if decided.is_some() {
                 RuleStep::NotReached
             } else if !rule.enabled {

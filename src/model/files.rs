@@ -150,8 +150,15 @@ impl Origins {
             let Some(&(f, local)) = index.parse::<usize>().ok().and_then(|i| origins.get(i)) else {
                 continue;
             };
-            file = self.files[f].clone();
-            located.path = format!("{name}[{local}]{tail}");
+            // `merge` records an origin only with its file; were that ever not so, no file
+            // is named rather than the wrong one, and the merged path is kept.
+            match self.files.get(f) {
+                Some(origin) => {
+                    file = origin.clone();
+                    located.path = format!("{name}[{local}]{tail}");
+                }
+                None => file = PathBuf::new(),
+            }
         }
         FileDiagnostic {
             file,

@@ -4,11 +4,11 @@
 use crate::engine::ruleset::{Rule, RuleSet, Target};
 use crate::model::config::{Conditions, HandleConfig, SetTest};
 
-use super::{EmptySet, Unroutable, UnroutableKind};
+use super::{EmptySet, RuleEntries, Unroutable, UnroutableKind};
 
 /// Unroutable destinations: rules (in evaluation order), campaign variants, entry
 /// defaults, the handle fallback.
-pub(super) fn unroutable(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<Unroutable> {
+pub(super) fn unroutable(ruleset: &RuleSet, rules: &RuleEntries<'_>) -> Vec<Unroutable> {
     let mut out = Vec::new();
     let finding = |kind, rules, entries, target: &Target, effect: String| {
         let reason = target.routable.clone().err()?;
@@ -24,7 +24,7 @@ pub(super) fn unroutable(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<U
             effect,
         })
     };
-    for (i, rule) in ruleset.rules().iter().enumerate() {
+    for (rule, entries) in rules {
         let Some(target) = &rule.destination else {
             continue;
         };
@@ -46,17 +46,15 @@ pub(super) fn unroutable(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<U
         out.extend(finding(
             kind,
             vec![rule.id.clone()],
-            entries_of[i].clone(),
+            entries.clone(),
             target,
             effect,
         ));
     }
     for campaign in ruleset.campaigns() {
-        let using: Vec<(usize, &Rule)> = ruleset
-            .rules()
+        let using: Vec<&(&Rule, Vec<String>)> = rules
             .iter()
-            .enumerate()
-            .filter(|(_, r)| {
+            .filter(|(r, _)| {
                 ruleset
                     .rule_campaign(r)
                     .is_some_and(|c| c.id == campaign.id)
@@ -64,16 +62,16 @@ pub(super) fn unroutable(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<U
             .collect();
         let mut entries: Vec<String> = using
             .iter()
-            .flat_map(|(i, _)| entries_of[*i].clone())
+            .flat_map(|(_, entries)| entries.iter().cloned())
             .collect();
         entries.sort();
         entries.dedup();
         for variant in &campaign.variants {
             let effect = "visitors bucketed into this variant get the rule's own destination, or the entry default".to_owned();
-            let rules = using.iter().map(|(_, r)| r.id.clone()).collect();
+            let rule_ids = using.iter().map(|(r, _)| r.id.clone()).collect();
             if let Some(mut f) = finding(
                 UnroutableKind::Variant,
-                rules,
+                rule_ids,
                 entries.clone(),
                 &variant.target,
                 effect,
@@ -124,18 +122,13 @@ pub(super) fn unroutable(ruleset: &RuleSet, entries_of: &[Vec<String>]) -> Vec<U
 }
 
 /// Empty `in` and `not_in` lists, in document order, at their JSON paths.
-pub(super) fn empty_sets(
-    config: &HandleConfig,
-    ruleset: &RuleSet,
-    entries_of: &[Vec<String>],
-) -> Vec<EmptySet> {
+pub(super) fn empty_sets(config: &HandleConfig, rules: &RuleEntries<'_>) -> Vec<EmptySet> {
     let mut out = Vec::new();
     for (i, doc) in config.rules.iter().enumerate() {
-        let entries = ruleset
-            .rules()
+        let entries = rules
             .iter()
-            .position(|r| r.id == doc.id)
-            .map(|k| entries_of[k].clone())
+            .find(|(r, _)| r.id == doc.id)
+            .map(|(_, entries)| entries.clone())
             .unwrap_or_default();
         for (field, test) in empty_tests(&doc.conditions) {
             let effect = if test == "in" {

@@ -14,7 +14,7 @@
 //! country per continent and EU-membership class, and a code the continent table does not
 //! list; for the time, every window bound and a time before all of them). Any other value
 //! behaves like one of these, so the answers are exact for the model. Points are checked
-//! with the rules' own matching code ([`Compiled::check`]), and a crawler point only
+//! with the rules' own matching code ([`CompiledConditions::check`]), and a crawler point only
 //! counts for a rule that targets crawlers (crawlers take no other rule).
 //!
 //! Two models of the geography:
@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::conditions::{Compiled, Set, Window};
+use crate::engine::conditions::{CompiledConditions, DateWindow, Set};
 
 use super::words::{describe, describe_window};
 use crate::engine::device::DeviceCategory;
@@ -80,11 +80,11 @@ impl Cluster {
 }
 
 /// Whether a rule tests something.
-type Test = fn(&Compiled) -> bool;
+type Test = fn(&CompiledConditions) -> bool;
 
 /// The clusters any of `rules` tests. The device is always one: every rule excludes
 /// crawlers unless it targets them.
-fn clusters(rules: &[&Compiled]) -> Vec<Cluster> {
+fn clusters(rules: &[&CompiledConditions]) -> Vec<Cluster> {
     let any = |test: Test| rules.iter().any(|c| test(c));
     let mut out = vec![Cluster::Device];
     let tests: [(Test, Cluster); 6] = [
@@ -114,8 +114,8 @@ fn clusters(rules: &[&Compiled]) -> Vec<Cluster> {
 }
 
 /// The part of a rule's conditions that tests one cluster.
-fn project(c: &Compiled, cluster: &Cluster) -> Compiled {
-    let mut p = Compiled::default();
+fn project(c: &CompiledConditions, cluster: &Cluster) -> CompiledConditions {
+    let mut p = CompiledConditions::default();
     match cluster {
         Cluster::Geo => {
             p.country = c.country.clone();
@@ -139,12 +139,12 @@ fn project(c: &Compiled, cluster: &Cluster) -> Compiled {
 
 /// A rule restricted to one cluster.
 struct Part<'a> {
-    rule: &'a Compiled,
-    projected: Compiled,
+    rule: &'a CompiledConditions,
+    projected: CompiledConditions,
 }
 
 impl<'a> Part<'a> {
-    fn new(rule: &'a Compiled, cluster: &Cluster) -> Self {
+    fn new(rule: &'a CompiledConditions, cluster: &Cluster) -> Self {
         Part {
             rule,
             projected: project(rule, cluster),
@@ -158,8 +158,8 @@ impl<'a> Part<'a> {
 }
 
 fn values<'a, T: PartialEq>(
-    rules: &[&'a Compiled],
-    get: impl Fn(&'a Compiled) -> Option<&'a Set<T>>,
+    rules: &[&'a CompiledConditions],
+    get: impl Fn(&'a CompiledConditions) -> Option<&'a Set<T>>,
 ) -> Vec<&'a T> {
     rules
         .iter()
@@ -196,7 +196,7 @@ fn base() -> Facts {
 }
 
 /// The representative points of one cluster for `rules`.
-fn points(cluster: &Cluster, rules: &[&Compiled], geo: Geo) -> Vec<Facts> {
+fn points(cluster: &Cluster, rules: &[&CompiledConditions], geo: Geo) -> Vec<Facts> {
     match cluster {
         Cluster::Geo => geo_points(rules, geo)
             .into_iter()
@@ -265,7 +265,7 @@ fn country_table() -> &'static [(&'static str, Option<&'static str>, bool)] {
     })
 }
 
-fn geo_points(rules: &[&Compiled], model: Geo) -> Vec<GeoFacts> {
+fn geo_points(rules: &[&CompiledConditions], model: Geo) -> Vec<GeoFacts> {
     let regions: Vec<&String> = values(rules, |c| c.region.as_ref());
     let mut named: BTreeSet<String> = values(rules, |c| c.country.as_ref())
         .into_iter()
@@ -346,7 +346,7 @@ fn geo_points(rules: &[&Compiled], model: Geo) -> Vec<GeoFacts> {
 }
 
 /// Why a rule's conditions can never all hold (loose model), or `None` when they can.
-pub(super) fn never_matches(rule: &Compiled) -> Option<String> {
+pub(super) fn never_matches(rule: &CompiledConditions) -> Option<String> {
     clusters(&[rule]).into_iter().find_map(|cluster| {
         let part = Part::new(rule, &cluster);
         let possible = points(&cluster, &[rule], Geo::Loose)
@@ -360,7 +360,7 @@ fn empty_in<T: PartialEq>(set: Option<&Set<T>>) -> bool {
     set.is_some_and(|s| !s.is_negated() && s.values().is_empty())
 }
 
-fn never_reason(projected: &Compiled, cluster: &Cluster) -> String {
+fn never_reason(projected: &CompiledConditions, cluster: &Cluster) -> String {
     let described = describe(projected);
     let p = projected;
     let empty = empty_in(p.country.as_ref())
@@ -387,7 +387,10 @@ fn never_reason(projected: &Compiled, cluster: &Cluster) -> String {
 
 /// Whether two rules can both hold for one visitor (consistent model); if so, an example
 /// visitor: the value of each fact either rule tests.
-pub(super) fn overlap(a: &Compiled, b: &Compiled) -> Option<BTreeMap<String, String>> {
+pub(super) fn overlap(
+    a: &CompiledConditions,
+    b: &CompiledConditions,
+) -> Option<BTreeMap<String, String>> {
     let rules = [a, b];
     let mut example = BTreeMap::new();
     for cluster in clusters(&rules) {
@@ -402,7 +405,7 @@ pub(super) fn overlap(a: &Compiled, b: &Compiled) -> Option<BTreeMap<String, Str
 
 /// Whether every visitor `r` matches is one `e` matches (loose model). `r` must be able to
 /// match (see [`never_matches`]).
-pub(super) fn subsumes(e: &Compiled, r: &Compiled) -> bool {
+pub(super) fn subsumes(e: &CompiledConditions, r: &CompiledConditions) -> bool {
     let rules = [e, r];
     clusters(&rules).iter().all(|cluster| {
         let (pe, pr) = (Part::new(e, cluster), Part::new(r, cluster));
@@ -419,10 +422,10 @@ fn shown(v: Option<&str>) -> String {
 fn describe_point(
     cluster: &Cluster,
     p: &Facts,
-    rules: &[&Compiled],
+    rules: &[&CompiledConditions],
     out: &mut BTreeMap<String, String>,
 ) {
-    let tests = |f: fn(&Compiled) -> bool| rules.iter().any(|c| f(c));
+    let tests = |f: fn(&CompiledConditions) -> bool| rules.iter().any(|c| f(c));
     let mut put = |k: &str, v: String| {
         out.insert(k.to_owned(), v);
     };
@@ -454,7 +457,7 @@ fn describe_point(
             p.query_value(name).unwrap_or("absent").to_owned(),
         ),
         Cluster::Time => {
-            let windows: Vec<Window> = rules.iter().filter_map(|c| c.time).collect();
+            let windows: Vec<DateWindow> = rules.iter().filter_map(|c| c.time).collect();
             let start = windows.iter().filter_map(|w| w.0).max();
             let end = windows.iter().filter_map(|w| w.1).min();
             put("time", describe_window((start, end)));

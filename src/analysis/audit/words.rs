@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::conditions::{Compiled, Set, Window};
+use crate::engine::conditions::{CompiledConditions, DateWindow, Set};
 
 /// A time window in words.
-pub(super) fn describe_window((start, end): Window) -> String {
+pub(super) fn describe_window((start, end): DateWindow) -> String {
     let at = |t: Option<DateTime<Utc>>, open: &str| t.map_or(open.to_owned(), |t| t.to_rfc3339());
     format!(
         "from {} until {}",
@@ -15,7 +15,7 @@ pub(super) fn describe_window((start, end): Window) -> String {
 }
 
 /// A rule's conditions in words, e.g. `country in [AE] and language in [ar]`.
-pub(super) fn describe(c: &Compiled) -> String {
+pub(super) fn describe(c: &CompiledConditions) -> String {
     if c.is_empty() {
         return "no conditions (matches every visitor)".into();
     }

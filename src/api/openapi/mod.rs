@@ -145,7 +145,9 @@ fn schemas() -> Map<String, Value> {
         if let Some(required) = body.get_mut("required").and_then(Value::as_array_mut) {
             required.retain(|r| r != "id");
         }
-        body["description"] = json!("A rule document as a PUT body: `id` may be left out (the path gives it) or must equal the path's.");
+        if let Some(map) = body.as_object_mut() {
+            map.insert("description".into(), json!("A rule document as a PUT body: `id` may be left out (the path gives it) or must equal the path's."));
+        }
         schemas.insert("RuleBody".into(), body);
     }
     // The page document schema, served standalone at `.../schema` with its own `$defs`,
@@ -157,9 +159,12 @@ fn schemas() -> Map<String, Value> {
         "#/components/schemas/CampaignPageDocument/$defs/",
     );
     schemas.insert("CampaignPageDocument".into(), page);
-    if let Some(input) = schemas.get_mut("PageInput") {
-        let description = input["properties"]["document"]["description"].clone();
-        input["properties"]["document"] =
+    if let Some(document) = schemas
+        .get_mut("PageInput")
+        .and_then(|input| input.pointer_mut("/properties/document"))
+    {
+        let description = document.get("description").cloned().unwrap_or(Value::Null);
+        *document =
             json!({ "$ref": format!("{SCHEMAS}CampaignPageDocument"), "description": description });
     }
     for schema in schemas.values_mut() {
@@ -218,23 +223,28 @@ fn is_cors(route: &Route) -> bool {
 /// One operation: its words, parameters, body, responses and security.
 fn operation(route: &Route) -> Value {
     let doc = operations::doc(route.id);
-    let mut op = json!({
-        "operationId": doc.id,
-        "summary": doc.summary,
-        "description": description(route, doc.description),
-        "tags": [doc.tag],
-    });
+    let mut op = Map::new();
+    op.insert("operationId".into(), json!(doc.id));
+    op.insert("summary".into(), json!(doc.summary));
+    op.insert(
+        "description".into(),
+        json!(description(route, doc.description)),
+    );
+    op.insert("tags".into(), json!([doc.tag]));
     let parameters = operation_parameters(route);
     if !parameters.is_empty() {
-        op["parameters"] = Value::Array(parameters);
+        op.insert("parameters".into(), Value::Array(parameters));
     }
     if let Some(schema) = doc.request {
         // The token routes take an optional body (`{}` or none: the defaults).
         let required = !matches!(route.id, RouteId::MintPreviewToken | RouteId::MintSiteToken);
-        op["requestBody"] = json!({
-            "required": required,
-            "content": { "application/json": { "schema": { "$ref": format!("{SCHEMAS}{schema}") } } },
-        });
+        op.insert(
+            "requestBody".into(),
+            json!({
+                "required": required,
+                "content": { "application/json": { "schema": { "$ref": format!("{SCHEMAS}{schema}") } } },
+            }),
+        );
     }
     let mut responses = Map::new();
     for success in doc.success {
@@ -243,23 +253,28 @@ fn operation(route: &Route) -> Value {
     for (status, codes) in errors::codes(route) {
         responses.insert(status.to_string(), error_response(route, status, &codes));
     }
-    op["responses"] = Value::Object(responses);
+    op.insert("responses".into(), Value::Object(responses));
     match (route.scope, route.site_token) {
         (Some(scope), _) => {
-            op["security"] = json!([{ "bearerAuth": [scope.as_str()] }]);
-            op["x-required-scope"] = json!(scope.as_str());
+            op.insert(
+                "security".into(),
+                json!([{ "bearerAuth": [scope.as_str()] }]),
+            );
+            op.insert("x-required-scope".into(), json!(scope.as_str()));
         }
         (None, true) => {
-            op["security"] = json!([{ "siteToken": [] }]);
-            op["x-site-token"] = json!(true);
+            op.insert("security".into(), json!([{ "siteToken": [] }]));
+            op.insert("x-site-token".into(), json!(true));
         }
-        (None, false) => op["security"] = json!([]),
+        (None, false) => {
+            op.insert("security".into(), json!([]));
+        }
     }
-    op["x-write"] = json!(route.write);
+    op.insert("x-write".into(), json!(route.write));
     if is_cors(route) {
-        op["x-cors"] = json!(true);
+        op.insert("x-cors".into(), json!(true));
     }
-    op
+    Value::Object(op)
 }
 
 /// The operation's words, then what follows from the route table.
@@ -362,9 +377,11 @@ fn error_response(route: &Route, status: u16, codes: &[super::error::ErrorCode])
 }
 
 fn path_parameter(name: &str, description: &str, pattern: Option<&str>) -> Value {
-    let mut schema = json!({ "type": "string", "minLength": 1 });
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!("string"));
+    schema.insert("minLength".into(), json!(1));
     if let Some(pattern) = pattern {
-        schema["pattern"] = json!(pattern);
+        schema.insert("pattern".into(), json!(pattern));
     }
     json!({ "name": name, "in": "path", "required": true, "description": description, "schema": schema })
 }

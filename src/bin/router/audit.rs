@@ -8,7 +8,9 @@ use clap::ValueEnum;
 use edge_router::analysis::audit::{audit as build, Audit, ShadowScope, Summary, UnroutableKind};
 use edge_router::{Diagnostic, Severity};
 
-use crate::common::{exit, print_json, rules_or_report, say, write_out, CmdResult, Rules};
+use crate::common::{
+    exit, print_json, rules_or_report, say, write_out, CliError, CmdResult, Rules,
+};
 use crate::locate;
 
 /// A kind of finding `--fail-on` can make fail the command.
@@ -57,8 +59,11 @@ pub(crate) fn audit(dir: &Path, fail_on: &[FailOn], json: bool) -> CmdResult {
         .filter(|k| k.count(&report.summary) > 0)
         .collect();
     if json {
-        let mut value = serde_json::to_value(&report).unwrap_or_default();
-        value["ok"] = failing.is_empty().into();
+        let mut value = serde_json::to_value(&report)
+            .map_err(|e| CliError::Usage(format!("cannot render JSON: {e}")))?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("ok".into(), failing.is_empty().into());
+        }
         print_json(&value)?;
     } else {
         write_out(format_args!("{}", render(&report, &rules)));

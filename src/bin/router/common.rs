@@ -79,7 +79,9 @@ impl CliError {
 
     /// The error as `--json` prints it.
     pub(crate) fn to_json(&self) -> serde_json::Value {
-        let mut error = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        let mut error = serde_json::Map::new();
+        error.insert("code".into(), self.code().into());
+        error.insert("message".into(), self.to_string().into());
         if let Self::Api {
             status,
             request_id,
@@ -87,10 +89,10 @@ impl CliError {
             ..
         } = self
         {
-            error["status"] = (*status).into();
-            error["request_id"] = serde_json::json!(request_id);
+            error.insert("status".into(), (*status).into());
+            error.insert("request_id".into(), serde_json::json!(request_id));
             if let Some(details) = details {
-                error["details"] = details.clone();
+                error.insert("details".into(), details.clone());
             }
         }
         serde_json::json!({ "ok": false, "error": error })

@@ -30,8 +30,9 @@ const FIRST_PRIORITY: u32 = 61;
 /// risky), like a real allowlist.
 fn domains(count: usize) -> Vec<DomainDoc> {
     (0..count)
-        .map(|i| {
-            let country = COUNTRIES[i % COUNTRIES.len()].to_ascii_lowercase();
+        .zip(COUNTRIES.iter().cycle())
+        .map(|(i, country)| {
+            let country = country.to_ascii_lowercase();
             let (verification, risk_score, decision) = match i % 12 {
                 5 => (Verification::Pending, Some(5), None),
                 7 => (Verification::Verified, Some(90), None),
@@ -124,10 +125,16 @@ pub(crate) fn expand(
         }
     }
     let wanted = rules.saturating_sub(config.rules.len());
-    for i in 0..wanted {
-        let country = COUNTRIES[i % countries];
+    let markets = COUNTRIES.iter().take(countries).cycle();
+    for (i, country) in markets.take(wanted).enumerate() {
         let k = i / countries;
-        let domain = &generated_domains[(i * 7 + k) % generated_domains.len()].domain;
+        // `generated_domains` is never empty (at least one is generated).
+        let Some(domain) = generated_domains
+            .get((i * 7 + k) % generated_domains.len())
+            .map(|d| d.domain.as_str())
+        else {
+            break;
+        };
         config.rules.push(RuleDoc {
             id: format!("synth-{country}-{k:05}").to_ascii_lowercase(),
             priority: FIRST_PRIORITY + (k as u32).min(CATCH_ALL_PRIORITY - FIRST_PRIORITY - 1),
