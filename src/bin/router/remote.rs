@@ -140,17 +140,15 @@ impl RemoteArgs {
                 request_id,
                 replayed,
             }),
-            Some(body) if body["error"].is_object() => {
-                let error = &body["error"];
+            Some(Value::Object(mut body)) if body.get("error").is_some_and(Value::is_object) => {
+                let error = body.remove("error").unwrap_or_default();
+                let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_owned);
                 Err(CliError::Api {
                     status,
-                    code: error["code"].as_str().unwrap_or("unknown").to_owned(),
-                    message: error["message"].as_str().unwrap_or_default().to_owned(),
-                    request_id: error["request_id"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .or(request_id),
-                    details: Some(error["details"].clone()).filter(|d| !d.is_null()),
+                    code: text("code").unwrap_or_else(|| "unknown".into()),
+                    message: text("message").unwrap_or_default(),
+                    request_id: text("request_id").or(request_id),
+                    details: error.get("details").filter(|d| !d.is_null()).cloned(),
                 })
             }
             _ => {
