@@ -26,6 +26,8 @@
 //!   version said otherwise is answered as `ignored_trust_field` warnings. A version the
 //!   history does not hold is 404 `version_not_found`; the current version is 409
 //!   `already_current` (nothing to do).
+//! - **Takedown.** A handle taken down (a tombstone in KV) is unknown to these routes as
+//!   to every other (404 `handle_not_found`): a restore cannot lift a takedown.
 //! - **Reading** needs the scope `history:read`; the whole configuration of a version
 //!   (`?configuration=true`) needs `admin`, as `GET .../configuration` does.
 

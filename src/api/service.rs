@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use super::auth::{bearer, pat_hash, verify_jwt, AuthKind, Bearer, Principal};
 use super::body::BodyError;
 use super::context::{ApiSettings, Ctx, Reply};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::handlers;
 use super::idempotency::{self, Reserved};
 use super::limits;
@@ -153,17 +153,27 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
     }
 
     /// Answers an admitted request with its body (or why it could not be read).
+    ///
+    /// `random` is what the platform's random source gave for this request (`None`: it
+    /// failed). Without random bytes nothing runs: 503 `storage_unavailable` (nothing
+    /// was stored; retry), never ids or tokens minted from a stand-in.
     pub async fn respond(
         &self,
         req: &ApiRequest<'_>,
         admitted: Admitted,
         body: Result<Vec<u8>, BodyError>,
         now: DateTime<Utc>,
-        random: [u8; 16],
+        random: Option<[u8; 16]>,
     ) -> Answer {
-        let result = match body {
-            Ok(body) => self.run(req, admitted, &body, now, random).await,
-            Err(e) => Err(e.into()),
+        let result = match (body, random) {
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), None) => Err(ApiError::Unavailable {
+                code: ErrorCode::StorageUnavailable,
+                message: "the platform's random source failed; nothing was stored, retry \
+                          shortly"
+                    .into(),
+            }),
+            (Ok(body), Some(random)) => self.run(req, admitted, &body, now, random).await,
         };
         render(result, req, self.log)
     }
@@ -187,7 +197,7 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
                 } else {
                     Ok(body.to_vec())
                 };
-                self.respond(req, admitted, body, now, random).await
+                self.respond(req, admitted, body, now, Some(random)).await
             }
         }
     }
@@ -402,3 +412,6 @@ fn preflight(request_id: &str) -> Answer {
     answer.status = 204;
     answer
 }
+
+#[cfg(test)]
+mod tests;

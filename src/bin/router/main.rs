@@ -9,6 +9,7 @@
 //! router push rules/gharart --local                    the snapshot into local KV (wrangler)
 //! router history --api URL --token-file F              the change history of the configuration
 //! router restore 7 --api URL --token-file F            an earlier version, as a new one
+//! router takedown --handle gharart --local             a tombstone: the handle answers 404
 //! router schema                                        the JSON Schema of a rule file
 //! router snapshot rules/gharart                        the compiled snapshot JSON that KV holds
 //! router token preview --handle gharart                a preview token signed with TOKEN_SECRET
@@ -26,6 +27,8 @@ mod common;
 #[cfg(not(target_arch = "wasm32"))]
 mod history;
 #[cfg(not(target_arch = "wasm32"))]
+mod localkv;
+#[cfg(not(target_arch = "wasm32"))]
 mod locate;
 #[cfg(not(target_arch = "wasm32"))]
 mod matrix;
@@ -37,6 +40,8 @@ mod push;
 mod remote;
 #[cfg(not(target_arch = "wasm32"))]
 mod synth;
+#[cfg(not(target_arch = "wasm32"))]
+mod takedown;
 #[cfg(not(target_arch = "wasm32"))]
 mod token;
 #[cfg(not(target_arch = "wasm32"))]
