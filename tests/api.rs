@@ -35,6 +35,8 @@ mod pages;
 mod promote;
 #[path = "api/public.rs"]
 mod public;
+#[path = "api/restore.rs"]
+mod restore;
 #[path = "api/routing.rs"]
 mod routing;
 #[path = "api/rules.rs"]
