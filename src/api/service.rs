@@ -124,12 +124,17 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
         }
         let needs_credential = route.scope.is_some() || route.site_token;
         if needs_credential {
+            // Fails open: when the counter cannot be read (storage down) the request goes
+            // on, and a credential that needs storage (a PAT) gets its own 503 there; a
+            // missing or malformed one is still told apart without storage.
             match limits::auth_blocked(self.store, self.settings, req.client, now.timestamp()).await
             {
                 Ok(None) => {}
-                Ok(Some(error)) | Err(error) => {
-                    return Admission::Answered(render(Err(error), req, self.log))
-                }
+                Ok(Some(error)) => return Admission::Answered(render(Err(error), req, self.log)),
+                Err(error) => (self.log)(&format!(
+                    "auth-failure budget unreadable ({}); checking the credential anyway",
+                    error.code().as_str()
+                )),
             }
         }
         match self.caller(route, &params, req, now).await {

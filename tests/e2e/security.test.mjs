@@ -528,15 +528,17 @@ describe('7. body size limits: 413 on every route that takes a body', () => {
   // The proxy sits between client and worker only under `wrangler dev`: when the worker
   // answers before the upload is over, it passes the worker's 413 on or, as often, answers
   // its own 503 ("Your worker restarted mid-request") or resets the connection, and the
-  // connection it used may fail the next request. So this runs on the `bare` worker, which
-  // no later test uses (a JWT needs no D1 before the body is read); only an answer from
-  // the worker itself (with X-Request-Id) must be its 413.
+  // connection it used may fail the next request. So this runs on a worker of its own
+  // (with its D1 tables: the auth-failure budget is read before the credential); only an
+  // answer from the worker itself (with X-Request-Id) must be its 413.
   test('a chunked 50 MB body ends the exchange before the client has sent it, without the processes growing by the body', async (t) => {
     const TOTAL = 50 * 1024 * 1024;
-    const token = bare.jwt({ sub: 'big-body@e2e', scopes: ['admin'] });
-    const rssBefore = groupRss(bare.pgid);
-    const result = await streamBody(bare, 'PUT', `${V2}/personalization-rules/streamed-big`, token, TOTAL);
-    const rssAfter = groupRss(bare.pgid);
+    const big = await startWorker({ d1Migrations: 'DB' });
+    t.after(() => big.stop());
+    const token = big.jwt({ sub: 'big-body@e2e', scopes: ['admin'] });
+    const rssBefore = groupRss(big.pgid);
+    const result = await streamBody(big, 'PUT', `${V2}/personalization-rules/streamed-big`, token, TOTAL);
+    const rssAfter = groupRss(big.pgid);
     const what = result.error ?? `${result.status}${result.requestId ? ' from the worker' : ` from the dev proxy: ${result.body.slice(0, 80)}`}`;
     t.diagnostic(`${what} after ${result.ms} ms with ${(result.sent / 1048576).toFixed(1)} of ${TOTAL / 1048576} MiB sent; resident memory of wrangler and workerd ${(rssBefore / 1024).toFixed(0)} -> ${(rssAfter / 1024).toFixed(0)} MiB`);
     assert.ok(result.sent < TOTAL / 2, `the exchange ended only after ${result.sent} of ${TOTAL} bytes were sent (${what})`);
@@ -549,7 +551,7 @@ describe('7. body size limits: 413 on every route that takes a body', () => {
     }
     assert.ok(rssAfter - rssBefore < 64 * 1024, `resident memory grew by ${((rssAfter - rssBefore) / 1024).toFixed(1)} MiB`);
     // The worker answers as usual afterwards.
-    await waitFor(async () => (await rawRequest(bare.base, '/healthz')).status === 200, { timeoutMs: 10_000, what: 'the worker answering again' });
+    await waitFor(async () => (await rawRequest(big.base, '/healthz')).status === 200, { timeoutMs: 10_000, what: 'the worker answering again' });
   });
 
   test('a body on a visitor route or a GET/DELETE API route is ignored, never a 5xx', async () => {
