@@ -153,3 +153,16 @@ fn a_paused_campaign_can_be_promoted_and_refusals_change_nothing() {
         .send()
         .expect(403, "insufficient_scope");
 }
+
+/// A test is usually read, and its winner promoted, once its end date has passed: a
+/// campaign completed by its dates can be promoted while a rule still routes to it.
+#[test]
+fn a_campaign_completed_by_its_end_date_can_be_promoted() {
+    let w = World::new();
+    // diwali-hero-ab ends 2027-01-31; the world starts 2026-11-22.
+    w.advance(75 * 86_400);
+    let res = promote(&w, "diwali-hero-ab", "story");
+    assert_eq!(res.ok(200)["campaign"]["status"], "completed");
+    assert_eq!(rule(&w, "in-desktop-diwali-ab")["destination"], STORY);
+    promote(&w, "diwali-hero-ab", "control").expect(409, "invalid_transition");
+}

@@ -4,8 +4,10 @@
 //! so the change history records it and a restore of the version before undoes it.
 //!
 //! Decisions:
-//! - Only an **active or paused** campaign (its effective status: one whose end date has
-//!   passed reads as completed) can be promoted; any other is 409 `invalid_transition`.
+//! - An **active, paused or completed** campaign (its effective status: one whose end
+//!   date has passed reads as completed, and that is when a test is usually read and its
+//!   winner promoted) can be promoted; a draft or canceled one, or a completed one no
+//!   rule routes to any more (promoted already), is 409 `invalid_transition`.
 //! - An unknown variant key is 404 `variant_not_found`.
 //! - The variant's destination must be **routable now** (verified and approved on the
 //!   allowlist); otherwise 422 `validation_failed` with `unroutable_destination` at
@@ -50,7 +52,7 @@ pub struct Promoted {
 ///
 /// # Errors
 /// 404 `campaign_not_found` / `variant_not_found`; 409 `invalid_transition` for a
-/// campaign that is not active or paused; 422 `validation_failed` when the variant's
+/// draft or canceled campaign; 422 `validation_failed` when the variant's
 /// destination is not routable.
 pub fn promote_campaign(
     config: &mut HandleConfig,
@@ -64,9 +66,23 @@ pub fn promote_campaign(
         .find(|c| c.id == id)
         .ok_or_else(|| CampaignError::NotFound(id.to_owned()))?;
     let from = status_at(doc, now);
-    if !matches!(from, CampaignStatus::Active | CampaignStatus::Paused) {
+    if !matches!(
+        from,
+        CampaignStatus::Active | CampaignStatus::Paused | CampaignStatus::Completed
+    ) {
         return Err(CampaignError::InvalidTransition(format!(
-            "cannot promote a campaign that is {from}; only an active or paused campaign can be promoted"
+            "cannot promote a campaign that is {from}; only an active, paused or completed campaign can be promoted"
+        ))
+        .into());
+    }
+    if from == CampaignStatus::Completed
+        && !config
+            .rules
+            .iter()
+            .any(|r| r.campaign.as_deref() == Some(id))
+    {
+        return Err(CampaignError::InvalidTransition(format!(
+            "campaign {id} is completed and no rule routes to it any more (already promoted?)"
         ))
         .into());
     }
