@@ -22,6 +22,7 @@ pub mod domains;
 pub mod error;
 pub mod exposures;
 mod handlers;
+pub mod history;
 pub mod idempotency;
 pub mod limits;
 pub mod memory;

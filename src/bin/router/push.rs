@@ -98,17 +98,6 @@ pub(crate) fn bearer(
     Ok(text.lines().next().unwrap_or_default().trim().to_owned())
 }
 
-/// A fresh random idempotency key.
-fn new_key() -> Result<String, CliError> {
-    let mut random = [0u8; 16];
-    getrandom::getrandom(&mut random).map_err(|e| CliError::Tool(format!("no randomness: {e}")))?;
-    Ok(format!("router-push-{}", hex(&random)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The API URL: https, or plain http to this machine only (`make dev`): the token and
 /// the whole configuration must not cross a network in clear text.
 pub(crate) fn check_api_url(api: &str, base: &str) -> Result<(), CliError> {
@@ -143,7 +132,7 @@ fn push_api(args: &PushArgs, api: &str, rules: &Rules, json: bool) -> CmdResult 
     let token = bearer(args.token.as_deref(), args.token_file.as_deref(), "admin")?;
     let key = match &args.idempotency_key {
         Some(key) => key.clone(),
-        None => new_key()?,
+        None => crate::remote::new_key("router-push")?,
     };
     let body = serde_json::to_string(&rules.config)
         .map_err(|e| CliError::Usage(format!("cannot render the configuration: {e}")))?;

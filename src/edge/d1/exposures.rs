@@ -1,4 +1,4 @@
-//! The exposure and results statements on D1 (`migrations/0003_exposures.sql`): one
+//! The exposure and results statements on D1 (`migrations/0004_exposures.sql`): one
 //! batch of six statements per queue batch, which D1 runs as one transaction, and the
 //! small reads of the results route. The rows of a batch travel as one JSON parameter
 //! read with `json_each`, so the statement count does not grow with the batch.
