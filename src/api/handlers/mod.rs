@@ -64,5 +64,6 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
         RouteId::PublicPageSchema => pages::schema(cx, handle, campaign).await,
         RouteId::Conversion => public::conversion(cx, body).await,
         RouteId::SupportReport => public::support_report(cx, body).await,
+        RouteId::WhoAmI => configuration::whoami(cx, handle).await,
     }
 }
