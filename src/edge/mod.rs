@@ -17,8 +17,8 @@ use worker::{event, Context, Env, Method, Request, Response, Result};
 
 use crate::model::ids::is_valid_slug;
 
-/// The Worker's fetch handler: a router over four path shapes (the preview page, the
-/// API, visitor entries, health), nothing more.
+/// The Worker's fetch handler: a router over four path shapes (the console and preview
+/// pages, the API, visitor entries, health), nothing more.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request_id = respond::request_id();
@@ -31,8 +31,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let segments: Vec<&str> = trimmed.split('/').collect();
     match (req.method(), segments.as_slice()) {
         (_, ["v2", ..]) => Ok(api::handle(req, &env, &request_id).await),
-        (Method::Get | Method::Head, ["preview", rest @ ..]) if ui::serves(rest) => {
-            ui::handle(rest, &request_id)
+        (Method::Get | Method::Head, [mount, rest @ ..]) if ui::serves(mount, rest) => {
+            ui::handle(mount, rest, &request_id)
         }
         (Method::Get | Method::Head, [handle, slug])
             if is_valid_slug(handle) && is_valid_slug(slug) =>
