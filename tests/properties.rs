@@ -6,7 +6,9 @@
 //! - bucketing is uniform (chi-square) and stable (same seed and id, same bucket; a
 //!   visitor's variant survives other campaigns being added and rules being reordered);
 //! - the rule audit's claims hold: a shadowed rule never wins, and same-priority rules
-//!   that both hold for a visitor are reported as colliding (`properties/audit.rs`).
+//!   that both hold for a visitor are reported as colliding (`properties/audit.rs`);
+//! - a parameter that holds `{ctx}` in any template carries the router's token or
+//!   nothing, whatever the visitor sends and the applied template's precedence.
 #![cfg(not(target_arch = "wasm32"))]
 // Test code: clippy.toml's *-in-tests options reach only #[test] fns, not these helpers.
 #![allow(
@@ -114,6 +116,28 @@ fn check_visit(
             configured_destinations(config).contains(&bare),
             "{url} is not a configured destination"
         );
+    }
+    // Issue 10: a name that holds {ctx} in any template carries the issued token or
+    // nothing, whatever the applied template's precedence and the visitor's query.
+    let ctx_names: Vec<&str> = config
+        .templates
+        .iter()
+        .flat_map(|t| t.params.iter())
+        .filter(|(_, value)| value.contains("{ctx}"))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    for ctx in [None, Some("v1.router-issued.ctx")] {
+        let Some(url) = set.location(&decision, visit, ctx) else {
+            continue;
+        };
+        for (name, value) in url.query_pairs() {
+            if ctx_names.contains(&name.as_ref()) {
+                prop_assert!(
+                    ctx.is_some_and(|token| value.contains(token)),
+                    "{name}={value} in {url}: not the router's ctx ({ctx:?})"
+                );
+            }
+        }
     }
     let (_, sources) = gather(FactInputs {
         now: visit.facts.now,

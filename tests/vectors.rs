@@ -326,7 +326,7 @@ fn plan_case(
         loaded,
         stale: false,
     };
-    let plan = plan(held, &parts, &settings, now, RANDOM);
+    let plan = plan(held, &parts, &settings, now, Some(RANDOM));
     let answer = plan.answer("vector");
     Ok(Planned { plan, answer })
 }
@@ -505,6 +505,7 @@ fn decision_vectors() {
         let config = load_config(&file, &name);
         let loaded = Loaded {
             version: 1,
+            generation: 0,
             published_at: String::new(),
             ruleset: compile(&config)
                 .unwrap_or_else(|e| panic!("{name}: {e}"))

@@ -49,7 +49,22 @@ pub(crate) fn run(data: &[u8]) {
         device: Some("mobile"),
         ctx: Some("v1.a.b"),
     };
-    let out = render(&url, template.as_ref(), &visitor, &values);
+    // The names that hold {ctx} in this template, plus one no template of the handle
+    // computes here but another would: neither ever carries a visitor's value.
+    let mut ctx_names: Vec<String> = template
+        .iter()
+        .flat_map(|t| t.ctx_params().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    ctx_names.push("gh_ctx".to_owned());
+    let out = render(&url, template.as_ref(), &visitor, &values, &ctx_names);
+    for (name, value) in out.query_pairs() {
+        if ctx_names.iter().any(|n| *n == name) {
+            assert!(
+                value.contains("v1.a.b"),
+                "{name}={value}: a ctx parameter carries the router's token or nothing"
+            );
+        }
+    }
     assert_eq!(out.scheme(), url.scheme());
     assert_eq!(out.host_str(), url.host_str());
     assert_eq!(out.port(), url.port());

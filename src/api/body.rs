@@ -58,6 +58,80 @@ impl From<BodyError> for ApiError {
 /// The default body limit (64 KiB); the edge reads `API_MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How many bytes past the limit a refused body is still read (and dropped, never kept)
+/// before the answer, so that a modest overrun leaves the connection reusable: workerd
+/// cannot reuse a connection whose request body was read only in part (under `wrangler
+/// dev` the next request on it failed with the proxy's 503). Past this, reading stops at
+/// once and the rest is cancelled: 1 MiB, sixteen times the default limit.
+pub const DISCARD_ALLOWANCE_BYTES: usize = 1 << 20;
+
+/// What to do with the next chunk of a body (decided from its length, before it is copied
+/// anywhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Within the limit: keep it ([`CappedBody::push`]).
+    Keep,
+    /// Past the limit, within [`DISCARD_ALLOWANCE_BYTES`]: drop it and read on.
+    Discard,
+    /// Past the allowance: stop reading (cancel the rest) and answer.
+    Stop,
+}
+
+/// A request body read chunk by chunk, never kept past the limit, whether or not
+/// `Content-Length` was declared (chunked transfer encoding). The edge asks [`Self::take`]
+/// about each chunk's length before copying it, and [`Self::finish`] gives the body or
+/// 413. A declared length over the limit is refused before any of it is read
+/// ([`crate::api::service::Api::admit`]).
+#[derive(Debug)]
+pub struct CappedBody {
+    limit: usize,
+    bytes: Vec<u8>,
+    seen: usize,
+}
+
+impl CappedBody {
+    /// An empty body that may grow to `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        CappedBody {
+            limit,
+            bytes: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    /// What to do with a chunk of `len` bytes; counts it as read unless the answer is
+    /// [`Take::Stop`].
+    pub fn take(&mut self, len: usize) -> Take {
+        let seen = self.seen.saturating_add(len);
+        if seen <= self.limit {
+            self.seen = seen;
+            Take::Keep
+        } else if seen <= self.limit.saturating_add(DISCARD_ALLOWANCE_BYTES) {
+            self.seen = seen;
+            Take::Discard
+        } else {
+            Take::Stop
+        }
+    }
+
+    /// Keeps a chunk [`Self::take`] said to keep.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        self.bytes.extend(chunk.iter().take(room));
+    }
+
+    /// The body, once it is over (read to its end, or stopped).
+    ///
+    /// # Errors
+    /// [`BodyError::TooLarge`] when it passed the limit.
+    pub fn finish(self, stopped: bool) -> Result<Vec<u8>, BodyError> {
+        if stopped || self.seen > self.limit {
+            return Err(BodyError::TooLarge(self.limit));
+        }
+        Ok(self.bytes)
+    }
+}
+
 /// Parses a JSON body into `T`.
 ///
 /// # Errors
@@ -214,6 +288,48 @@ mod tests {
         let t: T = parse(br#"{"n": 39.0, "i": -1e3, "f": 2.5}"#, 1024).unwrap();
         assert_eq!((t.n, t.i, t.f), (39, -1000, 2.5));
         assert!(parse::<T>(br#"{"n": 39.5, "i": 1, "f": 1}"#, 1024).is_err());
+    }
+
+    /// Reads a body of these chunk lengths as the edge does; what it kept or why not,
+    /// and how many chunks it read.
+    fn read(limit: usize, chunks: &[usize]) -> (Result<Vec<u8>, BodyError>, usize) {
+        let mut body = CappedBody::new(limit);
+        for (i, len) in chunks.iter().enumerate() {
+            match body.take(*len) {
+                Take::Keep => body.push(&vec![b'a'; *len]),
+                Take::Discard => {}
+                Take::Stop => return (body.finish(true), i),
+            }
+        }
+        (body.finish(false), chunks.len())
+    }
+
+    #[test]
+    fn a_capped_body_keeps_nothing_past_the_limit_and_stops_past_the_allowance() {
+        assert_eq!(
+            read(10, &[4, 0, 6]),
+            (Ok(vec![b'a'; 10]), 3),
+            "exactly the limit"
+        );
+        assert_eq!(read(10, &[]), (Ok(Vec::new()), 0));
+        assert_eq!(
+            read(10, &[4, 7, 3]),
+            (Err(BodyError::TooLarge(10)), 3),
+            "a modest overrun is read to its end and dropped"
+        );
+        let big = DISCARD_ALLOWANCE_BYTES / 2;
+        assert_eq!(
+            read(10, &[4, big, big, big, big]),
+            (Err(BodyError::TooLarge(10)), 3),
+            "past the allowance reading stops: the fourth chunk is never read"
+        );
+        assert_eq!(read(10, &[usize::MAX]), (Err(BodyError::TooLarge(10)), 0));
+        let mut body = CappedBody::new(10);
+        assert_eq!(body.take(64 * 1024), Take::Discard);
+        assert!(
+            body.bytes.is_empty(),
+            "nothing of a chunk over the limit is kept"
+        );
     }
 
     #[test]

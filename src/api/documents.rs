@@ -10,6 +10,13 @@
 //! adopted on the first API access: whichever of the document and the published snapshot
 //! has the higher version wins.
 //!
+//! What KV holds also decides two things the API cannot talk around (issue 10): a
+//! tombstone there (`router takedown`, an operator's act) makes the handle unknown to the
+//! API too (404 `handle_not_found` for reads and writes), so no tenant write lifts a
+//! takedown; and each publication stays in the generation KV holds, so an operator's
+//! deliberate rollback (a higher generation, see [`crate::engine::snapshot::Revision`])
+//! is not undone by running isolates refusing the API's next snapshot as older.
+//!
 //! [`mutate`] runs a change on a fresh copy, compiles the result once, and commits it;
 //! a lost race is retried from a fresh load, up to three times.
 
@@ -17,7 +24,7 @@ use super::context::Ctx;
 use super::error::{ApiError, ErrorCode, Missing};
 use super::store::{DocumentWrite, Resolver, Store, StoreError};
 use crate::engine::compile::{compile, Compiled};
-use crate::engine::snapshot::Snapshot;
+use crate::engine::snapshot::{self, Snapshot, Stored};
 use crate::model::config::HandleConfig;
 use crate::model::diag::{Diagnostic, Severity};
 
@@ -36,6 +43,9 @@ pub struct Current {
     /// The stored document's configuration as stored (what a failed publish restores;
     /// it differs from `config` when a newer published snapshot was adopted).
     pub stored_config: Option<String>,
+    /// The generation of what KV holds (0 when nothing readable): the next publication
+    /// is made in it.
+    pub generation: u64,
 }
 
 /// Loads the newer of the stored document and the published snapshot.
@@ -54,36 +64,33 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
         }
         None => None,
     };
-    let stored_config = document.map(|d| d.config);
-    // A published snapshot that does not parse is ignored here (the router keeps its
-    // last-known-good one); the next write replaces it.
-    let published = store
-        .published(handle)
-        .await?
-        .and_then(|json| serde_json::from_str::<Snapshot>(&json).ok())
-        .filter(|s| s.config.handle == handle);
+    // A published value that does not parse is ignored here (the router keeps its
+    // last-known-good one); the next write replaces it. A tombstone is a takedown.
+    let raw = store.published(handle).await?;
+    let generation = raw
+        .as_deref()
+        .and_then(|json| snapshot::peek(json.as_bytes()))
+        .map_or(0, |head| head.revision.generation);
+    let published = match raw.map(|json| snapshot::parse(handle, json.as_bytes())) {
+        Some(Ok(Stored::Tombstone(_))) => return Err(ApiError::not_found(Missing::Handle, handle)),
+        Some(Ok(Stored::Snapshot(s))) => Some(*s),
+        Some(Err(_)) | None => None,
+    };
     let stored_version = stored.as_ref().map(|(v, _)| *v);
-    match (stored, published) {
-        (Some((v, _)), Some(s)) if s.version > v => Ok(Current {
-            config: s.config,
-            version: s.version,
-            stored: stored_version,
-            stored_config,
-        }),
-        (Some((version, config)), _) => Ok(Current {
-            config,
-            version,
-            stored: stored_version,
-            stored_config,
-        }),
-        (None, Some(s)) => Ok(Current {
-            config: s.config,
-            version: s.version,
-            stored: None,
-            stored_config: None,
-        }),
-        (None, None) => Err(ApiError::not_found(Missing::Handle, handle)),
-    }
+    let stored_config = document.map(|d| d.config);
+    let (config, version) = match (stored, published) {
+        (Some((v, _)), Some(s)) if s.version > v => (s.config, s.version),
+        (Some((version, config)), _) => (config, version),
+        (None, Some(s)) => (s.config, s.version),
+        (None, None) => return Err(ApiError::not_found(Missing::Handle, handle)),
+    };
+    Ok(Current {
+        config,
+        version,
+        stored: stored_version,
+        stored_config,
+        generation,
+    })
 }
 
 /// Loads the handle's configuration and compiles it.
@@ -272,6 +279,7 @@ async fn commit<S: Store, R: Resolver>(
         return Err(StoreError::Conflict.into());
     }
     let snapshot = Snapshot::new(config.clone(), version, at.clone())
+        .in_generation(current.generation)
         .to_json()
         .map_err(|e| ApiError::Internal(format!("serialising the snapshot of {handle}: {e}")))?;
     let Err(error) = cx.store.publish(handle, &snapshot).await else {
@@ -354,3 +362,7 @@ mod tests {
         assert_eq!(out[0].path, "$.rules[0].priority");
     }
 }
+
+/// What KV holds, through the whole API (issue 10).
+#[cfg(test)]
+mod published;

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use super::auth::{bearer, pat_hash, verify_jwt, AuthKind, Bearer, Principal};
 use super::body::BodyError;
 use super::context::{ApiSettings, Ctx, Reply};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::handlers;
 use super::idempotency::{self, Reserved};
 use super::limits;
@@ -124,12 +124,17 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
         }
         let needs_credential = !route.is_public();
         if needs_credential {
+            // Fails open: when the counter cannot be read (storage down) the request goes
+            // on, and a credential that needs storage (a PAT) gets its own 503 there; a
+            // missing or malformed one is still told apart without storage.
             match limits::auth_blocked(self.store, self.settings, req.client, now.timestamp()).await
             {
                 Ok(None) => {}
-                Ok(Some(error)) | Err(error) => {
-                    return Admission::Answered(render(Err(error), req, self.log))
-                }
+                Ok(Some(error)) => return Admission::Answered(render(Err(error), req, self.log)),
+                Err(error) => (self.log)(&format!(
+                    "auth-failure budget unreadable ({}); checking the credential anyway",
+                    error.code().as_str()
+                )),
             }
         }
         match self.caller(route, &params, req, now).await {
@@ -153,17 +158,27 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
     }
 
     /// Answers an admitted request with its body (or why it could not be read).
+    ///
+    /// `random` is what the platform's random source gave for this request (`None`: it
+    /// failed). Without random bytes nothing runs: 503 `storage_unavailable` (nothing
+    /// was stored; retry), never ids or tokens minted from a stand-in.
     pub async fn respond(
         &self,
         req: &ApiRequest<'_>,
         admitted: Admitted,
         body: Result<Vec<u8>, BodyError>,
         now: DateTime<Utc>,
-        random: [u8; 16],
+        random: Option<[u8; 16]>,
     ) -> Answer {
-        let result = match body {
-            Ok(body) => self.run(req, admitted, &body, now, random).await,
-            Err(e) => Err(e.into()),
+        let result = match (body, random) {
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), None) => Err(ApiError::Unavailable {
+                code: ErrorCode::StorageUnavailable,
+                message: "the platform's random source failed; nothing was stored, retry \
+                          shortly"
+                    .into(),
+            }),
+            (Ok(body), Some(random)) => self.run(req, admitted, &body, now, random).await,
         };
         render(result, req, self.log)
     }
@@ -187,7 +202,7 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
                 } else {
                     Ok(body.to_vec())
                 };
-                self.respond(req, admitted, body, now, random).await
+                self.respond(req, admitted, body, now, Some(random)).await
             }
         }
     }
@@ -407,3 +422,6 @@ fn preflight(request_id: &str) -> Answer {
     answer.status = 204;
     answer
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,8 +1,13 @@
 //! `/v2/...`: reads the request's head, lets [`crate::api::service::Api`] admit it,
-//! reads the body only then (capped at the limit), and renders the answer. The API's
-//! store is D1 and KV ([`super::d1::D1Store`]), its resolver DNS-over-HTTPS.
+//! reads the body only then (chunk by chunk, never kept past the limit), and renders the
+//! answer. The API's store is D1 and KV ([`super::d1::D1Store`]), its resolver
+//! DNS-over-HTTPS.
 
 use chrono::{DateTime, Utc};
+use worker::js_sys::{Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::ReadableStreamDefaultReader;
 use worker::{Env, Request, Response};
 
 use super::d1::D1Store;
@@ -10,13 +15,13 @@ use super::doh::DohResolver;
 use super::respond;
 use super::settings;
 use super::visitor::{client_ip, header};
-use crate::api::body::BodyError;
+use crate::api::body::{BodyError, CappedBody, Take};
 use crate::api::limits::client_tag;
 use crate::api::service::{render, Admission, Api, ApiRequest};
 use crate::api::store::StoreError;
 
 /// Answers a `/v2/...` request. Never fails: errors are rendered by the API.
-pub(crate) async fn handle(mut req: Request, env: &Env, request_id: &str) -> Response {
+pub(crate) async fn handle(req: Request, env: &Env, request_id: &str) -> Response {
     let settings = settings::get(env);
     // The method as sent: workers-rs maps methods it does not know (QUERY, PROPFIND, ...)
     // to GET, which would answer them as GETs instead of 405.
@@ -66,7 +71,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env, request_id: &str) -> Res
         Admission::Answered(answer) => answer,
         Admission::Admitted(admitted) => {
             let body = if admitted.reads_body() {
-                read_body(&mut req, settings.api.max_body_bytes).await
+                read_body(&req, settings.api.max_body_bytes).await
             } else {
                 Ok(Vec::new())
             };
@@ -77,14 +82,41 @@ pub(crate) async fn handle(mut req: Request, env: &Env, request_id: &str) -> Res
     respond::render(answer)
 }
 
-/// Reads the body (a declared length over the limit was refused at admission).
-async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, BodyError> {
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| BodyError::NotJson("the body could not be read".into()))?;
-    if bytes.len() > limit {
-        return Err(BodyError::TooLarge(limit));
+/// Reads the body chunk by chunk into a [`CappedBody`], which decides from each chunk's
+/// length, before it is copied into wasm memory, whether to keep it, drop it (a modest
+/// overrun, read to its end so the connection stays reusable) or stop reading and cancel
+/// the rest. A declared length over the limit was refused at admission; chunked bodies
+/// have none.
+async fn read_body(req: &Request, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let unreadable = |_| BodyError::NotJson("the body could not be read".into());
+    let Some(stream) = req.inner().body() else {
+        return Ok(Vec::new());
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut body = CappedBody::new(limit);
+    loop {
+        let Some(value) = next_chunk(&reader).await.map_err(unreadable)? else {
+            return body.finish(false);
+        };
+        let chunk: Uint8Array = value.dyn_into().map_err(unreadable)?;
+        match body.take(chunk.length() as usize) {
+            Take::Keep => body.push(&chunk.to_vec()),
+            Take::Discard => {}
+            Take::Stop => {
+                // Nothing more will be read (a refused cancel changes nothing).
+                let _ = JsFuture::from(reader.cancel()).await;
+                return body.finish(true);
+            }
+        }
     }
-    Ok(bytes)
+}
+
+/// The next chunk of a stream, `None` at its end.
+async fn next_chunk(reader: &ReadableStreamDefaultReader) -> Result<Option<JsValue>, JsValue> {
+    let read = JsFuture::from(reader.read()).await?;
+    let done = Reflect::get(&read, &JsValue::from_str("done"))?;
+    if done.as_bool() != Some(false) {
+        return Ok(None);
+    }
+    Reflect::get(&read, &JsValue::from_str("value")).map(Some)
 }

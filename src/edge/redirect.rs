@@ -8,10 +8,10 @@ use worker::{Env, Request, Response};
 
 use super::respond;
 use super::settings::{self, Settings};
-use super::store::{self, SnapshotLookup};
+use super::store;
 use super::visitor;
 use crate::visit::plan::{
-    self, needs_mmdb, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts,
+    self, needs_mmdb, DeviceInput, GeoInput, HeldSnapshot, NoSnapshot, Plan, RequestParts,
 };
 use crate::visit::user_agent::DeviceHeaders;
 
@@ -29,7 +29,7 @@ pub(crate) async fn handle(
         Ok(plan) => plan,
         Err(e) => {
             worker::console_error!("visit {handle}/{slug} failed ({request_id}): {e}");
-            plan::without_snapshot(false, &settings.visit)
+            plan::without_snapshot(NoSnapshot::Unavailable, &settings.visit)
         }
     };
     let mut answer = plan.answer(request_id);
@@ -49,11 +49,10 @@ async fn visit(
 ) -> worker::Result<Plan> {
     let now_ms = respond::now_ms();
     let kv = env.kv("CONFIG")?;
-    let (loaded, stale) = match store::snapshot(&kv, handle, now_ms, settings.snapshot_ttl_ms).await
-    {
-        SnapshotLookup::Ready { loaded, stale } => (loaded, stale),
-        SnapshotLookup::Missing => return Ok(plan::without_snapshot(true, &settings.visit)),
-        SnapshotLookup::Unavailable => return Ok(plan::without_snapshot(false, &settings.visit)),
+    let lookup = store::snapshot(&kv, handle, now_ms, settings.snapshot_ttl_ms).await;
+    let (loaded, stale) = match lookup.ready() {
+        Ok(held) => held,
+        Err(why) => return Ok(plan::without_snapshot(why, &settings.visit)),
     };
     let now = DateTime::<Utc>::from_timestamp_millis(now_ms as i64).unwrap_or_default();
     let url = req.url()?;

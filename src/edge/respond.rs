@@ -7,19 +7,24 @@ use crate::model::ids;
 use crate::visit::answer::{self, Answer};
 use crate::visit::plan::Plan;
 
-/// A fresh request id: 128 random bits in hex.
+/// A fresh request id: 128 random bits in hex (all zeros if the random source failed: a
+/// request id is a label for support, not a secret, and the zeros say what happened).
 pub(crate) fn request_id() -> String {
-    hex(&random_bytes::<16>())
+    hex(&random_bytes::<16>().unwrap_or_default())
 }
 
-/// Random bytes from the platform's CSPRNG (all zero only if it failed, which workerd's
-/// `crypto.getRandomValues` does not).
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+/// Random bytes from the platform's CSPRNG; `None` when it failed (workerd's
+/// `crypto.getRandomValues` should not). Callers that mint ids or tokens refuse to go on
+/// without them (`visit::plan`, `Api::respond`).
+pub(crate) fn random_bytes<const N: usize>() -> Option<[u8; N]> {
     let mut bytes = [0u8; N];
-    if getrandom::getrandom(&mut bytes).is_err() {
-        worker::console_error!("getrandom failed");
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => Some(bytes),
+        Err(e) => {
+            worker::console_error!("getrandom failed: {e}");
+            None
+        }
     }
-    bytes
 }
 
 /// Lower-case hex.

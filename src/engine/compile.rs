@@ -212,13 +212,8 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
     for entry in entries.values_mut() {
         entry.index = index_entry(&entry.rules, &rules);
     }
-    let mut router_params: Vec<String> = templates
-        .iter()
-        .flat_map(|t| t.computed_params())
-        .map(str::to_owned)
-        .collect();
-    router_params.sort_unstable();
-    router_params.dedup();
+    let router_params = names(templates.iter().flat_map(Template::computed_params));
+    let ctx_params = names(templates.iter().flat_map(Template::ctx_params));
     RuleSet {
         handle: config.handle.clone(),
         fallback,
@@ -229,7 +224,16 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         default_template,
         allowlist,
         router_params,
+        ctx_params,
     }
+}
+
+/// Parameter names, sorted and without repeats.
+fn names<'t>(all: impl Iterator<Item = &'t str>) -> Vec<String> {
+    let mut names: Vec<String> = all.map(str::to_owned).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 fn build_allowlist(config: &HandleConfig, diags: &mut Diagnostics) -> Allowlist {

@@ -126,6 +126,10 @@ pub struct RuleSet {
     /// Names of template parameters whose values the router computes (they hold a
     /// placeholder) in any of the handle's templates: never taken from a visitor.
     pub(crate) router_params: Vec<String>,
+    /// Names of template parameters that hold `{ctx}` in any of the handle's templates:
+    /// the router's whatever the applied template's precedence (a subset of
+    /// `router_params`).
+    pub(crate) ctx_params: Vec<String>,
 }
 
 /// One visit to decide.
@@ -431,7 +435,9 @@ impl RuleSet {
     /// parameter of any of the handle's templates (`gh_rule={rule}`,
     /// `gh_variant={variant}`, ...) are dropped, so attribution tags cannot be planted;
     /// unless the applied template explicitly ranks the visitor before itself (a
-    /// marketer's choice, e.g. to keep a sharer's UTM tags).
+    /// marketer's choice, e.g. to keep a sharer's UTM tags). A name that holds `{ctx}` in
+    /// any of the handle's templates has no such exception: it is always dropped from the
+    /// visitor's query, and the render keeps it the router's (the issued token or nothing).
     pub fn location(
         &self,
         decision: &Decision<'_>,
@@ -455,10 +461,11 @@ impl RuleSet {
             .facts
             .query
             .iter()
+            .filter(|(name, _)| !self.ctx_params.contains(name))
             .filter(|(name, _)| visitor_first || !self.router_params.contains(name))
             .cloned()
             .collect();
-        let url = render(destination, template, &forwarded, &values);
+        let url = render(destination, template, &forwarded, &values, &self.ctx_params);
         self.allowlist.check_url(&url).is_ok().then_some(url)
     }
 }

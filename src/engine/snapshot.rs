@@ -1,10 +1,19 @@
-//! The compiled snapshot of one handle: what the API publishes to KV under
-//! [`snapshot_key`] and what the hot path reads, one KV read per handle per cache period.
+//! What KV holds under [`snapshot_key`] for one handle, and what the hot path reads: a
+//! published [`Snapshot`] or a [`Tombstone`], one KV read per handle per cache period.
 //!
-//! A snapshot is the validated configuration plus its version and publication time, as
+//! A snapshot is the validated configuration plus its [`Revision`] and publication time, as
 //! JSON. Loading it compiles it again (a fraction of a millisecond for a realistic
-//! handle); a snapshot that does not parse or compile is *corrupt*, and the edge then
-//! keeps the last good one it had.
+//! handle); a value that does not parse or compile is *corrupt*, and the edge then keeps
+//! the last good one it had. A tombstone is an operator's deliberate takedown of the
+//! handle (`router takedown`): visitors get the not-found page.
+//!
+//! **Revisions** order what a handle's key has held: `(generation, version)`, compared
+//! generation first. `version` is bumped by every publication; `generation` only by an
+//! operator's deliberate step back (publishing older content under its old, lower
+//! version: `router push --local --generation N`). An isolate never replaces what it holds
+//! with something of a lower revision: that is a stale KV read, not a decision
+//! ([`crate::visit::cache`] has the whole policy). Snapshots written before generations
+//! existed have none, which reads as generation 0.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,12 +30,38 @@ pub fn snapshot_key(handle: &str) -> String {
     format!("snapshot:{handle}")
 }
 
+/// Where a published value stands in its handle's history: generation first, then version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Revision {
+    /// Bumped only by a deliberate step back to older content (0 until then).
+    pub generation: u64,
+    /// Bumped by every publication.
+    pub version: u64,
+}
+
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "version {}", self.version)?;
+        if self.generation > 0 {
+            write!(f, " of generation {}", self.generation)?;
+        }
+        Ok(())
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A published snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// Format version ([`FORMAT`]).
     pub format: u32,
+    /// See [`Revision`]; absent means 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
     /// Monotonic version, bumped by every publication.
     pub version: u64,
     /// When it was published (RFC 3339).
@@ -35,10 +70,64 @@ pub struct Snapshot {
     pub config: HandleConfig,
 }
 
-/// Why a snapshot could not be loaded.
+/// A deliberate takedown of a handle, stored under its snapshot key in place of a
+/// snapshot: `{"format":1,"tombstone":true,"handle":"gharart","version":…,…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    /// Format version ([`FORMAT`]).
+    pub format: u32,
+    /// Always `true`: what tells a tombstone from a snapshot.
+    pub tombstone: bool,
+    /// The handle taken down.
+    pub handle: String,
+    /// See [`Revision`]; absent means 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
+    /// Above the version it replaced, so isolates holding that one honour it.
+    pub version: u64,
+    /// When it was written (RFC 3339).
+    pub published_at: String,
+    /// Why, for whoever reads KV later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Tombstone {
+    /// A tombstone for `handle` at `revision`.
+    pub fn new(handle: &str, revision: Revision, published_at: String) -> Self {
+        Tombstone {
+            format: FORMAT,
+            tombstone: true,
+            handle: handle.to_owned(),
+            generation: revision.generation,
+            version: revision.version,
+            published_at,
+            reason: None,
+        }
+    }
+
+    /// Its revision.
+    pub fn revision(&self) -> Revision {
+        Revision {
+            generation: self.generation,
+            version: self.version,
+        }
+    }
+
+    /// Serialises for KV.
+    ///
+    /// # Errors
+    /// Only if serde cannot serialise it (a bug).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+}
+
+/// Why a value could not be loaded.
 #[derive(Debug)]
 pub enum SnapshotError {
-    /// Not JSON of the snapshot's shape.
+    /// Not JSON of the snapshot's (or the tombstone's) shape.
     Parse(serde_json::Error),
     /// A format this build does not read.
     Format(u32),
@@ -61,25 +150,51 @@ impl std::fmt::Display for SnapshotError {
 
 impl std::error::Error for SnapshotError {}
 
-/// A loaded snapshot: its version and compiled rule set.
+/// A loaded snapshot: its revision and compiled rule set.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// Version.
     pub version: u64,
+    /// Generation (see [`Revision`]).
+    pub generation: u64,
     /// Publication time.
     pub published_at: String,
     /// The compiled rule set.
     pub ruleset: RuleSet,
 }
 
+impl Loaded {
+    /// Its revision.
+    pub fn revision(&self) -> Revision {
+        Revision {
+            generation: self.generation,
+            version: self.version,
+        }
+    }
+}
+
 impl Snapshot {
-    /// Wraps a configuration as version `version`.
+    /// Wraps a configuration as version `version` of generation 0.
     pub fn new(config: HandleConfig, version: u64, published_at: String) -> Self {
         Snapshot {
             format: FORMAT,
+            generation: 0,
             version,
             published_at,
             config,
+        }
+    }
+
+    /// The same snapshot in generation `generation`.
+    pub fn in_generation(self, generation: u64) -> Self {
+        Snapshot { generation, ..self }
+    }
+
+    /// Its revision.
+    pub fn revision(&self) -> Revision {
+        Revision {
+            generation: self.generation,
+            version: self.version,
         }
     }
 
@@ -92,57 +207,195 @@ impl Snapshot {
     }
 }
 
-/// The version of a serialised snapshot without building it (the hot path checks this
-/// before compiling: an unchanged snapshot re-read after its TTL is not compiled again).
-pub fn peek_version(bytes: &[u8]) -> Option<u64> {
-    #[derive(Deserialize)]
-    struct Head {
-        version: u64,
-    }
-    serde_json::from_slice::<Head>(bytes)
-        .ok()
-        .map(|h| h.version)
+/// What a stored value says about itself without being built: its revision and whether it
+/// is a tombstone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Its revision.
+    pub revision: Revision,
+    /// Whether it is a tombstone.
+    pub tombstone: bool,
 }
 
-/// Parses and compiles a snapshot read for `handle`.
+/// The head of a stored value, without building it (the hot path checks it before
+/// compiling: an unchanged snapshot re-read after its TTL is not compiled again).
+pub fn peek(bytes: &[u8]) -> Option<Head> {
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        generation: u64,
+        version: u64,
+        #[serde(default)]
+        tombstone: bool,
+    }
+    serde_json::from_slice::<Raw>(bytes).ok().map(|raw| Head {
+        revision: Revision {
+            generation: raw.generation,
+            version: raw.version,
+        },
+        tombstone: raw.tombstone,
+    })
+}
+
+/// The version of a stored value, without building it.
+pub fn peek_version(bytes: &[u8]) -> Option<u64> {
+    peek(bytes).map(|head| head.revision.version)
+}
+
+/// A stored value, parsed but not compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// A snapshot.
+    Snapshot(Box<Snapshot>),
+    /// A takedown.
+    Tombstone(Tombstone),
+}
+
+/// Parses a value stored for `handle`, without compiling it.
+///
+/// # Errors
+/// [`SnapshotError`] for a value of neither shape, another format, or another handle.
+pub fn parse(handle: &str, bytes: &[u8]) -> Result<Stored, SnapshotError> {
+    let tombstone = peek(bytes).is_some_and(|head| head.tombstone);
+    let (format, named) = if tombstone {
+        let t: Tombstone = serde_json::from_slice(bytes).map_err(SnapshotError::Parse)?;
+        (t.format, Stored::Tombstone(t))
+    } else {
+        let s: Snapshot = serde_json::from_slice(bytes).map_err(SnapshotError::Parse)?;
+        (s.format, Stored::Snapshot(Box::new(s)))
+    };
+    if format != FORMAT {
+        return Err(SnapshotError::Format(format));
+    }
+    let owner = match &named {
+        Stored::Snapshot(s) => &s.config.handle,
+        Stored::Tombstone(t) => &t.handle,
+    };
+    if owner != handle {
+        return Err(SnapshotError::WrongHandle(owner.clone()));
+    }
+    Ok(named)
+}
+
+/// A stored value, built.
+#[derive(Debug, Clone)]
+pub enum Published {
+    /// A snapshot to serve.
+    Live(Box<Loaded>),
+    /// A takedown.
+    TakenDown(Tombstone),
+}
+
+/// Parses and, for a snapshot, compiles a value read for `handle`.
 ///
 /// # Errors
 /// [`SnapshotError`] when it is corrupt in any way.
-pub fn load(handle: &str, bytes: &[u8]) -> Result<Loaded, SnapshotError> {
-    let snapshot: Snapshot = serde_json::from_slice(bytes).map_err(SnapshotError::Parse)?;
-    if snapshot.format != FORMAT {
-        return Err(SnapshotError::Format(snapshot.format));
+pub fn load(handle: &str, bytes: &[u8]) -> Result<Published, SnapshotError> {
+    match parse(handle, bytes)? {
+        Stored::Tombstone(t) => Ok(Published::TakenDown(t)),
+        Stored::Snapshot(snapshot) => {
+            let compiled = compile(&snapshot.config).map_err(SnapshotError::Compile)?;
+            Ok(Published::Live(Box::new(Loaded {
+                version: snapshot.version,
+                generation: snapshot.generation,
+                published_at: snapshot.published_at,
+                ruleset: compiled.ruleset,
+            })))
+        }
     }
-    if snapshot.config.handle != handle {
-        return Err(SnapshotError::WrongHandle(snapshot.config.handle));
-    }
-    let compiled = compile(&snapshot.config).map_err(SnapshotError::Compile)?;
-    Ok(Loaded {
-        version: snapshot.version,
-        published_at: snapshot.published_at,
-        ruleset: compiled.ruleset,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn peeks_the_version_without_the_rest() {
+    fn snapshot(version: u64) -> Snapshot {
         let config = HandleConfig {
             handle: "h".into(),
             ..HandleConfig::default()
         };
-        let json = Snapshot::new(config, 42, "2026-11-22T00:00:00Z".into())
-            .to_json()
-            .unwrap();
+        Snapshot::new(config, version, "2026-11-22T00:00:00Z".into())
+    }
+
+    #[test]
+    fn peeks_the_head_without_the_rest() {
+        let json = snapshot(42).to_json().unwrap();
         assert_eq!(peek_version(json.as_bytes()), Some(42));
         assert_eq!(peek_version(b"{corrupt"), None);
-        assert!(load("h", json.as_bytes()).is_ok());
+        assert!(matches!(
+            load("h", json.as_bytes()),
+            Ok(Published::Live(l)) if l.revision() == Revision { generation: 0, version: 42 }
+        ));
         assert!(matches!(
             load("other", json.as_bytes()),
             Err(SnapshotError::WrongHandle(_))
+        ));
+    }
+
+    #[test]
+    fn generation_zero_is_not_written_so_older_builds_still_read_the_snapshot() {
+        let json = snapshot(7).to_json().unwrap();
+        assert!(!json.contains("generation"), "{json}");
+        let json = snapshot(7).in_generation(2).to_json().unwrap();
+        let head = peek(json.as_bytes()).unwrap();
+        assert_eq!(
+            head.revision,
+            Revision {
+                generation: 2,
+                version: 7
+            }
+        );
+        assert!(!head.tombstone);
+    }
+
+    #[test]
+    fn revisions_order_by_generation_then_version() {
+        let r = |generation, version| Revision {
+            generation,
+            version,
+        };
+        assert!(r(0, 9) < r(0, 10));
+        assert!(
+            r(1, 5) > r(0, 1_795_000_000),
+            "a step back wins by its generation"
+        );
+        assert_eq!(r(1, 5).to_string(), "version 5 of generation 1");
+        assert_eq!(r(0, 5).to_string(), "version 5");
+    }
+
+    #[test]
+    fn tombstones_parse_and_name_their_handle() {
+        let mut t = Tombstone::new(
+            "h",
+            Revision {
+                generation: 0,
+                version: 9,
+            },
+            "2026-11-22T00:00:00Z".into(),
+        );
+        t.reason = Some("abuse report 42".into());
+        let json = t.to_json().unwrap();
+        assert_eq!(
+            peek(json.as_bytes()),
+            Some(Head {
+                revision: t.revision(),
+                tombstone: true
+            })
+        );
+        assert!(matches!(load("h", json.as_bytes()), Ok(Published::TakenDown(got)) if got == t));
+        assert!(matches!(
+            load("other", json.as_bytes()),
+            Err(SnapshotError::WrongHandle(h)) if h == "h"
+        ));
+        let wrong_format = json.replace("\"format\":1", "\"format\":2");
+        assert!(matches!(
+            load("h", wrong_format.as_bytes()),
+            Err(SnapshotError::Format(2))
+        ));
+        let extra = json.replace("\"tombstone\":true", "\"tombstone\":true,\"config\":{}");
+        assert!(matches!(
+            load("h", extra.as_bytes()),
+            Err(SnapshotError::Parse(_))
         ));
     }
 }

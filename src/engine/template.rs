@@ -10,9 +10,14 @@
 //! even one left out for want of a value, so a visitor cannot fill in `gh_variant`); the default is
 //! `destination, template, visitor`: the route's own parameters are never changed, the
 //! marketer's tags come next, and visitor parameters only fill names nobody else set. A
-//! list without `visitor` forwards no visitor parameters. A parameter whose template value
-//! holds `{ctx}` is always the router's: it wins over every source, and when no ctx token
-//! is issued the name is dropped from every source, so a visitor can never plant a ctx.
+//! list without `visitor` forwards no visitor parameters.
+//!
+//! A parameter name that holds `{ctx}` in *any* of the handle's templates (the
+//! `ctx_names` [`render`] is given) is always the router's, whatever the applied template
+//! and its precedence: it carries the ctx token the router issued for this visit, or
+//! nothing. It is never taken from the visitor or the destination, also under a
+//! visitor-first template that does not use `{ctx}` itself (issue 10: a genuine token
+//! planted beside `utm_source=whatsapp` used to be forwarded as is).
 //!
 //! Output order: kept destination parameters (their own order), then template parameters
 //! (by name), then visitor parameters (their own order).
@@ -246,18 +251,23 @@ impl Template {
             .collect()
     }
 
-    fn ctx_names(&self) -> HashSet<&str> {
+    /// Names of the parameters whose values hold `{ctx}` (the router's, in every source).
+    pub fn ctx_params(&self) -> impl Iterator<Item = &str> {
         self.params
             .iter()
             .filter(|(_, pieces)| pieces.contains(&Piece::Hole(Placeholder::Ctx)))
             .map(|(name, _)| name.as_str())
-            .collect()
     }
 }
 
 /// Builds the final location: the destination with its own, the template's and the
 /// visitor's parameters merged by precedence. Only the query changes; scheme, host and
 /// path are the destination's, so the result is exactly as routable as the destination.
+///
+/// `ctx_names` are the names that hold `{ctx}` in any of the handle's templates: in the
+/// result they carry the applied template's rendering of the issued token or are left
+/// out, whatever the precedence says (the applied template's own `{ctx}` names count
+/// too, given or not).
 ///
 /// A destination with an opaque path (`mailto:x`, `t:x `: never routable, since routable
 /// means https) is returned as it is: setting its query would also strip trailing spaces
@@ -267,6 +277,7 @@ pub fn render(
     template: Option<&Template>,
     visitor: &[(String, String)],
     values: &RenderValues<'_>,
+    ctx_names: &[String],
 ) -> Url {
     if destination.cannot_be_a_base() {
         return destination.clone();
@@ -275,14 +286,22 @@ pub fn render(
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let (rendered, precedence, locked) = match template {
-        Some(t) => (
-            t.render_params(values),
-            t.precedence.as_slice(),
-            t.ctx_names(),
-        ),
-        None => (Vec::new(), &DEFAULT_PRECEDENCE[..], HashSet::new()),
+    let (mut rendered, precedence) = match template {
+        Some(t) => (t.render_params(values), t.precedence.as_slice()),
+        None => (Vec::new(), &DEFAULT_PRECEDENCE[..]),
     };
+    let own_ctx: HashSet<&str> = template
+        .into_iter()
+        .flat_map(Template::ctx_params)
+        .collect();
+    let locked: HashSet<&str> = ctx_names
+        .iter()
+        .map(String::as_str)
+        .chain(own_ctx.iter().copied())
+        .collect();
+    // A ctx name carries the token or nothing: not a static value the applied template
+    // happens to give the same name.
+    rendered.retain(|(name, _)| !locked.contains(name.as_str()) || own_ctx.contains(name.as_str()));
     let sources: [(ParamSource, &[(String, String)]); 3] = [
         (ParamSource::Destination, &own),
         (ParamSource::Template, &rendered),
@@ -369,11 +388,11 @@ mod tests {
         for raw in ["t0tl:s/:x ?TT", "mailto:someone@gharart.com ", "t:x "] {
             let url = Url::parse(raw).unwrap();
             assert!(url.cannot_be_a_base(), "{raw}");
-            let out = render(&url, Some(&t), &pairs(&[("v", "1")]), &values);
+            let out = render(&url, Some(&t), &pairs(&[("v", "1")]), &values, &[]);
             assert_eq!(out, url, "{raw}");
         }
         let https = Url::parse("https://www.gharart.com/festive").unwrap();
-        let out = render(&https, Some(&t), &[], &values);
+        let out = render(&https, Some(&t), &[], &values, &[]);
         assert_eq!(out.as_str(), "https://www.gharart.com/festive?utm_source=h");
     }
 
@@ -420,7 +439,7 @@ mod tests {
             ("ref", "friend"),
             ("page", "v"),
         ]);
-        let url = render(&dest, Some(&t), &visitor, &values());
+        let url = render(&dest, Some(&t), &visitor, &values(), &[]);
         assert_eq!(
             url.as_str(),
             "https://shop.example.com/in?page=d&x=1&utm_content=IN-mobile&utm_source=edge&ref=friend"
@@ -441,6 +460,7 @@ mod tests {
             Some(&t),
             &pairs(&[("utm_source", "instagram")]),
             &values(),
+            &[],
         );
         assert_eq!(url.query(), Some("utm_source=instagram"));
     }
@@ -452,7 +472,7 @@ mod tests {
             Some(vec![ParamSource::Destination, ParamSource::Template]),
         );
         let dest = Url::parse("https://shop.example.com/").unwrap();
-        let url = render(&dest, Some(&t), &pairs(&[("b", "2")]), &values());
+        let url = render(&dest, Some(&t), &pairs(&[("b", "2")]), &values(), &[]);
         assert_eq!(url.query(), Some("a=1"));
     }
 
@@ -473,7 +493,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            render(&dest, Some(&t), &[], &none).query(),
+            render(&dest, Some(&t), &[], &none, &[]).query(),
             Some("s=static")
         );
     }
@@ -491,7 +511,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            render(&dest, Some(&t), &visitor, &none).query(),
+            render(&dest, Some(&t), &visitor, &none, &[]).query(),
             Some("utm_source=edge&ref=x")
         );
     }
@@ -508,7 +528,7 @@ mod tests {
         );
         let dest = Url::parse("https://shop.example.com/?gh_ctx=dest").unwrap();
         let forged = pairs(&[("gh_ctx", "forged")]);
-        let with = render(&dest, Some(&t), &forged, &values());
+        let with = render(&dest, Some(&t), &forged, &values(), &[]);
         assert_eq!(with.query(), Some("gh_ctx=v1.abc.def"));
         let without = render(
             &dest,
@@ -518,6 +538,7 @@ mod tests {
                 ctx: None,
                 ..values()
             },
+            &[],
         );
         assert_eq!(
             without.query(),
@@ -526,10 +547,46 @@ mod tests {
         );
     }
 
+    /// Issue 10: under a visitor-first template that does not use `{ctx}` itself, a
+    /// visitor's `gh_ctx` (a genuine token copied from someone else's redirect) was
+    /// forwarded because only the applied template's ctx names were locked.
+    #[test]
+    fn ctx_names_of_other_templates_are_the_routers_too() {
+        let visitor_first = Some(vec![
+            ParamSource::Visitor,
+            ParamSource::Destination,
+            ParamSource::Template,
+        ]);
+        let t = template(&[("gh_rule", "{rule}")], visitor_first);
+        let dest = Url::parse("https://shop.example.com/?gh_ctx=dest&d=1").unwrap();
+        let planted = pairs(&[("gh_ctx", "v1.genuine.token"), ("utm_source", "whatsapp")]);
+        let ctx_names = ["gh_ctx".to_owned()];
+        for ctx in [None, Some("v1.abc.def")] {
+            let values = RenderValues { ctx, ..values() };
+            let url = render(&dest, Some(&t), &planted, &values, &ctx_names);
+            assert_eq!(
+                url.query(),
+                Some("d=1&gh_rule=in-mobile&utm_source=whatsapp"),
+                "the applied template computes no ctx: the name is left out ({ctx:?})"
+            );
+        }
+        let before = render(&dest, Some(&t), &planted, &values(), &[]);
+        assert!(
+            before.query().unwrap_or_default().contains("gh_ctx"),
+            "without the handle's ctx names the visitor's value wins: {before}"
+        );
+    }
+
     #[test]
     fn no_template_forwards_visitor_parameters_not_on_the_destination() {
         let dest = Url::parse("https://shop.example.com/p?a=1#top").unwrap();
-        let url = render(&dest, None, &pairs(&[("a", "x"), ("b", "2")]), &values());
+        let url = render(
+            &dest,
+            None,
+            &pairs(&[("a", "x"), ("b", "2")]),
+            &values(),
+            &[],
+        );
         assert_eq!(url.as_str(), "https://shop.example.com/p?a=1&b=2#top");
     }
 
@@ -544,6 +601,7 @@ mod tests {
                 ("r", "https://evil.example/"),
             ]),
             &values(),
+            &[],
         );
         assert_eq!(url.host_str(), Some("shop.example.com"));
         assert!(!url.as_str().contains('\r') && !url.as_str().contains('\n'));

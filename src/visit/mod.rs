@@ -2,9 +2,12 @@
 //! request says about its visitor (headers, the reserved query, the User-Agent, the
 //! client address in a MaxMind DB), preview gating, the visitor cookie, the ctx token,
 //! and the answer as status, headers and body. The worker, the CLI and the decision
-//! vectors all go through [`plan()`]. Depends on [`crate::engine`] and [`crate::model`].
+//! vectors all go through [`plan()`]. [`cache`] decides what an isolate serves from the
+//! snapshots it read (last-known-good, takedowns, rollbacks). Depends on [`crate::engine`]
+//! and [`crate::model`].
 
 pub mod answer;
+pub mod cache;
 pub mod geodb;
 pub mod headers;
 pub mod plan;

@@ -6,6 +6,9 @@
 //! 2. accept the overrides only with a valid preview token for this handle;
 //! 3. gather the facts (geo sources in the configured order, the device, the language);
 //! 4. take the visitor id from the `gh_vid` cookie, or mint one from the random bytes;
+//!    without usable random bytes (the platform's source failed, or gave all zeros) a visit
+//!    that needs a new id gets the safe fallback, with no cookie: never an id every such
+//!    visitor would share (issue 10);
 //! 5. decide, or explain when a valid preview asks for `__explain=1`;
 //! 6. sign a ctx token when a variant was assigned and the template uses `{ctx}` (never
 //!    for previews);
@@ -29,7 +32,7 @@ use crate::engine::facts::{gather, FactInputs};
 use crate::engine::geo::{GeoFacts, GeoSource};
 use crate::engine::ruleset::{Outcome, Visit};
 use crate::engine::snapshot::Loaded;
-use crate::model::ids::hex;
+use crate::model::ids::{fresh_random, hex};
 
 /// What a visit needs from the worker's settings.
 #[derive(Debug, Clone)]
@@ -143,10 +146,15 @@ pub enum Plan {
         /// The snapshot's version, when the handle is known.
         version: Option<u64>,
     },
-    /// No snapshot could be read and none is held: the operator's fallback, or a page.
+    /// The handle was taken down (a tombstone, or a deleted snapshot key confirmed): the
+    /// not-found page, never a redirect.
+    TakenDown,
+    /// The visit cannot be served: the operator's fallback, or a page.
     Unavailable {
         /// `SAFE_FALLBACK_URL`.
         fallback: Option<String>,
+        /// Why.
+        why: Unserved,
     },
 }
 
@@ -185,26 +193,63 @@ fn geo_sources(order: &[GeoSource], geo: &GeoInput<'_>) -> Vec<(GeoSource, GeoFa
     found
 }
 
-/// The answer when the handle has no snapshot in the isolate: unknown (404) or, when
-/// none could be read, the safe fallback.
-pub fn without_snapshot(missing: bool, settings: &VisitSettings) -> Plan {
-    if missing {
-        Plan::NotFound { version: None }
-    } else {
-        Plan::Unavailable {
-            fallback: settings.safe_fallback.as_ref().map(Url::to_string),
+/// Why a visit gets the safe fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unserved {
+    /// No snapshot could be read and none is held.
+    SnapshotUnavailable,
+    /// A new visitor needs an id and the random source failed.
+    RandomUnavailable,
+}
+
+impl Unserved {
+    /// The `X-Router-Outcome` name.
+    pub fn outcome_name(self) -> &'static str {
+        match self {
+            Unserved::SnapshotUnavailable => "snapshot_unavailable",
+            Unserved::RandomUnavailable => "random_unavailable",
         }
     }
 }
 
+fn unavailable(why: Unserved, settings: &VisitSettings) -> Plan {
+    Plan::Unavailable {
+        fallback: settings.safe_fallback.as_ref().map(Url::to_string),
+        why,
+    }
+}
+
+/// Why a visit has no snapshot to decide with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSnapshot {
+    /// No such handle.
+    Unknown,
+    /// The handle was taken down.
+    TakenDown,
+    /// None could be read and none is held.
+    Unavailable,
+}
+
+/// The answer when the handle has no snapshot to decide with: unknown or taken down (the
+/// 404 page) or, when none could be read, the safe fallback.
+pub fn without_snapshot(why: NoSnapshot, settings: &VisitSettings) -> Plan {
+    match why {
+        NoSnapshot::Unknown => Plan::NotFound { version: None },
+        NoSnapshot::TakenDown => Plan::TakenDown,
+        NoSnapshot::Unavailable => unavailable(Unserved::SnapshotUnavailable, settings),
+    }
+}
+
 /// Plans the answer to one visit. Never fails: whatever the input, the answer is a
-/// redirect on the allowlist, a page, or the explain trace of a valid preview.
+/// redirect on the allowlist, a page, or the explain trace of a valid preview. `random`
+/// is what the platform's random source gave (`None`: it failed); only a visit without a
+/// visitor cookie needs it.
 pub fn plan(
     snapshot: HeldSnapshot<'_>,
     parts: &RequestParts<'_>,
     settings: &VisitSettings,
     now: DateTime<Utc>,
-    random: [u8; 16],
+    random: Option<[u8; 16]>,
 ) -> Plan {
     let HeldSnapshot { loaded, stale } = snapshot;
     let ruleset = &loaded.ruleset;
@@ -233,7 +278,11 @@ pub fn plan(
         overrides,
     });
     let cookie_id = parts.cookie.and_then(visitor_id_from_cookies);
-    let visitor_id = cookie_id.map_or_else(|| hex(&random), str::to_owned);
+    let visitor_id = match (cookie_id, fresh_random(random)) {
+        (Some(id), _) => id.to_owned(),
+        (None, Some(random)) => hex(&random),
+        (None, None) => return unavailable(Unserved::RandomUnavailable, settings),
+    };
     let visit = Visit {
         entry: parts.entry,
         facts: &facts,
@@ -375,8 +424,12 @@ impl Plan {
                 answer.header("X-Router-Outcome", "unknown_entry");
                 answer.page(404, &Body::not_found(request_id))
             }
-            Plan::Unavailable { fallback } => {
-                answer.header("X-Router-Outcome", "snapshot_unavailable");
+            Plan::TakenDown => {
+                answer.header("X-Router-Outcome", "taken_down");
+                answer.page(404, &Body::not_found(request_id))
+            }
+            Plan::Unavailable { fallback, why } => {
+                answer.header("X-Router-Outcome", why.outcome_name());
                 match fallback {
                     Some(url) => answer.redirect(url),
                     None => answer.page(200, &Body::unavailable(request_id)),
@@ -387,95 +440,4 @@ impl Plan {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn country(cc: &str) -> GeoFacts {
-        GeoFacts::normalised(Some(cc), None, None, None, None)
-    }
-
-    #[test]
-    fn the_mmdb_is_read_only_when_a_source_before_it_left_the_country_unknown() {
-        let (cf, mmdb) = (GeoSource::Cf, GeoSource::Mmdb);
-        let known = country("IN");
-        let unknown = GeoFacts::default();
-        assert!(!needs_mmdb(&[cf, mmdb], Some(&known)));
-        assert!(needs_mmdb(&[cf, mmdb], Some(&unknown)));
-        assert!(needs_mmdb(&[cf, mmdb], None));
-        assert!(
-            needs_mmdb(&[mmdb, cf], Some(&known)),
-            "local dev asks the mmdb first"
-        );
-        assert!(!needs_mmdb(&[cf], None));
-    }
-
-    #[test]
-    fn geo_sources_stop_at_the_first_country() {
-        let input = GeoInput {
-            cf: Some(country("US")),
-            ..GeoInput::default()
-        };
-        let found = geo_sources(&[GeoSource::Cf, GeoSource::Mmdb], &input);
-        assert_eq!(found, vec![(GeoSource::Cf, country("US"))]);
-        let found = geo_sources(&[GeoSource::Mmdb, GeoSource::Cf], &input);
-        assert_eq!(
-            found,
-            vec![(GeoSource::Cf, country("US"))],
-            "no database: the next source answers"
-        );
-    }
-
-    #[test]
-    fn without_a_snapshot_unknown_handles_are_404_and_failures_the_fallback() {
-        let mut settings = VisitSettings {
-            geo_order: vec![GeoSource::Cf],
-            token_secret: None,
-            ctx_ttl_seconds: 60,
-            safe_fallback: Url::parse("https://www.gharart.com/").ok(),
-        };
-        let answer = without_snapshot(true, &settings).answer("r1");
-        assert_eq!(answer.status, 404);
-        assert_eq!(answer.get("X-Router-Outcome"), Some("unknown_entry"));
-        assert_eq!(answer.get("X-Snapshot-Version"), None);
-        let answer = without_snapshot(false, &settings).answer("r1");
-        assert_eq!(
-            (answer.status, answer.get("Location")),
-            (302, Some("https://www.gharart.com/"))
-        );
-        assert_eq!(answer.get("X-Router-Outcome"), Some("snapshot_unavailable"));
-        settings.safe_fallback = None;
-        let answer = without_snapshot(false, &settings).answer("r1");
-        assert_eq!(answer.status, 200);
-        let page = String::from_utf8(answer.body).unwrap();
-        assert!(
-            page.contains("Back soon") && page.contains("Reference: r1"),
-            "{page}"
-        );
-    }
-
-    #[test]
-    fn every_answer_carries_the_base_headers() {
-        for plan in [
-            Plan::NotFound { version: Some(3) },
-            Plan::SafePage {
-                preview: true,
-                version: 3,
-                stale: true,
-            },
-        ] {
-            let answer = plan.answer("rid");
-            assert_eq!(answer.get("X-Request-Id"), Some("rid"));
-            assert_eq!(answer.get("Cache-Control"), Some("private, no-store"));
-            assert_eq!(answer.get("X-Snapshot-Version"), Some("3"));
-        }
-        let answer = Plan::SafePage {
-            preview: true,
-            version: 3,
-            stale: true,
-        }
-        .answer("rid");
-        assert_eq!(answer.get("X-Snapshot-Stale"), Some("1"));
-        assert_eq!(answer.get("X-Router-Preview"), Some("1"));
-        assert_eq!(answer.get("X-Robots-Tag"), Some("noindex"));
-    }
-}
+mod tests;

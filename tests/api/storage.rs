@@ -330,3 +330,24 @@ fn a_failed_publish_after_adopting_a_newer_snapshot_leaves_the_stored_document_a
     assert_eq!(stored_version(&w), Some(2));
     assert_eq!(w.stored_config(), before);
 }
+
+/// The auth-failure budget is read before the credential, but when storage is down the
+/// check fails open: what needs no storage (no token, a forged JWT) is still told apart,
+/// and what needs it (a PAT) gets its 503 where it is looked up.
+#[test]
+fn with_storage_down_credentials_are_still_told_apart() {
+    let w = World::new();
+    w.store.faults.borrow_mut().unavailable = true;
+    let path = format!("{V2}/personalization-rules");
+    w.req("GET", &path).send().expect(401, "missing_token");
+    w.get(&path, "not-a-token").expect(401, "invalid_token");
+    w.get(&path, &pat(ADMIN)).expect(503, "storage_unavailable");
+    assert!(
+        w.log
+            .borrow()
+            .iter()
+            .any(|l| l.contains("auth-failure budget unreadable")),
+        "{:?}",
+        w.log.borrow()
+    );
+}

@@ -3,9 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
+use edge_router::engine::snapshot::Published;
 use serde_json::{json, Value};
 
 use super::*;
@@ -211,16 +212,16 @@ fn push_fails_clearly_without_a_worker_or_with_invalid_rules() {
     );
 }
 
-#[test]
-fn push_local_puts_the_snapshot_with_wrangler() {
-    let scratch = Scratch::new("wrangler");
+/// A stand-in wrangler in `scratch`: logs its arguments to `log`, answers `kv key get`
+/// with `current` and copies what `kv key put --path` is given to `stored`.
+fn fake_wrangler(scratch: &Scratch, current: &str) -> (PathBuf, PathBuf, PathBuf) {
     let log = scratch.0.join("log");
     let stored = scratch.0.join("stored.json");
     let script = scratch.0.join("wrangler");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho \"$@\" >> '{log}'\ncase \"$3\" in\n  get) echo '{{\"version\": 99999999999}}' ;;\n  put) while [ $# -gt 0 ]; do [ \"$1\" = --path ] && cp \"$2\" '{stored}'; shift; done ;;\nesac\n",
+            "#!/bin/sh\necho \"$@\" >> '{log}'\ncase \"$3\" in\n  get) echo '{current}' ;;\n  put) while [ $# -gt 0 ]; do [ \"$1\" = --path ] && cp \"$2\" '{stored}'; shift; done ;;\nesac\n",
             log = log.display(),
             stored = stored.display()
         ),
@@ -231,17 +232,31 @@ fn push_local_puts_the_snapshot_with_wrangler() {
         .status()
         .expect("chmod");
     assert!(chmod.success());
-    let persist = scratch.0.join("state");
-    let out = router(&[
-        "--json",
-        "push",
-        &rules_dir(),
-        "--local",
+    (script, log, stored)
+}
+
+/// `router ARGS --persist-to PERSIST --wrangler SCRIPT`.
+fn router_local(args: &[&str], persist: &Path, script: &Path) -> Output {
+    let mut all = args.to_vec();
+    all.extend([
         "--persist-to",
         persist.to_str().expect("path"),
         "--wrangler",
         script.to_str().expect("path"),
     ]);
+    router(&all)
+}
+
+#[test]
+fn push_local_puts_the_snapshot_with_wrangler() {
+    let scratch = Scratch::new("wrangler");
+    let (script, log, stored) = fake_wrangler(&scratch, r#"{"version": 99999999999}"#);
+    let persist = scratch.0.join("state");
+    let out = router_local(
+        &["--json", "push", &rules_dir(), "--local"],
+        &persist,
+        &script,
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let result = json_out(&out);
     assert_eq!(result["key"], "snapshot:gharart");
@@ -264,8 +279,10 @@ fn push_local_puts_the_snapshot_with_wrangler() {
         "{calls}"
     );
     let snapshot = std::fs::read(&stored).expect("the snapshot file was handed to wrangler");
-    let loaded =
-        edge_router::engine::snapshot::load("gharart", &snapshot).expect("a valid snapshot");
+    let Ok(Published::Live(loaded)) = edge_router::engine::snapshot::load("gharart", &snapshot)
+    else {
+        panic!("a valid snapshot")
+    };
     assert_eq!(loaded.version, 100_000_000_000);
 
     let out = router(&[
@@ -280,5 +297,102 @@ fn push_local_puts_the_snapshot_with_wrangler() {
         stderr(&out).contains("cannot run /nonexistent/wrangler"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// Issue 10: a lower version is refused unless a higher generation makes the step back
+/// deliberate; then running isolates honour it.
+#[test]
+fn push_local_rolls_back_only_in_a_higher_generation() {
+    let scratch = Scratch::new("wrangler-rollback");
+    let (script, _, stored) = fake_wrangler(&scratch, r#"{"version": 99999999999}"#);
+    let persist = scratch.0.join("state");
+    let dir = rules_dir();
+    let push = |extra: &[&str]| {
+        let mut args = vec!["--json", "push", dir.as_str(), "--local"];
+        args.extend_from_slice(extra);
+        router_local(&args, &persist, &script)
+    };
+    let refused = push(&["--version", "1000"]);
+    assert_eq!(code(&refused), 2, "{}", stdout(&refused));
+    let message = json_out(&refused)["error"]["message"].to_string();
+    assert!(
+        message.contains("not above") && message.contains("--generation 1"),
+        "{message}"
+    );
+    assert!(!stored.exists(), "nothing was written");
+    let out = push(&["--version", "1000", "--generation", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_out(&out)["generation"], 1);
+    let snapshot = std::fs::read(&stored).expect("written");
+    let Ok(Published::Live(loaded)) = edge_router::engine::snapshot::load("gharart", &snapshot)
+    else {
+        panic!("a valid snapshot")
+    };
+    assert_eq!((loaded.generation, loaded.version), (1, 1000));
+}
+
+#[test]
+fn takedown_local_writes_a_tombstone_above_what_local_kv_holds() {
+    let scratch = Scratch::new("wrangler-takedown");
+    let (script, log, stored) =
+        fake_wrangler(&scratch, r#"{"generation": 3, "version": 99999999999}"#);
+    let persist = scratch.0.join("state");
+    let out = router_local(
+        &[
+            "takedown",
+            "--handle",
+            "gharart",
+            "--local",
+            "--reason",
+            "abuse report 42",
+        ],
+        &persist,
+        &script,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("took gharart down"),
+        "{}",
+        stdout(&out)
+    );
+    let calls = std::fs::read_to_string(&log).expect("wrangler was called");
+    assert!(calls.contains("snapshot:gharart --path "), "{calls}");
+    let value = std::fs::read(&stored).expect("written");
+    let Ok(Published::TakenDown(tombstone)) =
+        edge_router::engine::snapshot::load("gharart", &value)
+    else {
+        panic!("a tombstone: {}", String::from_utf8_lossy(&value))
+    };
+    assert_eq!(
+        (tombstone.generation, tombstone.version),
+        (3, 100_000_000_000),
+        "in the current generation, above the current version"
+    );
+    assert_eq!(tombstone.reason.as_deref(), Some("abuse report 42"));
+
+    let file = scratch.0.join("tombstone.json");
+    let out = router(&[
+        "--json",
+        "takedown",
+        "--handle",
+        "gharart",
+        "--out",
+        file.to_str().expect("path"),
+        "--version",
+        "7",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let value = std::fs::read(&file).expect("written");
+    assert!(matches!(
+        edge_router::engine::snapshot::load("gharart", &value),
+        Ok(Published::TakenDown(t)) if t.version == 7
+    ));
+    let nowhere = router(&["takedown", "--handle", "gharart"]);
+    assert_eq!(code(&nowhere), 2);
+    assert!(
+        stderr(&nowhere).contains("--local, or --out"),
+        "{}",
+        stderr(&nowhere)
     );
 }

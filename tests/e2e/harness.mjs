@@ -185,10 +185,11 @@ export async function waitFor(check, { timeoutMs = 10_000, intervalMs = 100, wha
 // The CLI: snapshots and preview tokens.
 
 /** Compiles a rule directory into a snapshot file with the CLI; returns the file path. */
-export async function buildSnapshot({ out, version, dir = RULES_DIR }) {
+export async function buildSnapshot({ out, version, generation, dir = RULES_DIR }) {
   requireFile(ROUTER, 'run `cargo build --bin router` first');
   const args = ['snapshot', dir, '-o', out];
   if (version !== undefined) args.push('--version', String(version));
+  if (generation !== undefined) args.push('--generation', String(generation));
   await run(ROUTER, args);
   return out;
 }
@@ -445,8 +446,8 @@ async function seedKv(persistDir, scratch, entries) {
  *
  * Defaults also set a random JWT_SECRET (the client's `jwtSecret`).
  *
- * Returns `{ base, port, persistDir, secret, jwtSecret, vars, snapshotVersion, pats, fetch,
- * api, jwt, createPat, createPats, d1, putKv, deleteKv, previewToken, log, waitForLog,
+ * Returns `{ base, port, pgid, persistDir, secret, jwtSecret, vars, snapshotVersion, pats, fetch,
+ * api, jwt, createPat, createPats, d1, putKv, deleteKv, snapshotFile, routerLocal, previewToken, log, waitForLog,
  * history, stop }`.
  */
 export async function startWorker({ vars = {}, kv = {}, mmdb = true, snapshotVersion = 1000, d1Migrations, pats, testScheduled = false } = {}) {
@@ -657,6 +658,8 @@ function makeClient({ server, scratch, persistDir, secret, vars, snapshotVersion
   return {
     base: server.base,
     port: server.port,
+    /** The process group of wrangler and its workerd processes (to read their memory). */
+    pgid: server.pgid,
     persistDir,
     secret,
     jwtSecret,
@@ -688,7 +691,18 @@ function makeClient({ server, scratch, persistDir, secret, vars, snapshotVersion
     /** A preview token signed with this worker's TOKEN_SECRET (by the CLI). */
     previewToken: (opts = {}) => mintPreviewToken({ secret, ...opts }),
     /** Builds a snapshot of rules/gharart into the scratch dir; returns its `{ path }`. */
-    snapshotFile: async (version) => ({ path: await buildSnapshot({ out: join(scratch, `snapshot-v${version}.json`), version }) }),
+    snapshotFile: async (version, { generation } = {}) => ({
+      path: await buildSnapshot({ out: join(scratch, `snapshot-g${generation ?? 0}-v${version}.json`), version, generation }),
+    }),
+    /**
+     * Runs a `router` command against this worker's local KV while it runs (`--persist-to`
+     * and `--wrangler` appended), e.g. `['takedown', '--handle', 'gharart', '--local']`;
+     * resolves to `{ stdout, stderr }`.
+     */
+    routerLocal: (args) =>
+      run(ROUTER, [...args, '--persist-to', persistDir, '--wrangler', WRANGLER], {
+        env: { WRANGLER_LOG_PATH: join(scratch, 'wrangler-logs') },
+      }),
     /** The server's log (wrangler and the worker's console) so far. */
     log: server.log,
     /** Waits until the log, from character `from` on, matches `pattern`. */

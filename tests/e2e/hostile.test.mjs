@@ -592,11 +592,14 @@ describe('F. the visitor query: names and values are forwarded encoded and never
     });
   });
 
-  test('under a visitor-first template (whatsapp-utm) a visitor can pass gh_ctx through, as documented; such a ctx never counts', async () => {
+  // Issue 10 changed this deliberately: gh_ctx holds {ctx} in the handle's other
+  // templates, so it is the router's under whatsapp-utm too (it used to be forwarded).
+  test('under a visitor-first template (whatsapp-utm) a visitor cannot pass gh_ctx through; a forged ctx never counts', async () => {
     const forged = 'v1.eyJoYW5kbGUiOiJnaGFyYXJ0In0.AAAA';
     const { res } = await visit(`/gharart/festive?utm_source=whatsapp&gh_ctx=${enc(forged)}&gh_variant=story`);
     const sent = new URL(res.location).searchParams;
-    assert.equal(sent.get('gh_ctx'), forged, 'forwarded: whatsapp-utm ranks the visitor first and computes no {ctx}');
+    assert.deepEqual(sent.getAll('gh_ctx'), [], `dropped: gh_ctx is the router's in every template of the handle: ${res.location}`);
+    assert.equal(sent.get('utm_source'), 'whatsapp', 'the sharer\'s own tags still win under whatsapp-utm');
     const conversion = await rawRequest(worker.base, '/v2/public/conversions', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'hostile-forged-ctx' },

@@ -393,6 +393,23 @@ describe('A/B variant assignment (diwali-hero-ab)', () => {
     assert.deepEqual(ab.url.searchParams.getAll('gh_ctx').length, 1, ab.location);
     assert.notEqual(ab.url.searchParams.get('gh_ctx'), 'forged');
   });
+
+  // Issue 10: whatsapp-utm ranks the visitor first and does not use {ctx} itself, but
+  // gh_ctx holds {ctx} in the handle's other templates, so it is the router's there too.
+  test('a genuine gh_ctx planted beside utm_source=whatsapp (a visitor-first template) is not forwarded', async () => {
+    const minted = await redirect(FESTIVE, { ...IN_DESKTOP, cookie: 'gh_vid=c0ffee00c0ffee00c0ffee00c0ffee00' });
+    const genuine = minted.url.searchParams.get('gh_ctx');
+    assert.ok(genuine, `a campaign redirect mints a ctx: ${minted.location}`);
+    assert.equal(verifyToken('ctx', worker.secret, genuine).handle, HANDLE, 'a genuine token, signed by this worker');
+    for (const opts of [{ ip: IPS.GB, ua: UA.iphone }, { ...IN_DESKTOP, cookie: 'gh_vid=c0ffee00c0ffee00c0ffee00c0ffee00' }]) {
+      const res = await redirect(`${FESTIVE}?utm_source=whatsapp&gh_ctx=${encodeURIComponent(genuine)}&ref=friend`, opts);
+      assert.equal(page(res.location), page(rule('whatsapp-share').destination), res.location);
+      assert.equal(res.url.searchParams.get('utm_source'), 'whatsapp', 'the sharer\'s own tags still win');
+      assert.equal(res.url.searchParams.get('ref'), 'friend', 'other visitor parameters are still forwarded');
+      assert.deepEqual(res.url.searchParams.getAll('gh_ctx'), [], `no gh_ctx at all: ${res.location}`);
+      assert.ok(!res.location.includes(genuine.slice(0, 40)), res.location);
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 // corrupt, replaced, deleted, unreadable or slow to read. Every worker here runs with
 // SNAPSHOT_TTL_SECONDS=1 (the harness default), so the visits span many refreshes:
 //
-//   1. corrupt from the start, stored under another handle's key, then fixed; and the
-//      last-known-good snapshot kept across corrupt, older and deleted values written
-//      while the worker runs (one worker, KV written by the test);
+//   1. corrupt from the start, stored under another handle's key, then fixed; the
+//      last-known-good snapshot kept across corrupt and older values written while the
+//      worker runs; takedowns (a deleted key confirmed, a tombstone) that a stale read
+//      cannot lift, and a deliberate rollback by generation (one worker, KV written by
+//      the test);
 //   2. FAULTS=kv_read_error: every read fails, visitors go to SAFE_FALLBACK_URL (or the
 //      worker's own safe page without one), never a 5xx;
 //   3. FAULTS=kv_read_error_after=1 (the first snapshot read succeeds): last-known-good,
@@ -17,7 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
-import { IPS, UA, isRoutableUrl, startWorker, waitFor } from './harness.mjs';
+import { IPS, RULES_DIR, UA, isRoutableUrl, startWorker, waitFor } from './harness.mjs';
 import { IN_IPHONE, SAFE_FALLBACK_URL, assertSafeFallback, faultClient } from './faults.mjs';
 
 const TTL_MS = 1000;
@@ -148,24 +150,136 @@ describe('1. corrupt, replaced and deleted snapshots (KV written while the worke
       for (const res of seen) assert.equal(version(res), V2);
     });
 
-    test('a deleted snapshot key keeps the last good snapshot', async () => {
+    // Issue 10 changed this deliberately: a deleted key used to keep the last good
+    // snapshot in a warm isolate for as long as it lived. One missing read still keeps it
+    // (a KV glitch must not take a handle down); the re-read a TTL later confirms the
+    // deletion.
+    test('a deleted snapshot key is a takedown once a re-read confirms it: the 404 page within two TTLs', async () => {
       const mark = worker.log().length;
       await worker.deleteKv('snapshot:gharart');
+      const deleted = Date.now();
+      const seen = await visitUntilNotFound(worker, visitor, 2 * TTL_MS + 8000, 'the 404 page after the deletion');
+      const elapsed = Date.now() - deleted;
+      const before = seen.slice(0, -1);
+      for (const res of before) {
+        assert.equal(res.status, 302);
+        assert.equal(version(res), V2, 'the last good snapshot until the deletion is confirmed');
+        assert.equal(res.location, goodLocation);
+      }
+      assert.ok(
+        before.some((res) => res.header('x-snapshot-stale') === '1'),
+        'between the first missing read and the confirming one, the snapshot is served as stale',
+      );
+      await worker.waitForLog(/snapshot for gharart is missing from KV; keeping the last-known-good one until a re-read confirms/, { from: mark });
+      await worker.waitForLog(/snapshot for gharart is still missing from KV: deleted, taken down/, { from: mark });
+      assertTakenDown(seen.at(-1));
+      for (const path of ['/gharart/festive', '/gharart/diwali-sale', '/gharart/does-not-exist']) {
+        assertTakenDown(await visit(worker, path, visitor));
+      }
+      // Slack for wrangler's own latency; the worker itself needs at most two TTLs.
+      assert.ok(elapsed < 2 * TTL_MS + 5000, `taken down ${elapsed} ms after the deletion`);
+    });
+  });
+
+  describe('takedown and rollback (issue 10)', () => {
+    const visitor = { ...IN_IPHONE, Cookie: 'gh_vid=c0ffee00c0ffee00c0ffee00c0ffee00' };
+    const V3 = V1 + 2000;
+    let goodLocation;
+
+    test('a snapshot above the one the deleted key held brings the handle back', async () => {
+      await worker.putKv('snapshot:gharart', await worker.snapshotFile(V3));
+      const res = await waitFor(
+        async () => {
+          const r = await visit(worker, '/gharart/festive', visitor);
+          return version(r) === V3 ? r : null;
+        },
+        { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: `X-Snapshot-Version ${V3}` },
+      );
+      assert.equal(res.status, 302);
+      assert.ok(isRoutableUrl(list, res.location), res.location);
+      goodLocation = res.location;
+    });
+
+    test('`router takedown --local` (a tombstone) stops routing within the TTL: the 404 page, never a redirect', async () => {
+      const mark = worker.log().length;
+      const { stdout } = await worker.routerLocal(['takedown', '--handle', 'gharart', '--local', '--reason', 'e2e']);
+      assert.match(stdout, /took gharart down/);
+      const written = Date.now();
+      const seen = await visitUntilNotFound(worker, visitor, TTL_MS + 5000, 'the 404 page after the tombstone');
+      const elapsed = Date.now() - written;
+      for (const res of seen.slice(0, -1)) {
+        assert.equal(res.status, 302);
+        assert.equal(res.location, goodLocation, 'the live snapshot until the tombstone is read');
+      }
+      assert.ok(elapsed < TTL_MS + 3000, `taken down ${elapsed} ms after the tombstone was written`);
+      await worker.waitForLog(/snapshot for gharart is a tombstone \(version \d+\): taken down/, { from: mark });
+      for (let i = 0; i < 5; i += 1) assertTakenDown(await visit(worker, '/gharart/festive', visitor));
+    });
+
+    test('a stale read of the older snapshot does not lift the takedown', async () => {
+      const mark = worker.log().length;
+      await worker.putKv('snapshot:gharart', await worker.snapshotFile(V3));
       const seen = [];
       await waitFor(
         async () => {
           seen.push(await visit(worker, '/gharart/festive', visitor));
-          return /snapshot for gharart is missing from KV/.test(worker.log().slice(mark));
+          return /KV returned snapshot version \d+ for gharart, older than the version \d+ held/.test(worker.log().slice(mark));
         },
-        { timeoutMs: 15_000, what: 'the worker noticing the missing key' },
+        { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: 'the worker noticing the older snapshot' },
       );
-      for (const res of seen) {
-        assert.equal(res.status, 302);
-        assert.equal(version(res), V2);
-      }
+      seen.push(await visit(worker, '/gharart/festive', visitor));
+      for (const res of seen) assertTakenDown(res);
+    });
+
+    test('a republished snapshot with a lower version but a newer generation is served (a deliberate rollback)', async () => {
+      const low = V1; // far below the tombstone's version (Unix seconds)
+      const refused = await worker
+        .routerLocal(['push', RULES_DIR, '--local', '--version', String(low)])
+        .then(() => null, (e) => e);
+      assert.ok(refused, 'a lower version in the same generation is refused by the CLI');
+      assert.match(refused.message, /not above .* pass --generation 1/s);
+      const { stdout } = await worker.routerLocal(['push', RULES_DIR, '--local', '--version', String(low), '--generation', '1']);
+      assert.match(stdout, /version 1000 of generation 1/);
+      const res = await waitFor(
+        async () => {
+          const r = await visit(worker, '/gharart/festive', visitor);
+          return r.status === 302 ? r : null;
+        },
+        { timeoutMs: TTL_MS + 5000, intervalMs: 100, what: 'the rolled-back snapshot being served' },
+      );
+      assert.equal(version(res), low);
+      assert.equal(res.location, goodLocation, 'same rules, same route');
+      assert.equal(res.header('x-snapshot-stale'), null);
     });
   });
 });
+
+/** Visits /gharart/festive every 100 ms until it answers 404; every answer, in order. */
+async function visitUntilNotFound(worker, visitor, timeoutMs, what) {
+  const seen = [];
+  await waitFor(
+    async () => {
+      const res = await visit(worker, '/gharart/festive', visitor);
+      seen.push(res);
+      return res.status === 404;
+    },
+    { timeoutMs, intervalMs: 100, what },
+  );
+  return seen;
+}
+
+/** The takedown answer: the 404 page with its request id, no Location, no cookie. */
+function assertTakenDown(res) {
+  assert.equal(res.status, 404, `${res.path}: ${res.status}`);
+  assert.match(res.header('content-type') ?? '', /text\/html/);
+  assert.equal(res.location, null);
+  assert.deepEqual(res.setCookies, []);
+  const id = res.header('x-request-id') ?? '';
+  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.ok(res.body.includes(id), 'the page shows the request id for support');
+  assert.equal(res.header('x-router-outcome'), 'taken_down');
+  assert.equal(res.header('x-snapshot-version'), null);
+}
 
 describe('2. KV reads failing from the start (FAULTS=kv_read_error)', () => {
   let worker;

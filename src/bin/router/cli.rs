@@ -10,6 +10,7 @@ use crate::common::{print_json, CliError};
 use crate::matrix::MatrixArgs;
 use crate::preview::PreviewArgs;
 use crate::push::PushArgs;
+use crate::takedown::TakedownArgs;
 
 const ROOT_EXAMPLES: &str = "\
 Examples:
@@ -113,16 +114,33 @@ enum Command {
         "API refusing the configuration exits 1; any other API or network error exits 2 (nothing\n",
         "changed; retry with the --idempotency-key it prints).\n",
         "--local writes the compiled snapshot to local KV (snapshot:<handle>) with wrangler, as\n",
-        "`make dev` seeds it; a running `wrangler dev` picks it up within its snapshot TTL.\n\n",
+        "`make dev` seeds it; a running `wrangler dev` picks it up within its snapshot TTL. It\n",
+        "writes above the revision local KV holds (which also lifts a takedown); a lower\n",
+        "--version is refused unless a higher --generation makes the step back deliberate.\n\n",
         "Examples:\n",
         "  router push rules/gharart --api http://127.0.0.1:8787 --token-file .dev/pat-gharart\n",
         "  ROUTER_TOKEN=gr_pat_... router push rules/gharart --api https://router.example.workers.dev\n",
         "  router push rules/gharart --local\n",
-        "  router push rules/gharart --local --persist-to /tmp/state\n\n",
+        "  router push rules/gharart --local --persist-to /tmp/state\n",
+        "  router push rules/gharart --local --version 1000 --generation 1   # roll back on purpose\n\n",
         "Exit codes: 0 published; 1 the rule files have errors or the API refused them; 2 the\n",
         "command could not run (network, auth, wrangler)."
     ))]
     Push(PushArgs),
+    /// Take a handle down: a tombstone under its snapshot key, so every `/{handle}/*`
+    /// answers the 404 page.
+    #[command(after_long_help = concat!(
+        "Running isolates honour the tombstone within their snapshot TTL, and a KV fault or a\n",
+        "stale read never brings the handle back; only a newer publication does (`router push`).\n",
+        "The management API answers 404 handle_not_found for a taken-down handle.\n\n",
+        "Examples:\n",
+        "  router takedown --handle gharart --local --reason 'abuse report 42'\n",
+        "  router takedown --handle gharart --out tombstone.json --version $(date +%s)\n",
+        "  router push rules/gharart --local            # lifts it\n\n",
+        "Exit codes: 0 written; 2 the command could not run (wrangler, a revision not above\n",
+        "the current one)."
+    ))]
+    Takedown(TakedownArgs),
     /// Print the JSON Schema of a rule file (committed as rules/schema.json).
     #[command(after_long_help = concat!(
         "Rule files name it with \"$schema\": \"../schema.json\" so editors complete and check them.\n\n",
@@ -155,6 +173,10 @@ enum Command {
         /// Snapshot version to stamp (default: the current Unix time, so re-seeding moves forward).
         #[arg(long)]
         version: Option<u64>,
+        /// Snapshot generation to stamp (a higher one makes a lower version a deliberate
+        /// rollback that running isolates honour).
+        #[arg(long, default_value_t = 0)]
+        generation: u64,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         out: Option<PathBuf>,
@@ -279,18 +301,20 @@ fn run(command: Command, json: bool) -> crate::common::CmdResult {
         Command::Matrix(args) => crate::matrix::matrix(&args, json),
         Command::Audit { dir, fail_on } => crate::audit::audit(&dir, &fail_on, json),
         Command::Push(args) => crate::push::push(&args, json),
+        Command::Takedown(args) => crate::takedown::takedown(&args, json),
         Command::Schema { out } => crate::validate::schema(out.as_deref()),
         Command::Openapi { out } => crate::validate::openapi(out.as_deref()),
         Command::Snapshot {
             dir,
             version,
+            generation,
             out,
             expand,
             countries,
             domains,
         } => {
             let grow = expand.map(|rules| (rules, countries, domains));
-            crate::push::snapshot(&dir, version, out.as_deref(), grow, json)
+            crate::push::snapshot(&dir, (version, generation), out.as_deref(), grow, json)
         }
         Command::Token {
             kind:

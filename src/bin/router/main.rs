@@ -7,6 +7,7 @@
 //! router audit rules/gharart                           collisions, shadowed rules, unroutable destinations
 //! router push rules/gharart --api URL --token-file F   PUT the configuration to a running worker
 //! router push rules/gharart --local                    the snapshot into local KV (wrangler)
+//! router takedown --handle gharart --local             a tombstone: the handle answers 404
 //! router schema                                        the JSON Schema of a rule file
 //! router snapshot rules/gharart                        the compiled snapshot JSON that KV holds
 //! router token preview --handle gharart                a preview token signed with TOKEN_SECRET
@@ -22,6 +23,8 @@ mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod common;
 #[cfg(not(target_arch = "wasm32"))]
+mod localkv;
+#[cfg(not(target_arch = "wasm32"))]
 mod locate;
 #[cfg(not(target_arch = "wasm32"))]
 mod matrix;
@@ -31,6 +34,8 @@ mod preview;
 mod push;
 #[cfg(not(target_arch = "wasm32"))]
 mod synth;
+#[cfg(not(target_arch = "wasm32"))]
+mod takedown;
 #[cfg(not(target_arch = "wasm32"))]
 mod token;
 #[cfg(not(target_arch = "wasm32"))]

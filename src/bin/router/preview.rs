@@ -139,6 +139,7 @@ pub(crate) fn preview(args: &PreviewArgs, json: bool) -> CmdResult {
     };
     let loaded = Loaded {
         version: 0,
+        generation: 0,
         published_at: String::new(),
         ruleset: rules.compiled.ruleset,
     };
@@ -148,7 +149,7 @@ pub(crate) fn preview(args: &PreviewArgs, json: bool) -> CmdResult {
     };
     let Plan::Explain {
         mut explanation, ..
-    } = plan(held, &parts, &settings, now, [0; 16])
+    } = plan(held, &parts, &settings, now, None)
     else {
         return Err(CliError::Usage(
             "the preview token was refused; this is a bug".to_owned(),

@@ -3,15 +3,16 @@
 //! wrangler, or to a snapshot file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use edge_router::engine::snapshot::{peek_version, snapshot_key, Snapshot};
+use edge_router::engine::snapshot::{snapshot_key, Revision, Snapshot};
 use edge_router::model::files::FileDiagnostic;
 use edge_router::{Diagnostic, HandleConfig, Severity};
 use serde_json::{json, Value};
 
 use crate::common::{print_json, rules_or_report, say, unix_now, CliError, CmdResult, Rules};
+use crate::localkv::LocalKv;
 use crate::locate;
 
 /// What `router push` was asked.
@@ -46,6 +47,10 @@ pub(crate) struct PushArgs {
     /// Snapshot version (with --local; default: now in Unix seconds, above the current).
     #[arg(long, requires = "local")]
     pub(crate) version: Option<u64>,
+    /// Snapshot generation (with --local; default: the current one). A higher one
+    /// publishes a lower version on purpose: a rollback running isolates honour.
+    #[arg(long, requires = "local")]
+    pub(crate) generation: Option<u64>,
 }
 
 /// Validates the rule files, then publishes them; nothing is sent when they have errors.
@@ -64,7 +69,7 @@ pub(crate) fn push(args: &PushArgs, json: bool) -> CmdResult {
 }
 
 /// A published snapshot's time, RFC 3339.
-fn published_at() -> String {
+pub(crate) fn published_at() -> String {
     chrono::DateTime::from_timestamp(unix_now(), 0)
         .unwrap_or_default()
         .to_rfc3339()
@@ -279,105 +284,69 @@ fn print_warnings(warnings: &[FileDiagnostic]) {
     }
 }
 
-/// Publishes the snapshot to local KV with `wrangler kv key put --local`.
+/// Publishes the snapshot to local KV with `wrangler kv key put --local`, at a revision
+/// above what local KV holds (a snapshot or a tombstone: pushing lifts a takedown).
 fn push_local(args: &PushArgs, rules: &Rules, json: bool) -> CmdResult {
     let handle = &rules.config.handle;
     let key = snapshot_key(handle);
-    let version = match args.version {
-        Some(v) => v,
-        None => {
-            let current = local_version(args, &key).unwrap_or(0);
-            (unix_now() as u64).max(current + 1)
-        }
+    let kv = LocalKv {
+        persist_to: &args.persist_to,
+        wrangler: &args.wrangler,
     };
-    let snapshot = snapshot_json(Snapshot::new(rules.config.clone(), version, published_at()))?;
-    let file =
-        std::env::temp_dir().join(format!("router-push-{}-{handle}.json", std::process::id()));
-    std::fs::write(&file, snapshot).map_err(|error| CliError::Io {
-        path: file.clone(),
-        error,
-    })?;
-    let persist = args.persist_to.to_string_lossy().into_owned();
-    let path = file.to_string_lossy().into_owned();
-    let put = wrangler(
-        args,
-        &[
-            "kv",
-            "key",
-            "put",
-            "--local",
-            "--persist-to",
-            &persist,
-            "--binding",
-            "CONFIG",
-            &key,
-            "--path",
-            &path,
-        ],
-    );
-    let _ = std::fs::remove_file(&file);
-    put?;
+    let current = kv.head(&key).map(|head| head.revision);
+    let revision = next_revision(current, args.generation, args.version)?;
+    let snapshot = Snapshot::new(rules.config.clone(), revision.version, published_at())
+        .in_generation(revision.generation);
+    kv.put(&key, &snapshot_json(snapshot)?)?;
+    let persist = kv.persist();
     if json {
         print_json(&json!({
-            "ok": true, "handle": handle, "target": "local", "key": key, "version": version,
+            "ok": true, "handle": handle, "target": "local", "key": key,
+            "version": revision.version, "generation": revision.generation,
             "persist_to": persist, "warnings": rules.warnings,
         }))?;
     } else {
-        say!("pushed {handle} to local KV ({key} in {persist}): version {version}");
+        say!("pushed {handle} to local KV ({key} in {persist}): {revision}");
         print_warnings(&rules.warnings);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The version of the snapshot local KV holds now, if any.
-fn local_version(args: &PushArgs, key: &str) -> Option<u64> {
-    let persist = args.persist_to.to_string_lossy().into_owned();
-    let out = wrangler(
-        args,
-        &[
-            "kv",
-            "key",
-            "get",
-            "--local",
-            "--persist-to",
-            &persist,
-            "--binding",
-            "CONFIG",
-            key,
-            "--text",
-        ],
-    )
-    .ok()?;
-    peek_version(&out)
-}
-
-/// Runs wrangler; its standard output, or why it failed.
-fn wrangler(args: &PushArgs, argv: &[&str]) -> Result<Vec<u8>, CliError> {
-    let output = Command::new(&args.wrangler)
-        .args(argv)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .output()
-        .map_err(|e| {
-            CliError::Tool(format!(
-                "cannot run {} ({e}); run `npm ci` (or `make deps`) first, or pass --wrangler",
-                args.wrangler.display()
-            ))
-        })?;
-    if !output.status.success() {
-        return Err(CliError::Tool(format!(
-            "`wrangler {}` failed ({}): {}",
-            argv.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+/// The revision to publish above `current`: the generation given or the current one; the
+/// version given or (Unix time, above the current one's in the same generation). A
+/// revision that is not above the current one is refused: warm isolates would keep
+/// serving what they hold. Stepping back to a lower version on purpose takes a higher
+/// `--generation`.
+pub(crate) fn next_revision(
+    current: Option<Revision>,
+    generation: Option<u64>,
+    version: Option<u64>,
+) -> Result<Revision, CliError> {
+    let generation = generation.unwrap_or(current.map_or(0, |c| c.generation));
+    let version = version.unwrap_or_else(|| {
+        let floor = current
+            .filter(|c| c.generation == generation)
+            .map_or(0, |c| c.version + 1);
+        (unix_now() as u64).max(floor)
+    });
+    let revision = Revision {
+        generation,
+        version,
+    };
+    match current {
+        Some(current) if revision <= current => Err(CliError::Usage(format!(
+            "{revision} is not above the {current} local KV holds: running isolates would keep \
+             serving that. To go back to a lower version on purpose, pass --generation {}",
+            current.generation + 1
+        ))),
+        _ => Ok(revision),
     }
-    Ok(output.stdout)
 }
 
 /// `router snapshot`: the compiled snapshot JSON, to standard output or a file.
 pub(crate) fn snapshot(
     dir: &Path,
-    version: Option<u64>,
+    revision: (Option<u64>, u64),
     out: Option<&Path>,
     grow: Option<(usize, usize, usize)>,
     json: bool,
@@ -395,8 +364,10 @@ pub(crate) fn snapshot(
     edge_router::engine::compile::compile(&config).map_err(|e| {
         CliError::Usage(format!("the expanded configuration does not compile: {e}"))
     })?;
+    let (version, generation) = revision;
     let version = version.unwrap_or(unix_now() as u64);
-    let snapshot = snapshot_json(Snapshot::new(config, version, published_at()))?;
+    let snapshot =
+        snapshot_json(Snapshot::new(config, version, published_at()).in_generation(generation))?;
     match out {
         Some(path) => {
             std::fs::write(path, &snapshot).map_err(|error| CliError::Io {
