@@ -213,7 +213,19 @@ describeConsole('console UC-07: a campaign from template to test conversions, pa
       t.skip('the change history routes are not on this branch yet');
       return;
     }
-    // The marketer reads the history but may not restore.
+    // The marketer reads the history, with what each version changed, but may not restore.
+    const paused = listed.json.changes[0];
+    assert.match(paused.route, /pause$/);
+    assert.equal(paused.subject, 'meera@gharart.com');
+    const entry = page.locator(`#hs-list li[data-version="${paused.version}"]`);
+    assert.match(await entry.textContent(), new RegExp(`meera@gharart\.com.*${paused.request_id}.*campaigns changed: ${CAMPAIGN}`));
+    await entry.locator('button', { hasText: 'What changed' }).click();
+    await page.waitForSelector(`#hs-detail [data-version="${paused.version}"]`);
+    const detail = (await suite.api('GET', `${V2}/changes/${paused.version}`, suite.pats.marketer)).json.change.diff;
+    const shown = await page.$$eval('#hs-detail [data-collection="campaigns"] tbody tr', (trs) => trs.map((tr) => [tr.dataset.path, tr.children[1].textContent, tr.children[2].textContent]));
+    const fields = detail.campaigns.changed.find((i) => i.id === CAMPAIGN).fields;
+    assert.deepEqual(shown, fields.map((f) => [f.path, JSON.stringify(f.before), JSON.stringify(f.after)]));
+    assert.ok(shown.some(([p, b, a]) => p === '$.status' && b === '"active"' && a === '"paused"'), JSON.stringify(shown));
     const restore = page.locator(`#hs-list li[data-version="${before}"] button[data-restore]`);
     assert.equal(await restore.isDisabled(), true);
     assert.match(await page.textContent(`#hs-list li[data-version="${before}"]`), /needs admin/);

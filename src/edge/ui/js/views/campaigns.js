@@ -71,7 +71,7 @@ function promoteForm(c, out, refresh) {
     }
     const done = await act({
       out, button, doing: `promote ${select.value}`, method: 'POST', path: cpath(c, '/promote'), body: { variant: select.value },
-      message: (r) => `Promoted ${r.variant}: ${c.id} is ${r.status}; ${r.rules.join(', ') || 'no rule'} now send visitors to ${r.destination} (configuration version ${r.version}). Undo it from the history.`,
+      message: (r) => `Promoted ${r.variant}: ${c.id} is ${r.status}; ${r.rules.join(', ') || 'no rule'} now ${r.rules.length === 1 ? 'sends' : 'send'} visitors to ${r.destination} (configuration version ${r.version}). Undo it from the history.`,
     });
     if (done) await refresh(out);
     else if (out.dataset.state === 'error' && out.querySelector('[data-code="route_not_found"]')) {

@@ -32,6 +32,17 @@ function outline(summary) {
 const unavailable = (err) => el('p', { class: 'msg msg-warn', data: { state: 'unavailable' } },
   'The change history is not available on this worker yet. ', el('span', { class: 'ref' }, 'Request id ', code(err.requestId || '?'), '.'));
 
+/** A restore's warnings: what the trust rules kept, then the configuration's own. */
+function warnings(list) {
+  if (!list.length) return null;
+  const kept = list.filter((w) => w.code === 'ignored_trust_field');
+  const item = (w) => el('li', null, code(w.path), `: ${w.message}`);
+  return [
+    kept.length ? el('p', null, `Domains keep their trust state now: ${kept.length} trust field${kept.length === 1 ? '' : 's'} of that version ignored.`) : null,
+    el('details', null, el('summary', null, `${list.length} warning${list.length === 1 ? '' : 's'}`), el('ul', { class: 'problems' }, list.map(item))),
+  ];
+}
+
 function restoreButton(version, label) {
   return actionButton(label, 'admin', async (e) => {
     const button = e.currentTarget;
@@ -43,8 +54,7 @@ function restoreButton(version, label) {
     }
     const done = await act({
       out: $('hs-out'), button, doing: `restore version ${version}`, method: 'POST', path: path(`/${version}/restore`),
-      message: (r) => [`Restored version ${r.restored_from} as version ${r.version}: visitors get it within the snapshot TTL.`,
-        r.warnings && r.warnings.length ? el('ul', { class: 'problems' }, r.warnings.map((w) => el('li', null, code(w.path), `: ${w.message}`))) : null],
+      message: (r) => [`Restored version ${r.restored_from} as version ${r.version}: visitors get it within the snapshot TTL.`, warnings(r.warnings || [])],
     });
     if (done) {
       replace($('hs-detail'));
@@ -52,6 +62,11 @@ function restoreButton(version, label) {
       $('hs-out').focus();
     }
   }, { class: 'secondary', data: { restore: String(version) }, disabled: version === view.current });
+}
+
+/** The restore button, or a note on the current version (nothing to restore). */
+function restoreOrCurrent(version, label) {
+  return version === view.current ? el('span', { class: 'muted small' }, 'This is the current configuration.') : restoreButton(version, label);
 }
 
 function entry(c) {
@@ -64,7 +79,7 @@ function entry(c) {
     el('p', { class: 'muted small' }, `${localTime(c.at)} by ${c.subject}`, c.route ? [', ', code(c.route)] : '',
       c.request_id ? [', request id ', code(c.request_id)] : ''),
     el('p', { class: 'change-outline' }, outline(c.summary)),
-    el('div', { class: 'actions' }, show, restoreButton(c.version, `Restore version ${c.version}`)));
+    el('div', { class: 'actions' }, show, restoreOrCurrent(c.version, `Restore version ${c.version}`)));
 }
 
 async function detail(version) {
@@ -85,8 +100,8 @@ async function detail(version) {
       sections.length ? sections : el('p', null, c.kind === 'baseline' ? 'A baseline: the configuration as first recorded; nothing to compare with.' : 'No collection changed.'),
       d.settings && d.settings.length ? diffTable(d.settings, 'Handle settings') : null,
       d.truncated ? el('p', { class: 'msg msg-warn' }, 'The diff is long: part of it is left out.') : null,
-      el('div', { class: 'actions' }, restoreButton(version, `Restore version ${version}`),
-        c.version_before ? restoreButton(c.version_before, `Undo: restore version ${c.version_before}`) : null)));
+      el('div', { class: 'actions' }, restoreOrCurrent(version, `Restore version ${version}`),
+        c.version_before ? restoreOrCurrent(c.version_before, `Undo: restore version ${c.version_before}`) : null)));
     $('hs-detail-title').focus();
   } catch (err) {
     replace(box, err.code === 'route_not_found' ? unavailable(err) : errorMessage(err, 'read that version'));
