@@ -97,8 +97,8 @@ function card(d, threshold) {
 
 async function load() {
   await loadInto($('dm-list'), path(), 'read the destination domains', (list) => [
-    el('p', { class: 'muted' }, `${list.domains.length} domains, configuration version ${list.version}; those visitors cannot be sent to come first. Without a decision, a risk score under ${list.risk_threshold} counts as approved.`),
-    el('div', { class: 'cards' }, [...list.domains.filter((d) => !d.routable), ...list.domains.filter((d) => d.routable)].map((d) => card(d, list.risk_threshold))),
+    el('p', { class: 'muted' }, `${list.domains.length} domains, configuration version ${list.version}. Those visitors cannot be sent to yet come first, the newest at the top. Without a decision, a risk score under ${list.risk_threshold} counts as approved.`),
+    el('div', { class: 'cards' }, [...list.domains.filter((d) => !d.routable).reverse(), ...list.domains.filter((d) => d.routable)].map((d) => card(d, list.risk_threshold))),
   ]);
 }
 
