@@ -47,8 +47,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# worker-build's bundle becomes build/rust.js; the module entry is ours (src/edge/entry.mjs:
+# visitors go straight to one wasm call, everything else to the worker crate).
 build: setup
 	source .tools/wasm.env && .tools/bin/worker-build --release
+	mv build/index.js build/rust.js
+	cp src/edge/entry.mjs build/index.js
 	@printf 'wasm: %s bytes raw, %s bytes gzipped\n' "$$(wc -c < $(WASM))" "$$(gzip -9c $(WASM) | wc -c)"
 
 cli:

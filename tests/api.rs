@@ -23,14 +23,20 @@ mod campaigns;
 mod configuration;
 #[path = "api/domains.rs"]
 mod domains;
+#[path = "api/history.rs"]
+mod history;
 #[path = "api/idempotency.rs"]
 mod idempotency;
 #[path = "api/limits.rs"]
 mod limits;
 #[path = "api/pages.rs"]
 mod pages;
+#[path = "api/promote.rs"]
+mod promote;
 #[path = "api/public.rs"]
 mod public;
+#[path = "api/restore.rs"]
+mod restore;
 #[path = "api/routing.rs"]
 mod routing;
 #[path = "api/rules.rs"]

@@ -19,6 +19,8 @@ use serde_json::Value;
 
 #[path = "cli/decide.rs"]
 mod decide;
+#[path = "cli/history.rs"]
+mod history;
 #[path = "cli/push.rs"]
 mod push;
 
@@ -326,7 +328,9 @@ fn schema_prints_the_committed_schema_and_help_has_examples() {
         std::fs::read_to_string(format!("{}/rules/schema.json", env!("CARGO_MANIFEST_DIR")))
             .expect("committed");
     assert_eq!(stdout(&out), committed);
-    for command in ["validate", "preview", "matrix", "audit", "push", "schema"] {
+    for command in [
+        "validate", "preview", "matrix", "audit", "push", "history", "restore", "schema",
+    ] {
         let text = stdout(&router(&[command, "--help"]));
         assert!(
             text.contains("Examples:\n  router "),

@@ -589,6 +589,54 @@ fn route_specific_error_codes_are_documented() {
             "404",
             &["handle_not_found"],
         ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/promote",
+            "404",
+            &["campaign_not_found", "variant_not_found"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/promote",
+            "409",
+            &["invalid_transition"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/campaigns/{campaignId}/promote",
+            "422",
+            &["validation_failed"],
+        ),
+        (
+            "GET",
+            "/v2/handles/{handle}/changes",
+            "400",
+            &["invalid_parameter"],
+        ),
+        (
+            "GET",
+            "/v2/handles/{handle}/changes/{version}",
+            "404",
+            &["version_not_found"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/changes/{version}/restore",
+            "404",
+            &["version_not_found"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/changes/{version}/restore",
+            "409",
+            &["already_current"],
+        ),
+        (
+            "POST",
+            "/v2/handles/{handle}/changes/{version}/restore",
+            "422",
+            &["validation_failed"],
+        ),
     ];
     let codes = error_codes(&doc);
     for (method, path, status, needles) in cases {
@@ -928,6 +976,7 @@ fn request_schemas_match_the_serde_types() {
     check_body::<SupportReport>(&doc, "SupportReportRequest", &[]);
     check_body::<edge_router::api::pages::EntitlementRequest>(&doc, "EntitlementRequest", &[]);
     check_body::<HandleConfig>(&doc, "HandleConfig", &[]);
+    check_body::<edge_router::api::campaigns::PromoteRequest>(&doc, "PromoteRequest", &[]);
 }
 
 /// The page document schema in the OpenAPI document is the one the worker validates with
@@ -1046,6 +1095,13 @@ fn body_routes_name_their_schema() {
             "EntitlementRequest",
         ),
         (("POST", "/v2/support/report"), "SupportReportRequest"),
+        (
+            (
+                "POST",
+                "/v2/handles/{handle}/campaigns/{campaignId}/promote",
+            ),
+            "PromoteRequest",
+        ),
     ]);
     for op in operations(&doc) {
         let named = op.op["requestBody"]["content"]["application/json"]["schema"]["$ref"]

@@ -67,6 +67,9 @@ pub enum Scope {
     /// Mint entitlements for storefront members (the storefront's server holds it).
     #[serde(rename = "entitlements")]
     Entitlements,
+    /// Read the change history of the configuration (who changed what, when).
+    #[serde(rename = "history:read")]
+    HistoryRead,
     /// Everything.
     #[serde(rename = "admin")]
     Admin,
@@ -74,7 +77,7 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 13] = [
+    pub const ALL: [Scope; 14] = [
         Self::RulesRead,
         Self::RulesWrite,
         Self::DomainsRead,
@@ -87,6 +90,7 @@ impl Scope {
         Self::CampaignsWrite,
         Self::PagesWrite,
         Self::Entitlements,
+        Self::HistoryRead,
         Self::Admin,
     ];
 
@@ -105,6 +109,7 @@ impl Scope {
             Self::CampaignsWrite => "campaigns:write",
             Self::PagesWrite => "pages:write",
             Self::Entitlements => "entitlements",
+            Self::HistoryRead => "history:read",
             Self::Admin => "admin",
         }
     }

@@ -1,7 +1,8 @@
 //! Campaign operations of the UC-07 routes (`GET/POST .../campaigns`, `GET
-//! .../campaigns/{id}`, `POST .../campaigns/{id}/activate|pause|resume|cancel`) and the
-//! view they answer with. Like [`super::ops`], every operation works on a copy of the
-//! handle's configuration; [`super::documents::mutate`] compiles and commits it.
+//! .../campaigns/{id}`, `POST .../campaigns/{id}/activate|pause|resume|cancel`, and
+//! `.../promote`, in `campaigns/promote.rs`) and the view they answer with. Like
+//! [`super::ops`], every operation works on a copy of the handle's configuration;
+//! [`super::documents::mutate`] compiles and commits it.
 //!
 //! Decisions:
 //! - **Creation** is `draft` (default) or `active`; any other `status` is 400
@@ -335,6 +336,9 @@ pub fn campaign_views(config: &HandleConfig, now: DateTime<Utc>) -> Vec<Campaign
         .map(|doc| campaign_view(config, doc, now))
         .collect()
 }
+
+mod promote;
+pub use promote::{promote_campaign, PromoteRequest, Promoted};
 
 #[cfg(test)]
 mod tests;

@@ -66,6 +66,9 @@ pub struct Ctx<'a, S, R> {
     pub now: DateTime<Utc>,
     /// The request id.
     pub request_id: &'a str,
+    /// What is running, as the change history records it: `METHOD pattern` of the
+    /// route (`PUT /v2/handles/{handle}/configuration`), or `cron`.
+    pub route: &'a str,
     /// A short hash of the client's address (public callers, reports).
     pub client: &'a str,
     /// The request's `Idempotency-Key`, if any (conversions need it).

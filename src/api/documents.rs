@@ -18,11 +18,13 @@
 //! is not undone by running isolates refusing the API's next snapshot as older.
 //!
 //! [`mutate`] runs a change on a fresh copy, compiles the result once, and commits it;
-//! a lost race is retried from a fresh load, up to three times.
+//! a lost race is retried from a fresh load, up to three times. Every commit records its
+//! entry of the change history with the document ([`super::history`]).
 
 use super::context::Ctx;
 use super::error::{ApiError, ErrorCode, Missing};
-use super::store::{DocumentWrite, Resolver, Store, StoreError};
+use super::history;
+use super::store::{ChangeWrite, DocumentWrite, Resolver, Store, StoreError};
 use crate::engine::compile::{compile, Compiled};
 use crate::engine::snapshot::{self, Snapshot, Stored};
 use crate::model::config::HandleConfig;
@@ -46,6 +48,9 @@ pub struct Current {
     /// The generation of what KV holds (0 when nothing readable): the next publication
     /// is made in it.
     pub generation: u64,
+    /// Whether the change history holds `version` (else the next write records it as
+    /// a baseline).
+    pub recorded: bool,
 }
 
 /// Loads the newer of the stored document and the published snapshot.
@@ -77,11 +82,14 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
         Some(Err(_)) | None => None,
     };
     let stored_version = stored.as_ref().map(|(v, _)| *v);
+    let document_recorded = document.as_ref().is_some_and(|d| d.recorded);
     let stored_config = document.map(|d| d.config);
-    let (config, version) = match (stored, published) {
-        (Some((v, _)), Some(s)) if s.version > v => (s.config, s.version),
-        (Some((version, config)), _) => (config, version),
-        (None, Some(s)) => (s.config, s.version),
+    // The history holds the current version only if it is the stored document's (an
+    // adopted snapshot is recorded as a baseline by the next write).
+    let (config, version, recorded) = match (stored, published) {
+        (Some((v, _)), Some(s)) if s.version > v => (s.config, s.version, false),
+        (Some((version, config)), _) => (config, version, document_recorded),
+        (None, Some(s)) => (s.config, s.version, false),
         (None, None) => return Err(ApiError::not_found(Missing::Handle, handle)),
     };
     Ok(Current {
@@ -90,6 +98,7 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
         stored: stored_version,
         stored_config,
         generation,
+        recorded,
     })
 }
 
@@ -231,6 +240,29 @@ pub async fn mutate<S: Store, R: Resolver, T>(
     handle: &str,
     change: impl Fn(&mut HandleConfig) -> Result<Edit<T>, ApiError>,
 ) -> Result<Mutated<T>, ApiError> {
+    write(cx, handle, None, |config, _| change(config)).await
+}
+
+/// As [`mutate`], for a restore of version `restored_from` (recorded as such); the
+/// change is also given the current version.
+///
+/// # Errors
+/// As [`mutate`].
+pub async fn mutate_restoring<S: Store, R: Resolver, T>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    restored_from: u64,
+    change: impl Fn(&mut HandleConfig, u64) -> Result<Edit<T>, ApiError>,
+) -> Result<Mutated<T>, ApiError> {
+    write(cx, handle, Some(restored_from), change).await
+}
+
+async fn write<S: Store, R: Resolver, T>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    restored_from: Option<u64>,
+    change: impl Fn(&mut HandleConfig, u64) -> Result<Edit<T>, ApiError>,
+) -> Result<Mutated<T>, ApiError> {
     let mut attempt = 0;
     loop {
         let current = load(cx.store, handle).await?;
@@ -239,9 +271,9 @@ pub async fn mutate<S: Store, R: Resolver, T>(
             value,
             focus,
             problems,
-        } = change(&mut config)?;
+        } = change(&mut config, current.version)?;
         let compiled = checked(&config, &focus, problems)?;
-        match commit(cx, &current, &config).await {
+        match commit(cx, &current, &config, restored_from).await {
             Ok(version) => {
                 return Ok(Mutated {
                     value,
@@ -256,24 +288,45 @@ pub async fn mutate<S: Store, R: Resolver, T>(
     }
 }
 
-/// Stores `config` as the next version (compare-and-swap on `current`) and publishes it;
-/// rolls the document back if publishing fails.
+/// Stores `config` as the next version (compare-and-swap on `current`) with its entry
+/// of the change history, and publishes it; rolls the document back (and drops the
+/// entry) if publishing fails.
 async fn commit<S: Store, R: Resolver>(
     cx: &Ctx<'_, S, R>,
     current: &Current,
     config: &HandleConfig,
+    restored_from: Option<u64>,
 ) -> Result<u64, ApiError> {
     let handle = config.handle.as_str();
     let version = current.version + 1;
     let json = serde_json::to_string(config)
         .map_err(|e| ApiError::Internal(format!("serialising {handle}: {e}")))?;
     let at = cx.now_text();
+    let recording = history::recording(
+        &current.config,
+        config,
+        &json,
+        current.recorded,
+        cx.request_id,
+        &at,
+        version,
+    )?;
     let write = DocumentWrite {
         handle,
         version,
         config: &json,
         by: &cx.principal.sub,
         at: &at,
+        change: Some(ChangeWrite {
+            version_before: current.version,
+            route: cx.route,
+            request_id: cx.request_id,
+            restored_from,
+            diff: &recording.diff,
+            baseline: recording.baseline.as_deref(),
+            keep_from: history::keep_from(version),
+            write_id: &recording.write_id,
+        }),
     };
     if !cx.store.swap_document(current.stored, write).await? {
         return Err(StoreError::Conflict.into());
@@ -294,6 +347,7 @@ async fn commit<S: Store, R: Resolver>(
             let restore = DocumentWrite {
                 version: old,
                 config: previous,
+                change: None,
                 ..write
             };
             cx.store
@@ -302,6 +356,10 @@ async fn commit<S: Store, R: Resolver>(
                 .map(|_| ())
         }
         _ => cx.store.delete_document(handle, version).await,
+    };
+    let rolled_back = match rolled_back {
+        Ok(()) => cx.store.discard_change(handle, version).await,
+        Err(e) => Err(e),
     };
     if let Err(e) = rolled_back {
         (cx.log)(&format!(

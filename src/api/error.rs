@@ -54,6 +54,8 @@ pub enum ErrorCode {
     TemplateNotFound,
     /// 404: the campaign has no such variant.
     VariantNotFound,
+    /// 404: the change history holds no such version.
+    VersionNotFound,
     /// 413: the body is over the limit.
     BodyTooLarge,
     /// 400: the body is not JSON.
@@ -74,6 +76,8 @@ pub enum ErrorCode {
     InvalidTransition,
     /// 409: the page has no draft to publish.
     NothingToPublish,
+    /// 409: the version to restore is the current one.
+    AlreadyCurrent,
     /// 409: the Idempotency-Key was used with another request.
     IdempotencyKeyReuse,
     /// 409: a request with this Idempotency-Key is still running.
@@ -120,6 +124,7 @@ impl ErrorCode {
             Self::EntryNotFound => "entry_not_found",
             Self::TemplateNotFound => "template_not_found",
             Self::VariantNotFound => "variant_not_found",
+            Self::VersionNotFound => "version_not_found",
             Self::BodyTooLarge => "body_too_large",
             Self::InvalidJson => "invalid_json",
             Self::InvalidBody => "invalid_body",
@@ -130,6 +135,7 @@ impl ErrorCode {
             Self::CampaignExists => "campaign_exists",
             Self::InvalidTransition => "invalid_transition",
             Self::NothingToPublish => "nothing_to_publish",
+            Self::AlreadyCurrent => "already_current",
             Self::IdempotencyKeyReuse => "idempotency_key_reuse",
             Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::WriteConflict => "write_conflict",
@@ -176,6 +182,8 @@ pub enum Missing {
     Template,
     /// A campaign variant.
     Variant,
+    /// A version of the change history.
+    Version,
 }
 
 impl Missing {
@@ -189,6 +197,7 @@ impl Missing {
             Self::Entry => ErrorCode::EntryNotFound,
             Self::Template => ErrorCode::TemplateNotFound,
             Self::Variant => ErrorCode::VariantNotFound,
+            Self::Version => ErrorCode::VersionNotFound,
         }
     }
 
@@ -202,6 +211,7 @@ impl Missing {
             Self::Entry => "entry",
             Self::Template => "template",
             Self::Variant => "variant",
+            Self::Version => "version",
         }
     }
 }

@@ -9,12 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 use super::auth::PatRecord;
 use super::conversions::Conversion;
 use super::store::{
-    DocumentWrite, IdempotencyRecord, Resolver, ResolverError, Store, StoreError, StoredDocument,
-    StoredPage,
+    DocumentWrite, IdempotencyRecord, Resolver, ResolverError, Store, StoreError, StoredChange,
+    StoredDocument, StoredPage,
 };
 use super::support::SupportReport;
 use crate::analysis::stats::StatRow;
 use crate::model::page::PageState;
+
+mod history;
 
 /// Faults a [`MemoryStore`] can inject.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,8 @@ pub struct StoredConversion {
 pub struct Tables {
     /// Documents by handle.
     pub documents: BTreeMap<String, StoredDocument>,
+    /// The change history: (handle, version) → entry with its configuration.
+    pub changes: BTreeMap<(String, u64), StoredChange>,
     /// Published snapshots by handle.
     pub published: BTreeMap<String, String>,
     /// PATs by hash.
@@ -88,7 +92,13 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn document(&self, handle: &str) -> Result<Option<StoredDocument>, StoreError> {
         self.enter()?;
-        Ok(self.tables.borrow().documents.get(handle).cloned())
+        let tables = self.tables.borrow();
+        Ok(tables.documents.get(handle).map(|doc| StoredDocument {
+            recorded: tables
+                .changes
+                .contains_key(&(handle.to_owned(), doc.version)),
+            ..doc.clone()
+        }))
     }
 
     async fn published(&self, handle: &str) -> Result<Option<String>, StoreError> {
@@ -119,8 +129,12 @@ impl Store for MemoryStore {
             StoredDocument {
                 version: write.version,
                 config: write.config.to_owned(),
+                recorded: false,
             },
         );
+        if let Some(change) = write.change {
+            tables.record(&write, &change);
+        }
         Ok(true)
     }
 
@@ -134,6 +148,29 @@ impl Store for MemoryStore {
         {
             tables.documents.remove(handle);
         }
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        handle: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredChange>, StoreError> {
+        self.enter()?;
+        Ok(self.tables.borrow().history(handle, before, limit))
+    }
+
+    async fn change(&self, handle: &str, version: u64) -> Result<Option<StoredChange>, StoreError> {
+        self.enter()?;
+        let key = (handle.to_owned(), version);
+        Ok(self.tables.borrow().changes.get(&key).cloned())
+    }
+
+    async fn discard_change(&self, handle: &str, version: u64) -> Result<(), StoreError> {
+        self.enter()?;
+        let key = (handle.to_owned(), version);
+        self.tables.borrow_mut().changes.remove(&key);
         Ok(())
     }
 

@@ -21,6 +21,7 @@ pub mod doh;
 pub mod domains;
 pub mod error;
 mod handlers;
+pub mod history;
 pub mod idempotency;
 pub mod limits;
 pub mod memory;

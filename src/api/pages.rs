@@ -180,6 +180,10 @@ pub fn public_view<'s>(
 pub struct EntitlementRequest {
     /// The highest level the member may read: `FREE_WITH_LOGIN` (signed in) or `PAID`
     /// (which also reaches `FREE_WITH_LOGIN` pages).
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        schemars(schema_with = "entitlement_levels")
+    )]
     pub access_level: AccessLevel,
     /// Who the member is, as the storefront names them (1 to 128 characters; logged,
     /// never checked).
@@ -192,6 +196,18 @@ pub struct EntitlementRequest {
     #[serde(default)]
     #[cfg_attr(not(target_arch = "wasm32"), schemars(range(min = 1, max = 86_400)))]
     pub ttl_seconds: Option<i64>,
+}
+
+/// The levels an entitlement can carry: the schema says what [`mint_entitlement`]
+/// accepts (`PUBLIC` needs no entitlement, `PRIVATE` is never public), so a client the
+/// schema guides is not refused with 400.
+#[cfg(not(target_arch = "wasm32"))]
+fn entitlement_levels(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "enum": ["FREE_WITH_LOGIN", "PAID"],
+        "description": "The highest level the member may read: `FREE_WITH_LOGIN` (signed in) or `PAID` (which also reaches `FREE_WITH_LOGIN` pages).",
+    })
 }
 
 /// A minted entitlement.

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::campaigns::CampaignView;
 use super::conversions::Conversion;
 use super::domains::DomainView;
+use super::history::ChangeView;
 use super::rules::RuleView;
 use crate::analysis::audit::Audit;
 use crate::analysis::health::Health;
@@ -300,5 +301,68 @@ reply!(
         scopes: Vec<String>,
         /// The configuration version.
         version: u64,
+    }
+);
+
+reply!(
+    /// `GET .../changes`: the change history, newest first.
+    ChangeList {
+        /// The handle.
+        handle: String,
+        /// The current configuration version.
+        version: u64,
+        /// Entries of this page, newest first.
+        changes: Vec<ChangeView>,
+        /// Pass as `before` for the next (older) page; absent on the last page.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_before: Option<u64>,
+    }
+);
+
+reply!(
+    /// `GET .../changes/{version}`: one entry with its whole diff.
+    ChangeDetail {
+        /// The handle.
+        handle: String,
+        /// The current configuration version (restoring it is 409 `already_current`).
+        current_version: u64,
+        /// The entry, with `diff`.
+        change: ChangeView,
+        /// The whole configuration of that version (`?configuration=true`, admin).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        configuration: Option<HandleConfig>,
+    }
+);
+
+reply!(
+    /// `POST .../changes/{version}/restore`.
+    RestoreResult {
+        /// The new configuration version.
+        version: u64,
+        /// The version whose configuration it holds (trust state aside).
+        restored_from: u64,
+        /// What the trust rules kept (`ignored_trust_field`) and the new configuration's
+        /// warnings.
+        warnings: Vec<Diagnostic>,
+    }
+);
+
+reply!(
+    /// `POST .../campaigns/{campaignId}/promote`.
+    PromoteResult {
+        /// The new configuration version.
+        version: u64,
+        /// The campaign's effective status before.
+        from: CampaignStatus,
+        /// Its status now: `completed`.
+        status: CampaignStatus,
+        /// The promoted variant.
+        variant: String,
+        /// Its destination, now the rules' own.
+        destination: String,
+        /// The rules rerouted to it.
+        rules: Vec<String>,
+        /// The campaign.
+        campaign: CampaignView,
     }
 );

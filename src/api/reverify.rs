@@ -4,7 +4,7 @@
 //! and when, so the router stops sending visitors there within the snapshot TTL; a
 //! resolver error changes nothing and is logged. Each handle with a change is written
 //! once, through the same compare-and-swap and publish as any API write, by the subject
-//! `system:reverify`.
+//! `cron`, and recorded in the change history with the route `cron`.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -108,18 +108,20 @@ async fn run_handle<S: Store, R: Resolver>(
     if results.is_empty() {
         return Ok(());
     }
+    let request_id = format!("cron-{}", now.timestamp());
     let cx = Ctx {
         store,
         resolver,
         settings,
         principal: Principal {
-            sub: "system:reverify".into(),
+            sub: "cron".into(),
             handle: handle.to_owned(),
             scopes: Vec::new(),
             kind: AuthKind::System,
         },
         now,
-        request_id: "reverify",
+        request_id: &request_id,
+        route: "cron",
         client: "",
         idempotency_key: None,
         authorization: None,

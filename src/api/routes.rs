@@ -47,6 +47,8 @@ pub enum RouteId {
     GetCampaign,
     /// Activate, pause, resume or cancel a campaign.
     TransitionCampaign(Transition),
+    /// Complete a campaign and route its rules to one variant.
+    PromoteCampaign,
     /// Health checks of a campaign.
     CampaignHealth,
     /// Record a flagged test conversion.
@@ -75,6 +77,12 @@ pub enum RouteId {
     SupportReport,
     /// Who the credential is: subject, handle and scopes (the console's access check).
     WhoAmI,
+    /// The change history of the configuration, newest first.
+    ListChanges,
+    /// One entry of the change history with its diff.
+    GetChange,
+    /// Write an earlier version's configuration as a new version.
+    RestoreChange,
 }
 
 /// One route.
@@ -180,6 +188,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/pause", R::TransitionCampaign(Transition::Pause), Some(S::CampaignsWrite), true),
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/resume", R::TransitionCampaign(Transition::Resume), Some(S::CampaignsWrite), true),
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/cancel", R::TransitionCampaign(Transition::Cancel), Some(S::CampaignsWrite), true),
+    route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/promote", R::PromoteCampaign, Some(S::Admin), true),
     route("GET", "/v2/handles/{handle}/campaigns/{campaignId}/health", R::CampaignHealth, Some(S::CampaignsRead), false),
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/test-conversion", R::TestConversion, Some(S::CampaignsWrite), true),
     route("POST", "/v2/handles/{handle}/campaigns/{campaignId}/site-tokens", R::MintSiteToken, Some(S::PagesWrite), false),
@@ -188,6 +197,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}/publish", R::PublishPage, Some(S::PagesWrite), true),
     route("POST", "/v2/handles/{handle}/entitlements", R::MintEntitlement, Some(S::Entitlements), false),
     identified("GET", "/v2/handles/{handle}/whoami", R::WhoAmI),
+    route("GET", "/v2/handles/{handle}/changes", R::ListChanges, Some(S::HistoryRead), false),
+    route("GET", "/v2/handles/{handle}/changes/{version}", R::GetChange, Some(S::HistoryRead), false),
+    route("POST", "/v2/handles/{handle}/changes/{version}/restore", R::RestoreChange, Some(S::Admin), true),
     route("GET", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}", R::PublicGetPage, None, false),
     route("GET", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}/schema", R::PublicPageSchema, None, false),
     site("PUT", "/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}", R::PublicPutPage),
@@ -207,6 +219,8 @@ pub struct Params {
     pub rule_id: Option<String>,
     /// `{campaignId}`.
     pub campaign_id: Option<String>,
+    /// `{version}` (a version of the change history, as written).
+    pub version: Option<String>,
 }
 
 impl Params {
@@ -240,6 +254,7 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Params> {
                     "{domain}" => params.domain = Some(value),
                     "{ruleId}" => params.rule_id = Some(value),
                     "{campaignId}" => params.campaign_id = Some(value),
+                    "{version}" => params.version = Some(value),
                     _ => {}
                 }
             }

@@ -254,6 +254,7 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
         )
         .await?;
         let counted = principal.clone();
+        let route_name = format!("{} {}", route.method, route.pattern);
         let cx = Ctx {
             store: self.store,
             resolver: self.resolver,
@@ -261,6 +262,7 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
             principal,
             now,
             request_id: req.request_id,
+            route: &route_name,
             client: req.client,
             idempotency_key: req.idempotency_key,
             authorization: req.authorization,

@@ -1,5 +1,6 @@
 //! What the management API stores, as a trait: configuration documents with versions
-//! (and the published snapshot the visitor path reads), access tokens, idempotency
+//! (and the published snapshot the visitor path reads), the change history written with
+//! them, access tokens, idempotency
 //! records, counters, campaign pages, conversions and support reports. D1 and KV
 //! implement it on the edge (`src/edge/d1.rs`); [`super::memory::MemoryStore`] runs every
 //! route natively in `cargo test`.
@@ -50,6 +51,56 @@ pub struct StoredDocument {
     pub version: u64,
     /// The configuration as JSON.
     pub config: String,
+    /// Whether the change history holds this version (with its configuration).
+    pub recorded: bool,
+}
+
+/// The history entry a document write records, in the same transaction as the write
+/// where the storage has them (D1: one batch), so no version is stored without it.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeWrite<'a> {
+    /// The version the write replaces.
+    pub version_before: u64,
+    /// What wrote: `METHOD /v2/...pattern`, or `cron`.
+    pub route: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The version whose configuration this write restored, if it is a restore.
+    pub restored_from: Option<u64>,
+    /// What changed: JSON of [`crate::analysis::diff::ConfigDiff`].
+    pub diff: &'a str,
+    /// The configuration of `version_before` when the history does not hold it yet (the
+    /// first recorded write of a handle, or one over an adopted snapshot): stored as a
+    /// baseline entry, unless one is there already.
+    pub baseline: Option<&'a str>,
+    /// Entries of versions below this one are dropped (the retention policy).
+    pub keep_from: u64,
+    /// Unique to this write: the entry is stored only when the document write happened.
+    pub write_id: &'a str,
+}
+
+/// One entry of the change history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChange {
+    /// The version it made (or, for a baseline, the version it found).
+    pub version: u64,
+    /// The version it replaced; `None` for a baseline (a configuration the history found
+    /// without a recorded change: seeded, or published straight to KV).
+    pub version_before: Option<u64>,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who: the token subject, or `cron`.
+    pub subject: String,
+    /// What wrote (`METHOD pattern`, `cron`); `None` for a baseline.
+    pub route: Option<String>,
+    /// The request id; `None` for a baseline.
+    pub request_id: Option<String>,
+    /// The version whose configuration a restore brought back.
+    pub restored_from: Option<u64>,
+    /// What changed (JSON of a `ConfigDiff`); `None` for a baseline.
+    pub diff: Option<String>,
+    /// The whole configuration of `version` (JSON); only [`Store::change`] reads it.
+    pub config: Option<String>,
 }
 
 /// A write of a handle's document.
@@ -65,6 +116,9 @@ pub struct DocumentWrite<'a> {
     pub by: &'a str,
     /// When (RFC 3339).
     pub at: &'a str,
+    /// The history entry to record with it (`None` for a rollback, which removes the
+    /// entry of the version it undoes with [`Store::discard_change`]).
+    pub change: Option<ChangeWrite<'a>>,
 }
 
 /// The record of an idempotency key.
@@ -96,6 +150,18 @@ pub trait Store {
     ) -> Result<bool, StoreError>;
     /// Removes the document if it is at `version` (rolling back a first write).
     async fn delete_document(&self, handle: &str, version: u64) -> Result<(), StoreError>;
+    /// The handle's change history, newest first: at most `limit` entries of versions
+    /// below `before` (all when `None`), without their configurations.
+    async fn history(
+        &self,
+        handle: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredChange>, StoreError>;
+    /// One entry of the change history with its configuration, if the history holds it.
+    async fn change(&self, handle: &str, version: u64) -> Result<Option<StoredChange>, StoreError>;
+    /// Removes the history entry of `version` (a write that was rolled back).
+    async fn discard_change(&self, handle: &str, version: u64) -> Result<(), StoreError>;
     /// Publishes a snapshot (JSON) for the visitor path.
     async fn publish(&self, handle: &str, snapshot: &str) -> Result<(), StoreError>;
     /// Every handle with a stored document or a published snapshot.

@@ -8,17 +8,22 @@ use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::ReadableStreamDefaultReader;
-use worker::{Env, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
 use super::d1::D1Store;
 use super::doh::DohResolver;
 use super::respond;
 use super::settings;
-use super::visitor::{client_ip, header};
 use crate::api::body::{BodyError, CappedBody, Take};
 use crate::api::limits::client_tag;
 use crate::api::service::{render, Admission, Api, ApiRequest};
 use crate::api::store::StoreError;
+use crate::visit::headers;
+
+/// A header's value, if present and readable.
+fn header(headers: &Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten()
+}
 
 /// Answers a `/v2/...` request. Never fails: errors are rendered by the API.
 pub(crate) async fn handle(req: Request, env: &Env, request_id: &str) -> Response {
@@ -33,7 +38,11 @@ pub(crate) async fn handle(req: Request, env: &Env, request_id: &str) -> Respons
     let idempotency_key = header(req.headers(), "Idempotency-Key");
     let content_length =
         header(req.headers(), "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
-    let client = client_tag(client_ip(req.headers(), &settings));
+    let client = client_tag(headers::client_ip(
+        header(req.headers(), "CF-Connecting-IP").as_deref(),
+        header(req.headers(), "X-Forwarded-For").as_deref(),
+        settings.trust_forwarded_ip,
+    ));
     let head = ApiRequest {
         method: &method,
         path: &path,

@@ -1,6 +1,9 @@
 //! The management API's [`Store`] on D1 (documents, tokens, idempotency, counters,
 //! pages, conversions, reports) and KV (the published snapshots), through the
-//! fault-injection layer. Statements only: every policy is the API's.
+//! fault-injection layer. Statements only: every policy is the API's. The change
+//! history's statements are in [`history`].
+
+mod history;
 
 use serde::Deserialize;
 use worker::kv::KvStore;
@@ -12,7 +15,7 @@ use crate::analysis::stats::StatRow;
 use crate::api::auth::PatRecord;
 use crate::api::conversions::Conversion;
 use crate::api::store::{
-    DocumentWrite, IdempotencyRecord, Store, StoreError, StoredDocument, StoredPage,
+    DocumentWrite, IdempotencyRecord, Store, StoreError, StoredChange, StoredDocument, StoredPage,
 };
 use crate::api::support::SupportReport;
 use crate::engine::snapshot::snapshot_key;
@@ -100,12 +103,13 @@ impl Store for D1Store {
         struct Row {
             version: f64,
             config: String,
+            recorded: f64,
         }
-        let sql = "SELECT version, config FROM documents WHERE handle = ?1";
-        let row: Option<Row> = self.first(sql, &[text(handle)]).await?;
+        let row: Option<Row> = self.first(Self::DOCUMENT, &[text(handle)]).await?;
         Ok(row.map(|r| StoredDocument {
             version: r.version as u64,
             config: r.config,
+            recorded: r.recorded != 0.0,
         }))
     }
 
@@ -122,30 +126,37 @@ impl Store for D1Store {
         expected: Option<u64>,
         w: DocumentWrite<'_>,
     ) -> Result<bool, StoreError> {
-        let changed = match expected {
+        let write_id = w.change.map_or(JsValue::null(), |c| text(c.write_id));
+        let statement = match expected {
             Some(old) => {
-                let sql = "UPDATE documents SET version = ?1, config = ?2, updated_at = ?3, updated_by = ?4 WHERE handle = ?5 AND version = ?6";
-                let args = [
+                let sql = "UPDATE documents SET version = ?1, config = ?2, updated_at = ?3, updated_by = ?4, write_id = ?7 WHERE handle = ?5 AND version = ?6";
+                let args = vec![
                     int(w.version as i64),
                     text(w.config),
                     text(w.at),
                     text(w.by),
                     text(w.handle),
                     int(old as i64),
+                    write_id,
                 ];
-                self.changes(sql, &args).await?
+                (sql, args)
             }
             None => {
-                let sql = "INSERT INTO documents (handle, version, config, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(handle) DO NOTHING";
-                let args = [
+                let sql = "INSERT INTO documents (handle, version, config, updated_at, updated_by, write_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(handle) DO NOTHING";
+                let args = vec![
                     text(w.handle),
                     int(w.version as i64),
                     text(w.config),
                     text(w.at),
                     text(w.by),
+                    write_id,
                 ];
-                self.changes(sql, &args).await?
+                (sql, args)
             }
+        };
+        let changed = match &w.change {
+            Some(change) => self.swap_recorded(statement, &w, change).await?,
+            None => self.changes(statement.0, &statement.1).await?,
         };
         Ok(changed == 1)
     }
@@ -155,6 +166,23 @@ impl Store for D1Store {
         self.changes(sql, &[text(handle), int(version as i64)])
             .await
             .map(|_| ())
+    }
+
+    async fn history(
+        &self,
+        handle: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredChange>, StoreError> {
+        self.history_rows(handle, before, limit).await
+    }
+
+    async fn change(&self, handle: &str, version: u64) -> Result<Option<StoredChange>, StoreError> {
+        self.change_row(handle, version).await
+    }
+
+    async fn discard_change(&self, handle: &str, version: u64) -> Result<(), StoreError> {
+        self.discard(handle, version).await
     }
 
     async fn publish(&self, handle: &str, snapshot: &str) -> Result<(), StoreError> {

@@ -6,10 +6,11 @@
 //! - `d1_error`: every D1 statement fails.
 //!
 //! The layer sits exactly where the real calls are, so the code under test is the code
-//! that runs in production; with `FAULTS` unset each check is one branch on a `bool`.
+//! that runs in production; with `FAULTS` unset each check is one branch on a `bool`. The
+//! visitor hot path reads KV from JavaScript and asks [`kv_read_plan`] first, so one
+//! count of reads covers both.
 
 use std::cell::Cell;
-use std::time::Duration;
 
 /// Parsed `FAULTS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,9 +35,11 @@ fn active() -> Faults {
     ACTIVE.with(|a| a.borrow().clone())
 }
 
-/// Before a KV read: waits any injected delay; `Err` when the read must fail.
-pub(crate) async fn kv_read() -> Result<(), String> {
-    active().before_kv_read().await
+/// Before a KV read made by the JavaScript hot path (`src/edge/entry.mjs`): the delay to
+/// wait, in milliseconds, or `Err` when the read must fail (the delay comes first).
+pub(crate) fn kv_read_plan() -> (u64, Result<(), String>) {
+    let faults = active();
+    (faults.kv_read_delay_ms, faults.count_kv_read())
 }
 
 /// Before a KV write.
@@ -71,10 +74,7 @@ impl Faults {
         faults
     }
 
-    async fn before_kv_read(&self) -> Result<(), String> {
-        if self.kv_read_delay_ms > 0 {
-            worker::Delay::from(Duration::from_millis(self.kv_read_delay_ms)).await;
-        }
+    fn count_kv_read(&self) -> Result<(), String> {
         let seen = KV_READS_SEEN.with(|c| {
             c.set(c.get() + 1);
             c.get()

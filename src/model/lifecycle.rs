@@ -7,7 +7,9 @@
 //!                       └─ end_date passed ──▶ completed (terminal, automatic)
 //! ```
 //!
-//! `completed` needs no cron: [`effective_status`] derives it from the clock whenever a
+//! An active or paused campaign is also stored `completed` when its winner is promoted
+//! (`POST .../campaigns/{id}/promote`, `crate::api::campaigns::promote_campaign`): not a
+//! [`Transition`], since it also reroutes the campaign's rules. `completed` needs no cron: [`effective_status`] derives it from the clock whenever a
 //! campaign is read, on the edge and in the API alike. A campaign stored as `active`
 //! whose `start_date` lies ahead is *scheduled*: active, but assigning no variants yet.
 

@@ -2,7 +2,12 @@
 //! what one KV read of `snapshot:<handle>` returned, what to serve. The edge only reads KV
 //! and keeps a [`Cache`] per isolate; every decision is here, tested natively.
 //!
-//! Each handle is re-read once its check is older than the TTL. Then:
+//! A visitor waits for KV only when the isolate has never read the handle: after that,
+//! [`Cache::serve`] answers from what is held and, once the last check is older than the
+//! TTL, says a re-read is due (stale-while-revalidate: the edge reads KV after the
+//! response, in `waitUntil`, and hands the result to [`Cache::refresh`]). One re-read is
+//! in flight per handle at a time; one that never reports back is given up after
+//! [`REFRESH_TIMEOUT_MS`]. What a read teaches is the same either way:
 //!
 //! | the read returned | the isolate serves |
 //! |---|---|
@@ -18,7 +23,9 @@
 //!
 //! So a KV fault or a corrupt value never takes a handle down, and nothing but a tombstone
 //! or a confirmed deletion does. A tombstone (`router takedown`) takes effect within one
-//! TTL; a deleted key within two (the read that notices and the re-read that confirms).
+//! TTL (plus the re-read's own time: the visit that finds the check due is still served
+//! what was held); a deleted key within two (the read that notices and the re-read that
+//! confirms).
 //! A takedown is lifted only by a snapshot of a revision above the one it replaced
 //! (`router push --local` writes one), so a stale read of the old snapshot cannot undo it.
 //! Rolling back to older content on purpose: publish it in a higher generation
@@ -32,6 +39,8 @@ use crate::engine::snapshot::{self, Loaded, Published, Revision};
 
 /// Most handles a [`Cache`] keeps.
 pub const MAX_HANDLES: usize = 256;
+/// How long a background re-read may take before another visit may start one.
+pub const REFRESH_TIMEOUT_MS: f64 = 10_000.0;
 
 /// What one KV read of a handle's snapshot key returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,6 +315,23 @@ fn keeping(held: &Held) -> &'static str {
 struct Slot {
     held: Held,
     checked_at_ms: f64,
+    /// When the background re-read in flight was started.
+    refreshing_since_ms: Option<f64>,
+}
+
+/// What [`Cache::serve`] gives a visit.
+#[derive(Debug, Clone)]
+pub enum Served {
+    /// The handle was never read in this isolate: the visit waits for one read.
+    Unread,
+    /// What is held, and whether the visit should start a background re-read (its check
+    /// is a TTL old and no other re-read is in flight).
+    Held {
+        /// What the visit decides with.
+        lookup: Lookup,
+        /// Whether to re-read KV after the response.
+        refresh: bool,
+    },
 }
 
 /// An isolate's snapshots, by handle.
@@ -315,13 +341,24 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// What a visit gets without reading KV: `None` when the handle was never read or its
-    /// check is `ttl_ms` old.
-    pub fn fresh(&self, handle: &str, now_ms: f64, ttl_ms: f64) -> Option<Lookup> {
-        self.slots
-            .get(handle)
-            .filter(|slot| now_ms - slot.checked_at_ms < ttl_ms)
-            .map(|slot| slot.held.lookup())
+    /// What a visit gets without waiting for KV, and whether a re-read is due; a due
+    /// re-read is marked in flight, so concurrent visits do not start another.
+    pub fn serve(&mut self, handle: &str, now_ms: f64, ttl_ms: f64) -> Served {
+        let Some(slot) = self.slots.get_mut(handle) else {
+            return Served::Unread;
+        };
+        let due = now_ms - slot.checked_at_ms >= ttl_ms;
+        let idle = slot
+            .refreshing_since_ms
+            .is_none_or(|since| now_ms - since >= REFRESH_TIMEOUT_MS);
+        let refresh = due && idle;
+        if refresh {
+            slot.refreshing_since_ms = Some(now_ms);
+        }
+        Served::Held {
+            lookup: slot.held.lookup(),
+            refresh,
+        }
     }
 
     /// Applies one KV read of `handle` (see [`refresh`]) and keeps the result. At
@@ -343,6 +380,7 @@ impl Cache {
         let slot = Slot {
             held,
             checked_at_ms: now_ms,
+            refreshing_since_ms: None,
         };
         self.slots.insert(handle.to_owned(), slot);
         (lookup, note)

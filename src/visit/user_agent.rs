@@ -34,6 +34,73 @@ struct UaFields {
     os: String,
 }
 
+/// Classifications already made, by their headers: a User-Agent seen before costs a map
+/// lookup instead of woothee's patterns (the edge keeps one per isolate; real traffic
+/// repeats a few thousand User-Agents). Bounded: at [`Memo::CAPACITY`] entries it starts
+/// over.
+#[derive(Debug, Default)]
+pub struct Memo {
+    known: std::collections::HashMap<String, DeviceFacts>,
+}
+
+impl Memo {
+    /// Most classifications kept.
+    pub const CAPACITY: usize = 1024;
+
+    /// [`classify`], remembered.
+    pub fn classify(&mut self, headers: DeviceHeaders<'_>) -> DeviceFacts {
+        let hint_len = |h: Option<&str>| h.map_or(0, str::len);
+        if hint_len(headers.ch_mobile) > 8 || hint_len(headers.ch_platform) > 64 {
+            // No real browser sends hints this long: not worth a slot.
+            return classify(headers);
+        }
+        let ua = headers.user_agent.map(truncate_ua).unwrap_or_default();
+        let key = format!(
+            "{}\n{}\n{ua}",
+            headers.ch_mobile.unwrap_or_default(),
+            headers.ch_platform.unwrap_or_default()
+        );
+        if let Some(facts) = self.known.get(&key) {
+            return facts.clone();
+        }
+        let facts = classify(headers);
+        if self.known.len() >= Self::CAPACITY {
+            self.known.clear();
+        }
+        self.known.insert(key, facts.clone());
+        facts
+    }
+}
+
+/// User-Agents that walk woothee through its main branches (browsers, mobile OSes,
+/// crawlers, appliances), so its lazily built patterns are compiled by [`warm`].
+const WARM_UP: &[&str] = &[
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36 Edg/124.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36 OPR/110.0 Vivaldi/6.7",
+    "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.1; Trident/6.0)",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "DoCoMo/2.0 P903i(c100;TB;W24H12)",
+    "Mozilla/5.0 (PlayStation 4 3.11) AppleWebKit/537.73 (KHTML, like Gecko)",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+    "curl/8.5.0",
+];
+
+/// Classifies a few User-Agents so woothee's patterns are compiled before the first
+/// visitor (the edge calls it when the isolate starts).
+pub fn warm() {
+    for ua in WARM_UP {
+        classify(DeviceHeaders {
+            user_agent: Some(ua),
+            ..DeviceHeaders::default()
+        });
+    }
+}
+
 /// Classifies a device from its headers. Never fails: unknown input is `other`.
 pub fn classify(headers: DeviceHeaders<'_>) -> DeviceFacts {
     let Some(ua) = headers
@@ -313,5 +380,44 @@ mod tests {
             Some(DeviceCategory::Mobile)
         );
         assert_eq!(DeviceCategory::parse("phone"), None);
+    }
+
+    #[test]
+    fn the_memo_answers_like_classify_and_stays_bounded() {
+        let mut memo = Memo::default();
+        let cases = [
+            (Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"), None, None),
+            (Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"), Some("?1"), Some("\"Android\"")),
+            (Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"), None, None),
+            (Some("Googlebot/2.1 (+http://www.google.com/bot.html)"), Some("?1"), None),
+            (None, None, None),
+        ];
+        for _ in 0..2 {
+            for (user_agent, ch_mobile, ch_platform) in cases {
+                let headers = DeviceHeaders {
+                    user_agent,
+                    ch_mobile,
+                    ch_platform,
+                };
+                assert_eq!(
+                    memo.classify(headers),
+                    classify(headers),
+                    "{user_agent:?} {ch_mobile:?}"
+                );
+            }
+        }
+        assert_eq!(
+            memo.known.len(),
+            cases.len(),
+            "the same headers share a slot, hints apart"
+        );
+        for i in 0..Memo::CAPACITY + 10 {
+            let ua = format!("Mozilla/5.0 (X11; Linux x86_64) Firefox/{i}");
+            memo.classify(DeviceHeaders {
+                user_agent: Some(&ua),
+                ..DeviceHeaders::default()
+            });
+        }
+        assert!(memo.known.len() <= Memo::CAPACITY);
     }
 }

@@ -544,13 +544,18 @@ pub(crate) fn sample(route: &Route) -> Sample {
             201,
             "",
         ),
+        RouteId::PromoteCampaign => (active, Some(json!({"variant": "story"})), 200, ""),
+        RouteId::ListChanges => (active, None, 200, ""),
+        // The seeded world has no history yet.
+        RouteId::GetChange | RouteId::RestoreChange => (active, None, 404, "version_not_found"),
     };
     let mut path = route
         .pattern
         .replace("{handle}", HANDLE)
         .replace("{domain}", "www.gharart.com")
         .replace("{ruleId}", "in-mobile")
-        .replace("{campaignId}", campaign);
+        .replace("{campaignId}", campaign)
+        .replace("{version}", "1");
     if route.id == RouteId::RoutePreview {
         path.push_str("?entry=festive");
     }

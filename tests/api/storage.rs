@@ -189,6 +189,7 @@ fn a_corrupt_stored_document_is_500_internal_and_is_left_alone() {
     let corrupt = StoredDocument {
         version: 3,
         config: "{not json".into(),
+        recorded: false,
     };
     w.store
         .tables

@@ -186,7 +186,8 @@ describe('OpenAPI document', () => {
       .replace('{handle}', HANDLE)
       .replace('{domain}', 'no-such-domain.example')
       .replace('{ruleId}', 'openapi-probe-missing')
-      .replace('{campaignId}', 'openapi-probe-missing');
+      .replace('{campaignId}', 'openapi-probe-missing')
+      .replace('{version}', '999999');
   }
 
   function operations() {

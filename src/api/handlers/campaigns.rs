@@ -5,15 +5,16 @@ use crate::analysis::health;
 use crate::analysis::stats::{self, Stats};
 use crate::api::body;
 use crate::api::campaigns::{
-    campaign_view, campaign_views, create_campaign, find_campaign, transition_campaign, uuid_v4,
-    CampaignView, CreateCampaign,
+    campaign_view, campaign_views, create_campaign, find_campaign, promote_campaign,
+    transition_campaign, uuid_v4, CampaignView, CreateCampaign, PromoteRequest,
 };
 use crate::api::context::{Ctx, Reply};
 use crate::api::conversions::{self, TestConversionInput};
 use crate::api::documents::{current, load, mutate};
 use crate::api::error::{ApiError, Missing};
 use crate::api::replies::{
-    CampaignHealth, CampaignList, CampaignResult, TestConversionResult, TransitionResult,
+    CampaignHealth, CampaignList, CampaignResult, PromoteResult, TestConversionResult,
+    TransitionResult,
 };
 use crate::api::store::{Resolver, Store};
 use crate::model::config::HandleConfig;
@@ -114,6 +115,32 @@ pub(super) async fn transition<S: Store, R: Resolver>(
             from,
             status,
             campaign: view(cx, &done.config, id)?,
+        },
+    )
+}
+
+pub(super) async fn promote<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+    id: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let request: PromoteRequest = body::parse(body, cx.settings.max_body_bytes)?;
+    let done = mutate(cx, handle, |c| {
+        promote_campaign(c, id, &request.variant, cx.now)
+    })
+    .await?;
+    let campaign = view(cx, &done.config, id)?;
+    Reply::of(
+        200,
+        &PromoteResult {
+            version: done.version,
+            from: done.value.from,
+            status: campaign.doc.status,
+            variant: request.variant,
+            destination: done.value.destination,
+            rules: done.value.rules,
+            campaign,
         },
     )
 }

@@ -6,6 +6,7 @@
 mod campaigns;
 mod configuration;
 mod domains;
+mod history;
 mod pages;
 mod public;
 mod rules;
@@ -30,6 +31,7 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
     let domain = params.domain.as_deref().unwrap_or_default();
     let rule = params.rule_id.as_deref().unwrap_or_default();
     let campaign = params.campaign_id.as_deref().unwrap_or_default();
+    let version = params.version.as_deref().unwrap_or_default();
     match route {
         // Served before authentication (see `service::Api::admit`); never dispatched.
         RouteId::OpenApi => Err(ApiError::RouteNotFound),
@@ -51,6 +53,7 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
         RouteId::CreateCampaign => campaigns::create(cx, handle, body).await,
         RouteId::GetCampaign => campaigns::get(cx, handle, campaign).await,
         RouteId::TransitionCampaign(t) => campaigns::transition(cx, handle, campaign, t).await,
+        RouteId::PromoteCampaign => campaigns::promote(cx, handle, campaign, body).await,
         RouteId::CampaignHealth => campaigns::health(cx, handle, campaign).await,
         RouteId::TestConversion => campaigns::test_conversion(cx, handle, campaign, body).await,
         RouteId::MintSiteToken => pages::site_token(cx, handle, campaign, body).await,
@@ -65,5 +68,8 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
         RouteId::Conversion => public::conversion(cx, body).await,
         RouteId::SupportReport => public::support_report(cx, body).await,
         RouteId::WhoAmI => configuration::whoami(cx, handle).await,
+        RouteId::ListChanges => history::list(cx, handle, query).await,
+        RouteId::GetChange => history::get(cx, handle, version, query).await,
+        RouteId::RestoreChange => history::restore(cx, handle, version).await,
     }
 }

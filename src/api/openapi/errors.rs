@@ -22,6 +22,8 @@ fn writes_configuration(id: RouteId) -> bool {
             | RouteId::PutConfiguration
             | RouteId::CreateCampaign
             | RouteId::TransitionCampaign(_)
+            | RouteId::PromoteCampaign
+            | RouteId::RestoreChange
     )
 }
 
@@ -93,6 +95,22 @@ fn specific(id: RouteId) -> &'static [(u16, E)] {
             (503, E::TokensDisabled),
         ],
         RouteId::SupportReport | RouteId::WhoAmI => &[],
+        RouteId::PromoteCampaign => &[
+            (404, E::CampaignNotFound),
+            (404, E::VariantNotFound),
+            (409, E::InvalidTransition),
+        ],
+        RouteId::ListChanges => &[(400, E::InvalidParameter)],
+        RouteId::GetChange => &[
+            (400, E::InvalidParameter),
+            (403, E::InsufficientScope),
+            (404, E::VersionNotFound),
+        ],
+        RouteId::RestoreChange => &[
+            (400, E::InvalidParameter),
+            (404, E::VersionNotFound),
+            (409, E::AlreadyCurrent),
+        ],
     }
 }
 

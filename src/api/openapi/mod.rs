@@ -12,7 +12,7 @@ mod operations;
 use serde_json::{json, Map, Value};
 
 use super::auth::Scope;
-use super::campaigns::CreateCampaign;
+use super::campaigns::{CreateCampaign, PromoteRequest};
 use super::conversions::{ConversionInput, TestConversionInput};
 use super::domains::{AddDomain, DecideDomain};
 use super::error::ErrorBody;
@@ -95,6 +95,7 @@ fn schemas() -> Map<String, Value> {
         HandleConfig,
         PreviewTokenRequest,
         CreateCampaign,
+        PromoteRequest,
         TestConversionInput,
         SiteTokenRequest,
         EntitlementRequest,
@@ -129,6 +130,10 @@ fn schemas() -> Map<String, Value> {
         replies::ConversionResult,
         replies::SupportReportResult,
         replies::WhoAmI,
+        replies::ChangeList,
+        replies::ChangeDetail,
+        replies::RestoreResult,
+        replies::PromoteResult,
     );
     let mut schemas = requests.take_definitions(true);
     for (name, schema) in replies.take_definitions(true) {
@@ -400,6 +405,7 @@ fn parameters() -> Value {
         "domain": path_parameter("domain", "A listed destination domain (looked up after normalisation; percent-encode `*` as needed).", None),
         "ruleId": path_parameter("ruleId", "Rule id: 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit.", Some(ID)),
         "campaignId": path_parameter("campaignId", "Campaign id: 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit (a UUID v4 when the creator gave none).", Some(ID)),
+        "version": path_parameter("version", "A version of the handle's configuration, as the change history lists it (1 or more).", Some(VERSION)),
         "IdempotencyKey": key(false, IDEMPOTENCY),
         "ConversionIdempotencyKey": key(true, CONVERSION_IDEMPOTENCY),
     })
@@ -420,6 +426,29 @@ fn operation_parameters(route: &Route) -> Vec<Value> {
         } else {
             "IdempotencyKey"
         }));
+    }
+    let query = |name: &str, required: bool, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": required, "description": description, "schema": schema });
+    if route.id == RouteId::ListChanges {
+        out.push(query(
+            "before",
+            false,
+            "Only versions below this one (the previous page's `next_before`).",
+            json!({ "type": "string", "pattern": VERSION }),
+        ));
+        out.push(query(
+            "limit",
+            false,
+            "Entries per page, 1 to 100 (default 20).",
+            json!({ "type": "string", "pattern": "^(?:[1-9][0-9]?|100)$" }),
+        ));
+    }
+    if route.id == RouteId::GetChange {
+        out.push(query(
+            "configuration",
+            false,
+            "`true` to include the whole configuration of that version (scope `admin`).",
+            json!({ "type": "string", "enum": ["true", "false"] }),
+        ));
     }
     if route.id == RouteId::RoutePreview {
         let query = |name: &str, required: bool, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": required, "description": description, "schema": schema });
@@ -484,9 +513,12 @@ fn tags() -> Value {
         { "name": "campaign-pages", "description": "UC-07: site-structure campaign pages: draft, publish, public read, and public edits with a campaign-scoped site token." },
         { "name": "conversions", "description": "UC-07: conversions tied to a campaign variant by the ctx token of the redirect." },
         { "name": "support", "description": "End-user escalation." },
+        { "name": "history", "description": "The change history of the configuration: who changed what and when, with a structured diff, and restoring an earlier version through the trust rules." },
     ])
 }
 
+/// A version of the change history (`api::history::parse_version`).
+const VERSION: &str = "^[1-9][0-9]{0,15}$";
 /// A handle or entry slug (`model::ids::is_valid_slug`).
 const SLUG: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
 /// A rule, campaign, template or variant id (`model::ids::is_valid_id`).
@@ -507,7 +539,7 @@ fn list_of(item: &str, max: usize) -> String {
 }
 
 const INFO: &str = include_str!("info.md");
-const BEARER: &str = "`Authorization: Bearer <token>` with either a personal access token (PAT: `gr_pat_` + 32 or more URL-safe characters; stored only as its SHA-256 with the handle, scopes, subject, optional expiry; create one with `router pat --handle H --scopes \"...\"`) or an HS256 JWT signed with the worker's `JWT_SECRET` carrying `sub`, `handle`, `scopes` (array or space-separated) and `exp` (required; `nbf`/`iat` honoured; 60 s clock skew allowed; any other `alg` is refused). Scopes: rules:read rules:write domains:read domains:write domains:admin templates:read templates:write preview campaigns:read campaigns:write pages:write admin (`admin` implies every scope). Failures: no header 401 `missing_token` (with `WWW-Authenticate: Bearer`); malformed, forged, unknown or revoked 401 `invalid_token`; expired 401 `token_expired`; another handle 403 `wrong_handle`; missing scope 403 `insufficient_scope`.";
+const BEARER: &str = "`Authorization: Bearer <token>` with either a personal access token (PAT: `gr_pat_` + 32 or more URL-safe characters; stored only as its SHA-256 with the handle, scopes, subject, optional expiry; create one with `router pat --handle H --scopes \"...\"`) or an HS256 JWT signed with the worker's `JWT_SECRET` carrying `sub`, `handle`, `scopes` (array or space-separated) and `exp` (required; `nbf`/`iat` honoured; 60 s clock skew allowed; any other `alg` is refused). Scopes: rules:read rules:write domains:read domains:write domains:admin templates:read templates:write preview campaigns:read campaigns:write pages:write entitlements history:read admin (`admin` implies every scope). Failures: no header 401 `missing_token` (with `WWW-Authenticate: Bearer`); malformed, forged, unknown or revoked 401 `invalid_token`; expired 401 `token_expired`; another handle 403 `wrong_handle`; missing scope 403 `insufficient_scope`.";
 const SITE_TOKEN: &str = "`Authorization: Bearer <site token>` on the public campaign-page writes (`PUT` and `POST .../publish` under `/v2/public/handles/{handle}/site-structure/campaigns/{campaignId}`), so the storefront's page editor can change one campaign's page without a management credential. Minted by `POST /v2/handles/{handle}/campaigns/{campaignId}/site-tokens` (scope `pages:write`; body `{\"ttl_seconds\": n}` optional, default 3600, at most 86400): an HMAC-SHA256-signed token (`v1.<payload>.<mac>`, key derived from the worker's `TOKEN_SECRET` for this kind of token only) whose claims are the handle, the campaign, `iat` and `exp`. It is good for that campaign's page only and cannot be revoked: keep it short-lived. PATs, JWTs, preview and ctx tokens are not site tokens, and a site token opens no management route. Failures: no header 401 `missing_token`; malformed, forged, another kind of token or issued in the future 401 `invalid_token`; expired 401 `token_expired`; another handle 403 `wrong_handle`; another campaign 403 `wrong_campaign`.";
 const IDEMPOTENCY: &str = "Makes a retried write safe: the same key with the same method, path and body replays the stored response (with `Idempotent-Replayed: true`) instead of writing again; the same key with another request is 409 `idempotency_key_reuse`; while the first request still runs, 409 `idempotency_in_progress`. Keys are per handle and kept for 24 hours; 5xx answers are not stored.";
 const CONVERSION_IDEMPOTENCY: &str = "Required: one key per conversion, the same for every retry of it. The first request with a key records the conversion (201); the same key with the same payload (compared on the canonical JSON of the body: key order, whitespace, `null` versus absent and `1` versus `1.0` do not matter) is counted once however often it is retried, also under concurrent retries (200, `duplicate: true`, `Idempotent-Replayed: true`); the same key with another payload is 409 `idempotency_key_reuse`. Missing or malformed: 400 `invalid_parameter` (checked after the ctx).";

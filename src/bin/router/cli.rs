@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::audit::FailOn;
 use crate::common::{print_json, CliError};
+use crate::history::{HistoryArgs, RestoreArgs};
 use crate::matrix::MatrixArgs;
 use crate::preview::PreviewArgs;
 use crate::push::PushArgs;
@@ -19,6 +20,7 @@ Examples:
   router matrix rules/gharart --entry festive --countries IN,AE,GB,US,unknown
   router audit rules/gharart
   router push rules/gharart --api http://127.0.0.1:8787 --token-file .dev/pat-gharart
+  router history --api http://127.0.0.1:8787 --token-file .dev/pat-gharart
   router --json validate rules/gharart | jq '.diagnostics[] | select(.severity == \"error\")'
 
 Every command takes --json: machine-readable output on standard output (indented on a
@@ -127,6 +129,33 @@ enum Command {
         "command could not run (network, auth, wrangler)."
     ))]
     Push(PushArgs),
+    /// The change history of a handle's configuration on a running worker: who changed
+    /// what, when, through which route.
+    #[command(after_long_help = concat!(
+        "Lists the newest entries first (scope history:read): version, time, who (the token\n",
+        "subject, or cron), the route that wrote it, and the ids it added (+), removed (-) and\n",
+        "changed (~). With a VERSION: that entry with every changed JSON path and its values.\n\n",
+        "Examples:\n",
+        "  router history --api http://127.0.0.1:8787 --token-file .dev/pat-gharart\n",
+        "  router history --api http://127.0.0.1:8787 --token-file .dev/pat-gharart --limit 5 --before 12\n",
+        "  router history 7 --api http://127.0.0.1:8787 --token-file .dev/pat-gharart\n",
+        "  ROUTER_TOKEN=gr_pat_... router --json history --api https://router.example.workers.dev --handle gharart\n\n",
+        "Exit codes: 0 listed; 2 the command could not run (network, auth, unknown version)."
+    ))]
+    History(HistoryArgs),
+    /// Restore an earlier version of a handle's configuration as a new version (admin).
+    #[command(after_long_help = concat!(
+        "The old configuration goes through the trust rules of a push: every domain keeps the\n",
+        "trust state it has now (a restore never verifies or approves a domain), a domain the\n",
+        "handle no longer lists comes back pending. What was kept is printed as warnings\n",
+        "(ignored_trust_field). Routers follow within SNAPSHOT_TTL_SECONDS.\n\n",
+        "Examples:\n",
+        "  router restore 7 --api http://127.0.0.1:8787 --token-file .dev/pat-gharart\n",
+        "  router --json restore 7 --api http://127.0.0.1:8787 --token-file .dev/pat-gharart --idempotency-key k1\n\n",
+        "Exit codes: 0 restored; 1 the old configuration does not validate any more; 2 the command\n",
+        "could not run (network, auth, unknown version, already the current version)."
+    ))]
+    Restore(RestoreArgs),
     /// Take a handle down: a tombstone under its snapshot key, so every `/{handle}/*`
     /// answers the 404 page.
     #[command(after_long_help = concat!(
@@ -301,6 +330,8 @@ fn run(command: Command, json: bool) -> crate::common::CmdResult {
         Command::Matrix(args) => crate::matrix::matrix(&args, json),
         Command::Audit { dir, fail_on } => crate::audit::audit(&dir, &fail_on, json),
         Command::Push(args) => crate::push::push(&args, json),
+        Command::History(args) => crate::history::history(&args, json),
+        Command::Restore(args) => crate::history::restore(&args, json),
         Command::Takedown(args) => crate::takedown::takedown(&args, json),
         Command::Schema { out } => crate::validate::schema(out.as_deref()),
         Command::Openapi { out } => crate::validate::openapi(out.as_deref()),

@@ -7,6 +7,8 @@
 //! router audit rules/gharart                           collisions, shadowed rules, unroutable destinations
 //! router push rules/gharart --api URL --token-file F   PUT the configuration to a running worker
 //! router push rules/gharart --local                    the snapshot into local KV (wrangler)
+//! router history --api URL --token-file F              the change history of the configuration
+//! router restore 7 --api URL --token-file F            an earlier version, as a new one
 //! router takedown --handle gharart --local             a tombstone: the handle answers 404
 //! router schema                                        the JSON Schema of a rule file
 //! router snapshot rules/gharart                        the compiled snapshot JSON that KV holds
@@ -23,6 +25,8 @@ mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod common;
 #[cfg(not(target_arch = "wasm32"))]
+mod history;
+#[cfg(not(target_arch = "wasm32"))]
 mod localkv;
 #[cfg(not(target_arch = "wasm32"))]
 mod locate;
@@ -32,6 +36,8 @@ mod matrix;
 mod preview;
 #[cfg(not(target_arch = "wasm32"))]
 mod push;
+#[cfg(not(target_arch = "wasm32"))]
+mod remote;
 #[cfg(not(target_arch = "wasm32"))]
 mod synth;
 #[cfg(not(target_arch = "wasm32"))]

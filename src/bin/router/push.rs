@@ -94,20 +94,9 @@ fn bearer(args: &PushArgs) -> Result<String, CliError> {
     Ok(text.lines().next().unwrap_or_default().trim().to_owned())
 }
 
-/// A fresh random idempotency key.
-fn new_key() -> Result<String, CliError> {
-    let mut random = [0u8; 16];
-    getrandom::getrandom(&mut random).map_err(|e| CliError::Tool(format!("no randomness: {e}")))?;
-    Ok(format!("router-push-{}", hex(&random)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The API URL: https, or plain http to this machine only (`make dev`): the token and
 /// the whole configuration must not cross a network in clear text.
-fn check_api_url(api: &str, base: &str) -> Result<(), CliError> {
+pub(crate) fn check_api_url(api: &str, base: &str) -> Result<(), CliError> {
     let parsed = url::Url::parse(base).map_err(|_| {
         CliError::Usage(format!(
             "--api {api:?} is not an http(s) URL such as http://127.0.0.1:8787"
@@ -139,7 +128,7 @@ fn push_api(args: &PushArgs, api: &str, rules: &Rules, json: bool) -> CmdResult 
     let token = bearer(args)?;
     let key = match &args.idempotency_key {
         Some(key) => key.clone(),
-        None => new_key()?,
+        None => crate::remote::new_key("router-push")?,
     };
     let body = serde_json::to_string(&rules.config)
         .map_err(|e| CliError::Usage(format!("cannot render the configuration: {e}")))?;

@@ -277,27 +277,59 @@ fn a_takedown_by_deletion_is_lifted_only_above_the_last_snapshot() {
     );
 }
 
+/// What `serve` gave: the lookup's kind and whether a re-read is due.
+fn served(cache: &mut Cache, handle: &str, now_ms: f64) -> Option<(&'static str, bool)> {
+    match cache.serve(handle, now_ms, 1000.0) {
+        Served::Unread => None,
+        Served::Held { lookup, refresh } => Some((
+            match lookup {
+                Lookup::Ready { stale: false, .. } => "ready",
+                Lookup::Ready { stale: true, .. } => "stale",
+                Lookup::Unknown => "unknown",
+                Lookup::TakenDown => "taken down",
+                Lookup::Unavailable => "unavailable",
+            },
+            refresh,
+        )),
+    }
+}
+
 #[test]
-fn the_cache_reads_kv_once_per_ttl_and_answers_lookups() {
+fn a_visit_waits_only_for_the_first_read_then_re_reads_start_in_the_background() {
     let mut cache = Cache::default();
-    assert!(cache.fresh(H, 0.0, 1000.0).is_none(), "never read");
+    assert!(
+        served(&mut cache, H, 0.0).is_none(),
+        "never read: the visit waits"
+    );
     let (lookup, _) = cache.refresh(H, snapshot(rev(0, 1)), 0.0);
     assert!(matches!(lookup, Lookup::Ready { stale: false, .. }));
-    assert!(matches!(
-        cache.fresh(H, 999.0, 1000.0),
-        Some(Lookup::Ready { .. })
-    ));
-    assert!(cache.fresh(H, 1000.0, 1000.0).is_none(), "due again");
-    let (lookup, _) = cache.refresh(H, tombstone(rev(0, 2)), 1000.0);
+    assert_eq!(served(&mut cache, H, 999.0), Some(("ready", false)));
+    // A TTL later the visit is served what is held and starts the one re-read...
+    assert_eq!(served(&mut cache, H, 1000.0), Some(("ready", true)));
+    // ...which concurrent visits do not start again while it is in flight,
+    assert_eq!(served(&mut cache, H, 1001.0), Some(("ready", false)));
+    assert_eq!(
+        served(&mut cache, H, 1000.0 + REFRESH_TIMEOUT_MS - 1.0),
+        Some(("ready", false))
+    );
+    // unless it never reported back.
+    assert_eq!(
+        served(&mut cache, H, 1000.0 + REFRESH_TIMEOUT_MS),
+        Some(("ready", true))
+    );
+    // A re-read that lands resets the clock; a tombstone takes the handle down.
+    let (lookup, _) = cache.refresh(H, tombstone(rev(0, 2)), 12_000.0);
     assert!(matches!(lookup, Lookup::TakenDown));
-    assert!(matches!(
-        cache.fresh(H, 1500.0, 1000.0),
-        Some(Lookup::TakenDown)
-    ));
+    assert_eq!(served(&mut cache, H, 12_500.0), Some(("taken down", false)));
+    assert_eq!(served(&mut cache, H, 13_000.0), Some(("taken down", true)));
     let (lookup, _) = cache.refresh("other", KvRead::Missing, 0.0);
     assert!(matches!(lookup, Lookup::Unknown));
     let (lookup, _) = cache.refresh("third", failed(), 0.0);
     assert!(matches!(lookup, Lookup::Unavailable));
+    assert_eq!(
+        served(&mut cache, "third", 10.0),
+        Some(("unavailable", false))
+    );
 }
 
 #[test]
@@ -310,8 +342,5 @@ fn a_full_cache_drops_handles_that_serve_nothing_first() {
     assert_eq!(cache.slots.len(), MAX_HANDLES);
     cache.refresh("one-more", KvRead::Missing, 0.0);
     assert_eq!(cache.slots.len(), 2);
-    assert!(matches!(
-        cache.fresh(H, 1.0, 1000.0),
-        Some(Lookup::Ready { .. })
-    ));
+    assert_eq!(served(&mut cache, H, 1.0), Some(("ready", false)));
 }

@@ -1,0 +1,240 @@
+//! The visit at the platform floor: what `src/edge/entry.mjs` calls, once per visit, with
+//! the request's parts as one string, and what it answers with, as one string.
+//!
+//! The JavaScript entry sends `GET`/`HEAD` requests outside `/v2/` to [`hot_visit`];
+//! everything else (the API, the console, health) goes through the `worker` crate's fetch
+//! handler as before. A visit is one call unless the isolate lacks something it needs:
+//!
+//! | answer starts with | meaning | the entry then |
+//! |---|---|---|
+//! | `A` | an answer: `A\n<status>\n<Name>: <value>\n…\n\n<body>` | builds the `Response` in one go; lines named `@…` are tasks for after it (below) |
+//! | `P` | not a visitor path | hands the request to the `worker` crate's fetch handler |
+//! | `S <handle>` | the handle's snapshot was never read in this isolate | reads `snapshot:<handle>` from KV, hands it to [`hot_snapshot`], calls again |
+//! | `G` or `G <handle>` | the MaxMind DB is needed and was never read (or failed a minute ago) | reads `geo:mmdb`, hands it to [`hot_geodb`], calls again; with a handle, also starts that snapshot's re-read (as `@refresh`) |
+//!
+//! Tasks: `@refresh: <handle>` (the snapshot's check is a TTL old: re-read it in
+//! `waitUntil`, stale-while-revalidate; the visitor never waits for it).
+//!
+//! Nothing is decided here or in JavaScript: routing of the path is [`super::route`], the
+//! visit is [`crate::visit::plan`], the snapshot policy [`crate::visit::cache`].
+
+use std::cell::RefCell;
+
+use chrono::{DateTime, Utc};
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::Env;
+
+use super::settings::{self, Settings};
+use super::store::{self, Geo};
+use super::{faults, respond, Route};
+use crate::engine::geo::GeoFacts;
+use crate::visit::answer::Answer;
+use crate::visit::cache::{KvRead, Served};
+use crate::visit::headers;
+use crate::visit::plan::{
+    self, needs_mmdb, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts,
+};
+use crate::visit::user_agent::{DeviceHeaders, Memo};
+
+/// The fields of the parts string, in order, separated by `\n` (no header value, path or
+/// query can hold a line feed); an empty field is an absent one. `entry.mjs` writes them
+/// in this order.
+#[derive(Clone, Copy)]
+enum Field {
+    Method,
+    Path,
+    Query,
+    UserAgent,
+    ChMobile,
+    ChPlatform,
+    AcceptLanguage,
+    Cookie,
+    ConnectingIp,
+    ForwardedFor,
+    CfCountry,
+    CfContinent,
+    CfRegionCode,
+    CfCity,
+    CfAsn,
+    /// KV reads this visit waited for so far (`X-Kv-Reads` with `EXPOSE_COUNTERS`).
+    KvReads,
+}
+
+struct Parts<'a>(Vec<&'a str>);
+
+impl<'a> Parts<'a> {
+    fn get(&self, field: Field) -> Option<&'a str> {
+        self.0
+            .get(field as usize)
+            .copied()
+            .filter(|v| !v.is_empty())
+    }
+}
+
+thread_local! {
+    static DEVICES: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
+/// Compiles woothee's patterns when the isolate starts, not on a visitor's request.
+#[worker::event(start)]
+fn start() {
+    crate::visit::user_agent::warm();
+}
+
+/// One visit (see the module's table).
+#[wasm_bindgen]
+pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
+    let parts = Parts(parts.split('\n').collect());
+    let path = parts.get(Field::Path).unwrap_or("/");
+    let Route::Visit { handle, entry } = super::route(true, path) else {
+        return "P".to_owned();
+    };
+    let settings = settings::get(&env);
+    // SNAPSHOT_TTL_SECONDS=0 (tests): nothing is held between visits, each one reads.
+    let uncached = settings.snapshot_ttl_ms <= 0.0;
+    if uncached && parts.get(Field::KvReads).is_none_or(|n| n == "0") {
+        return format!("S {handle}");
+    }
+    let (lookup, refresh) = match store::serve(&handle, now_ms, settings.snapshot_ttl_ms) {
+        Served::Unread => return format!("S {handle}"),
+        Served::Held { lookup, refresh } => (lookup, refresh && !uncached),
+    };
+    let request_id = respond::request_id();
+    let plan = match lookup.ready() {
+        Ok((loaded, stale)) => {
+            let cf = cf_geo(&parts);
+            let client_ip = headers::client_ip(
+                parts.get(Field::ConnectingIp),
+                parts.get(Field::ForwardedFor),
+                settings.trust_forwarded_ip,
+            );
+            let mmdb = match client_ip {
+                Some(_) if needs_mmdb(&settings.visit.geo_order, cf.as_ref()) => {
+                    match store::geodb(now_ms) {
+                        Geo::Ready(db) => Some(db),
+                        Geo::Absent => None,
+                        // The re-read this visit was due to start is handed over with it.
+                        Geo::Unread if refresh => return format!("G {handle}"),
+                        Geo::Unread => return "G".to_owned(),
+                    }
+                }
+                _ => None,
+            };
+            let device = DEVICES.with(|m| {
+                m.borrow_mut().classify(DeviceHeaders {
+                    user_agent: parts.get(Field::UserAgent),
+                    ch_mobile: parts.get(Field::ChMobile),
+                    ch_platform: parts.get(Field::ChPlatform),
+                })
+            });
+            let request = RequestParts {
+                request_id: &request_id,
+                entry: &entry,
+                query: parts.get(Field::Query).unwrap_or_default(),
+                cookie: parts.get(Field::Cookie),
+                accept_language: parts.get(Field::AcceptLanguage),
+                device: DeviceInput::Known(device),
+                geo: GeoInput {
+                    cf,
+                    client_ip,
+                    mmdb: mmdb.as_deref(),
+                },
+            };
+            let held = HeldSnapshot {
+                loaded: &loaded,
+                stale,
+            };
+            let now = DateTime::<Utc>::from_timestamp_millis(now_ms as i64).unwrap_or_default();
+            plan::plan(
+                held,
+                &request,
+                &settings.visit,
+                now,
+                respond::random_bytes(),
+            )
+        }
+        Err(why) => plan::without_snapshot(why, &settings.visit),
+    };
+    let mut answer = plan.answer(&request_id);
+    counters(&mut answer, &plan, &settings, &parts);
+    let head = parts.get(Field::Method) == Some("HEAD");
+    encode(answer, head, refresh.then_some(handle.as_str()))
+}
+
+/// `X-Kv-Reads` (benchmarks only).
+fn counters(answer: &mut Answer, plan: &Plan, settings: &Settings, parts: &Parts<'_>) {
+    if settings.expose_counters && matches!(plan, Plan::Redirect { .. } | Plan::SafePage { .. }) {
+        answer.header("X-Kv-Reads", parts.get(Field::KvReads).unwrap_or("0"));
+    }
+}
+
+fn cf_geo(parts: &Parts<'_>) -> Option<GeoFacts> {
+    let facts = GeoFacts::from_source(
+        parts.get(Field::CfCountry),
+        parts.get(Field::CfContinent),
+        parts.get(Field::CfRegionCode),
+        parts.get(Field::CfCity),
+        parts.get(Field::CfAsn).and_then(|a| a.parse().ok()),
+    );
+    (!facts.is_empty()).then_some(facts)
+}
+
+/// The answer as the entry reads it: `A`, the status, the headers and tasks, a blank line,
+/// the body (none for `HEAD`).
+fn encode(answer: Answer, head: bool, refresh: Option<&str>) -> String {
+    let body = if head {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&answer.body).into_owned()
+    };
+    let mut out = String::with_capacity(512 + body.len());
+    out.push_str("A\n");
+    out.push_str(&answer.status.to_string());
+    for (name, value) in &answer.headers {
+        out.push('\n');
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(value);
+    }
+    if let Some(handle) = refresh {
+        out.push_str("\n@refresh: ");
+        out.push_str(handle);
+    }
+    out.push_str("\n\n");
+    out.push_str(&body);
+    out
+}
+
+/// What one KV read returned, as the entry hands it over.
+fn kv_read(value: Option<Vec<u8>>, failure: &str) -> KvRead {
+    match value {
+        _ if !failure.is_empty() => KvRead::Failed(failure.to_owned()),
+        Some(bytes) => KvRead::Value(bytes),
+        None => KvRead::Missing,
+    }
+}
+
+/// One read of `snapshot:<handle>`: the value (`undefined` for no key) or why it failed.
+#[wasm_bindgen]
+pub fn hot_snapshot(env: Env, handle: &str, value: Option<Vec<u8>>, failure: &str, now_ms: f64) {
+    settings::get(&env);
+    store::apply_snapshot(handle, kv_read(value, failure), now_ms);
+}
+
+/// One read of `geo:mmdb`.
+#[wasm_bindgen]
+pub fn hot_geodb(env: Env, value: Option<Vec<u8>>, failure: &str, now_ms: f64) {
+    settings::get(&env);
+    store::apply_geodb(kv_read(value, failure), now_ms);
+}
+
+/// Before the entry reads KV: `""`, or the injected fault as `<delay ms>,<1 if the read
+/// fails>` (tests only, see [`faults`]).
+#[wasm_bindgen]
+pub fn hot_kv_fault(env: Env) -> String {
+    settings::get(&env);
+    match faults::kv_read_plan() {
+        (0, Ok(())) => String::new(),
+        (delay, result) => format!("{delay},{}", u8::from(result.is_err())),
+    }
+}
