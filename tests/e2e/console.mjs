@@ -22,7 +22,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, REQUIRED, SCREENSHOTS, SKIP } from './browser.mjs';
-import { ROOT, startDohServer, startWorker } from './harness.mjs';
+import { ROOT, startDohServer, startWorker, waitFor } from './harness.mjs';
 
 const FROM_SOURCE = process.env.CONSOLE_UI_FROM_SOURCE === '1';
 const TYPES = { html: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8' };
@@ -46,6 +46,10 @@ export const V2 = `/v2/handles/${HANDLE}`;
 /** The phone width the flows run at (the console must be usable there). */
 export const PHONE = { width: 390, height: 844 };
 const WAIT_MS = 30_000;
+/** SNAPSHOT_TTL_SECONDS of the console suites' workers. */
+const TTL_SECONDS = 1;
+/** How soon after a write a visitor must get the new routing: the TTL, plus 2 s of slack. */
+const FOLLOW_MS = TTL_SECONDS * 1000 + 2000;
 const LIMITS = {
   API_WRITES_PER_MINUTE: '100000',
   API_READS_PER_MINUTE: '100000',
@@ -96,7 +100,7 @@ export function describeConsole(title, { pats, doh = false, vars = {} }, body) {
       if (doh) suite.doh = await startDohServer();
       suite.worker = await startWorker({
         d1Migrations: 'DB',
-        vars: { ...LIMITS, ...(doh ? { DOH_RESOLVER_URL: suite.doh.url } : {}), ...vars },
+        vars: { ...LIMITS, SNAPSHOT_TTL_SECONDS: String(TTL_SECONDS), ...(doh ? { DOH_RESOLVER_URL: suite.doh.url } : {}), ...vars },
         pats,
       });
       suite.pats = suite.worker.pats;
@@ -110,6 +114,28 @@ export function describeConsole(title, { pats, doh = false, vars = {} }, body) {
     });
     body(suite);
   });
+}
+
+/**
+ * Visits `path` as `opts` (`{ ip, ua }`) until the redirect's destination (origin and
+ * path) satisfies `expected` (a string, or a predicate on it), and resolves to that
+ * destination. Fails unless the router followed within FOLLOW_MS of the call: an isolate
+ * answers from the snapshot it holds while it re-reads one a TTL old, so the visit right
+ * after the TTL may still get the earlier routing.
+ */
+export async function visitorGets(worker, path, opts, expected, what = 'the visitor') {
+  const since = Date.now();
+  const ok = typeof expected === 'function' ? expected : (dest) => dest === expected;
+  let last = null;
+  try {
+    return await waitFor(async () => {
+      const res = await worker.fetch(path, opts);
+      last = res.status === 302 ? res.url.origin + res.url.pathname : `status ${res.status}`;
+      return res.status === 302 && ok(last) ? last : null;
+    }, { timeoutMs: FOLLOW_MS, intervalMs: 150, what });
+  } catch (e) {
+    assert.fail(`${what}: still sent to ${last} ${Date.now() - since} ms after the write (want ${typeof expected === 'function' ? 'another destination' : expected}; the TTL is ${TTL_SECONDS} s)`);
+  }
 }
 
 /** Signs in with `token` through the access form and waits for the view to load. */
