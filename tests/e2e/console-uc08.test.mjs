@@ -1,10 +1,10 @@
 // UC-08 in the console, end to end in Chromium at 390 px: a personalization specialist
 // adds a destination domain, publishes its TXT record (the suite's DNS-over-HTTPS server)
-// and verifies it; a trust admin approves it; the specialist routes a rule to it (a
-// validation problem shown at its field first), previews it in the matrix, finds the
-// priority collision it made in the audit and fixes it by reordering; an edit that lost a
-// race explains the conflict. Each step is checked in the page and against the API, and
-// the visitor gets the new route.
+// and verifies it; a trust admin approves it (and rejects a lookalike, a reason required);
+// the specialist routes a rule to it (a validation problem shown at its field first),
+// previews it in the matrix, finds the priority collision it made in the audit and fixes
+// it by reordering; an edit that lost a race explains the conflict. Each step is
+// checked in the page and against the API, and the visitor gets the new route.
 //
 // Screenshots: console-domains.png and console-rules.png (see console.mjs).
 
@@ -18,6 +18,7 @@ import { V2, assertOk, describeConsole, openView, outcome, screenshot, settled, 
 const DOMAIN = 'shop.gharart.ae';
 const RULE = 'ae-shop';
 const DEST = `https://${DOMAIN}/festive`;
+const LOOKALIKE = 'festive-gharart.net'; // seeded verified, risk 85, undecided
 
 describeConsole('console UC-08: a new destination domain, a rule to it, a collision fixed by reordering', {
   doh: true,
@@ -77,7 +78,7 @@ describeConsole('console UC-08: a new destination domain, a rule to it, a collis
     assert.deepEqual(unexpected(problems, [422]), []);
   });
 
-  test('the trust admin approves it with a reason: routable', async () => {
+  test('the trust admin approves it with a reason: routable; rejects a lookalike, a reason required', async () => {
     const { page, context, problems } = await suite.open({ token: suite.pats.trust, view: 'domains' });
     const card = page.locator(`article[data-domain="${DOMAIN}"]`);
     await card.locator('select').selectOption('approved');
@@ -89,10 +90,26 @@ describeConsole('console UC-08: a new destination domain, a rule to it, a collis
     assert.deepEqual([d.decision.value, d.decision.by, d.decision.reason], ['approved', 'trust@gharart.com', 'Our Gulf storefront, checked by trust']);
     assert.equal(await card.getAttribute('data-routable'), 'true');
     assert.match(await card.locator('.why').textContent(), /Routable: verified, and approved by trust@gharart\.com/);
+    // A lookalike is rejected: a decision without a reason is refused at the reason field.
+    const lookalike = page.locator(`article[data-domain="${LOOKALIKE}"]`);
+    const reason = lookalike.locator('form.decide input[type=text]');
+    await lookalike.locator('select').selectOption('rejected');
+    let refused = await outcome(page, '#dm-out', () => lookalike.locator('form.decide button[type=submit]').click());
+    assert.equal(refused.state, 'error');
+    assert.ok(refused.requestId && refused.text.includes(refused.requestId), refused.text);
+    assert.equal(await reason.getAttribute('aria-invalid'), 'true');
+    assert.match(await lookalike.locator('form.decide .field-error').textContent(), /reason of 1 to 500 characters/);
+    assert.equal((await suite.api('GET', `${V2}/destination-domains`, suite.pats.trust)).json.domains.find((x) => x.domain === LOOKALIKE).decision ?? null, null, 'undecided still');
+    await reason.fill('Not ours: a lookalike of the festive storefront');
+    refused = await outcome(page, '#dm-out', () => reason.press('Enter'));
+    assertOk(refused, new RegExp(`${LOOKALIKE} rejected; it is not routable now`));
+    const l = (await suite.api('GET', `${V2}/destination-domains`, suite.pats.trust)).json.domains.find((x) => x.domain === LOOKALIKE);
+    assert.deepEqual([l.routable, l.decision.value, l.decision.by, l.decision.reason], [false, 'rejected', 'trust@gharart.com', 'Not ours: a lookalike of the festive storefront']);
+    assert.match(await page.locator(`article[data-domain="${LOOKALIKE}"] .why`).textContent(), /Not routable: .*A person rejected it/);
     // The trust admin may not touch rules: the view says which scope it lacks.
     await openView(page, 'rules');
     assert.match(await page.textContent('#rl-list'), /needs the scope rules:read/);
-    assert.deepEqual(unexpected(problems, [422]), []);
+    assert.deepEqual(unexpected(problems, [400, 422]), []);
     await context.close();
   });
 

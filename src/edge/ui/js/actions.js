@@ -45,6 +45,16 @@ export function clearFieldErrors(form) {
   }
 }
 
+/**
+ * What a problem says: its message; else, for the one problem of an error that names only
+ * a path (`invalid_body`: `{ path }`), the error's message without its `path: ` prefix.
+ */
+function problemText(d, err, count) {
+  if (d.message) return d.message;
+  if (count === 1 && err.message) return String(err.message).replace(`${d.path}: `, '');
+  return d.code || '';
+}
+
 /** Whether `path` is `prefix` or below it. */
 const under = (path, prefix) => path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
 
@@ -57,7 +67,8 @@ export function showFieldErrors(form, err) {
   const fields = [...form.querySelectorAll('[data-path]')];
   const leftover = [];
   let first = null;
-  for (const d of list(err.details)) {
+  const problems = list(err.details);
+  for (const d of problems) {
     const path = String(d.path || '');
     const field = fields.filter((f) => under(path, f.dataset.path)).sort((a, b) => b.dataset.path.length - a.dataset.path.length)[0];
     if (!field) {
@@ -70,7 +81,7 @@ export function showFieldErrors(form, err) {
       box = el('p', { class: 'field-error', id });
       (field.closest('.field') || field).append(box);
     }
-    box.append(el('span', { data: { path } }, path === field.dataset.path ? '' : [code(path.slice(field.dataset.path.length) || path), ' '], d.message || d.code));
+    box.append(el('span', { data: { path } }, path === field.dataset.path ? '' : [code(path.slice(field.dataset.path.length) || path), ' '], problemText(d, err, problems.length)));
     field.setAttribute('aria-invalid', 'true');
     const described = (field.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
     if (!described.includes(id)) field.setAttribute('aria-describedby', [...described, id].join(' '));
