@@ -3,7 +3,8 @@
 // and verifies it; a trust admin approves it (and rejects a lookalike, a reason required);
 // the specialist routes a rule to it (a validation problem shown at its field first),
 // previews it in the matrix, finds the priority collision it made in the audit and fixes
-// it by reordering; an edit that lost a race explains the conflict. Each step is
+// it by reordering; disables and enables the rule; reorders with the arrows and by
+// dragging, then discards; an edit that lost a race explains the conflict. Each step is
 // checked in the page and against the API, and the visitor gets the new route.
 //
 // Screenshots: console-domains.png and console-rules.png (see console.mjs).
@@ -203,7 +204,27 @@ describeConsole('console UC-08: a new destination domain, a rule to it, a collis
     assert.deepEqual(unexpected(problems, [422]), []);
   });
 
-  test('the arrows reorder locally until reviewed; Discard puts the order back', async () => {
+  test('disable the rule: AE phones go elsewhere; enable it: they come back', async () => {
+    const { page, problems } = main;
+    const li = () => page.locator(`#rl-list li[data-rule="${RULE}"]`);
+    const AE_IPHONE = ['/gharart/festive', { ip: IPS.AE, ua: UA.iphone }];
+    let result = await outcome(page, '#rl-out', () => li().locator(`button[aria-label="Disable ${RULE}"]`).click());
+    assertOk(result, new RegExp(`${RULE} is disabled \\(configuration version \\d+\\)`));
+    const stored = () => suite.api('GET', `${V2}/personalization-rules`, suite.pats.marketer).then((r) => r.json.rules.find((x) => x.id === RULE));
+    assert.equal((await stored()).enabled, false);
+    assert.match(await li().getAttribute('class'), /\boff\b/);
+    assert.match(await li().textContent(), /disabled/);
+    assert.equal(await li().locator(`button[aria-label="Enable ${RULE}"]`).count(), 1);
+    await visitorGets(suite.worker, ...AE_IPHONE, (dest) => dest !== DEST, 'an AE iPhone, the rule disabled');
+    result = await outcome(page, '#rl-out', () => li().locator(`button[aria-label="Enable ${RULE}"]`).click());
+    assertOk(result, new RegExp(`${RULE} is enabled`));
+    assert.notEqual((await stored()).enabled, false, 'enabled (the API leaves `enabled: true` out)');
+    assert.doesNotMatch(await li().getAttribute('class'), /\boff\b/);
+    await visitorGets(suite.worker, ...AE_IPHONE, DEST, 'an AE iPhone, the rule enabled again');
+    assert.deepEqual(unexpected(problems, [422]), []);
+  });
+
+  test('the arrows or a drag reorder locally until reviewed; Discard puts the order back', async () => {
     const { page, problems } = main;
     const order = () => page.$$eval('#rl-list li[data-rule]', (lis) => lis.map((li) => li.dataset.rule));
     const before = await order();
@@ -215,6 +236,12 @@ describeConsole('console UC-08: a new destination domain, a rule to it, a collis
     await page.click('#rl-discard');
     assert.deepEqual(await order(), before);
     assert.equal(await page.textContent('#rl-order'), '');
+    // Dragging it onto the rule above does the same.
+    await page.locator('#rl-list li[data-rule="gulf-arabic"]').dragTo(page.locator(`#rl-list li[data-rule="${before[i - 1]}"]`));
+    assert.deepEqual(await order(), moved);
+    assert.match(await page.textContent('#rl-order'), /new priorities for 1 rule\./);
+    await page.click('#rl-discard');
+    assert.deepEqual(await order(), before);
     assert.deepEqual(unexpected(problems, [422]), []);
   });
 
