@@ -2,8 +2,9 @@
 // no inline code as the preview page, which is the same page on its preview view);
 // what a read-only token sees (every action it may not take disabled, naming the scope
 // the API would ask for); the keyboard; results (not available on this worker yet, and
-// drawn from a response of the results issue's shape); and the support report with the
-// request ids to quote.
+// drawn from a response of the results issue's shape); the support report with the
+// request ids to quote; resuming and cancelling a campaign; every view at 390 px; and
+// promoting a winner.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -227,6 +228,53 @@ describeConsole('console in Chromium: the page, a read-only token, the keyboard,
     const stored = await suite.worker.d1(`SELECT summary, handle, session_id, request_id FROM support_reports WHERE id = '${reportId}'`);
     assert.deepEqual(stored[0].results, [{ summary: 'A domain I added is not listed', handle: 'gharart', session_id: session, request_id: domainsRead }]);
     assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('resume, then cancel (asked first): each transition in the page and in the API', async () => {
+    const { page, context, problems } = await suite.open({ token: suite.pats.admin, view: 'campaigns' });
+    const id = 'gulf-eid-teaser';
+    const card = page.locator(`#camp-${id}`);
+    const status = async () => (await suite.api('GET', `${V2}/campaigns/${id}`, suite.pats.admin)).json.campaign.status;
+    const transitions = () => card.locator('button[data-transition]').evaluateAll((bs) => bs.map((b) => b.dataset.transition));
+    assert.equal(await status(), 'paused');
+    assert.deepEqual(await transitions(), ['resume', 'cancel']);
+    let result = await outcome(page, `#camp-${id} .outcome`, () => card.locator('button[data-transition="resume"]').click());
+    await page.waitForSelector(`#camp-${id} .health-box[data-loaded="true"]`);
+    assertOk(result, new RegExp(`${id}: paused → active`));
+    assert.equal(await status(), 'active');
+    assert.equal(await card.getAttribute('data-status'), 'active');
+    assert.deepEqual(await transitions(), ['pause', 'cancel']);
+    const cancel = card.locator('button[data-transition="cancel"]');
+    await cancel.click();
+    assert.equal(await cancel.textContent(), 'Confirm: cancel for good', 'asks first');
+    assert.equal(await status(), 'active', 'nothing sent yet');
+    result = await outcome(page, `#camp-${id} .outcome`, () => cancel.click());
+    await page.waitForSelector(`#camp-${id} .health-box[data-loaded="true"]`);
+    assertOk(result, new RegExp(`${id}: active → canceled`));
+    assert.equal(await status(), 'canceled');
+    assert.deepEqual(await transitions(), []);
+    assert.match(await card.textContent(), /No transition from canceled\./);
+    assert.deepEqual(unexpected(problems, [404]), []);
+    await context.close();
+  });
+
+  test('390 px: no view is wider than the phone (wide tables scroll in their own region)', async () => {
+    const { page, context, problems } = await suite.open({ token: suite.pats.admin, view: 'domains' });
+    const wide = [];
+    for (const view of ['domains', 'rules', 'templates', 'campaigns', 'pages', 'preview', 'history', 'support']) {
+      await openView(page, view);
+      const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      if (scroll > client) wide.push(`${view}: ${scroll} px in ${client}`);
+    }
+    // A rule being edited and a campaign's results are the widest forms.
+    await openView(page, 'rules');
+    await page.click('#rl-new');
+    await page.waitForSelector('#re-id');
+    const editing = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (editing > 390) wide.push(`rule editor: ${editing} px`);
+    assert.deepEqual(wide, []);
+    assert.deepEqual(unexpected(problems, [404]), []);
     await context.close();
   });
 
