@@ -43,3 +43,5 @@ mod routing;
 mod rules;
 #[path = "api/storage.rs"]
 mod storage;
+#[path = "api/whoami.rs"]
+mod whoami;

@@ -468,6 +468,7 @@ pub(crate) fn sample(route: &Route) -> Sample {
         | RouteId::ListCampaigns
         | RouteId::GetCampaign
         | RouteId::CampaignHealth
+        | RouteId::WhoAmI
         | RouteId::PublicPageSchema => (active, None, 200, ""),
         RouteId::AddDomain => (
             active,
