@@ -28,8 +28,8 @@
 //! So a KV fault or a corrupt value never takes a handle down, and nothing but a tombstone
 //! or a confirmed deletion does. A tombstone (`router takedown`) takes effect within one
 //! TTL (plus the re-read's own time: the visit that finds the check due is still served
-//! what was held); a deleted key within two (the read that notices and the re-read that
-//! confirms).
+//! what was held); a deleted key within one TTL and one more read (the read that notices
+//! is confirmed by a re-read the very next visit starts).
 //! A takedown is lifted only by a snapshot of a revision above the one it replaced
 //! (`router push --local` writes one), so a stale read of the old snapshot cannot undo it.
 //! Rolling back to older content on purpose: publish it in a higher generation
@@ -366,7 +366,16 @@ impl Cache {
         let idle = slot
             .refreshing_since_ms
             .is_none_or(|since| now_ms - since >= REFRESH_TIMEOUT_MS);
-        let refresh = age >= ttl_ms / 2.0 && idle;
+        // A first missing read is confirmed by the next visit's re-read, not half a TTL
+        // later: a deletion then takes effect within the TTL, like a tombstone.
+        let confirming = matches!(
+            slot.held,
+            Held::Serving {
+                missing_once: true,
+                ..
+            }
+        );
+        let refresh = (age >= ttl_ms / 2.0 || confirming) && idle;
         if refresh {
             slot.refreshing_since_ms = Some(now_ms);
         }

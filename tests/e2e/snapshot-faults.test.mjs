@@ -153,9 +153,9 @@ describe('1. corrupt, replaced and deleted snapshots (KV written while the worke
 
     // Issue 10 changed this deliberately: a deleted key used to keep the last good
     // snapshot in a warm isolate for as long as it lived. One missing read still keeps it
-    // (a KV glitch must not take a handle down); the re-read a TTL later confirms the
-    // deletion.
-    test('a deleted snapshot key is a takedown once a re-read confirms it: the 404 page within two TTLs', async () => {
+    // (a KV glitch must not take a handle down); the re-read the next visit starts
+    // confirms the deletion, so it takes effect within the TTL (plus that one read).
+    test('a deleted snapshot key is a takedown once a re-read confirms it: the 404 page within the TTL', async () => {
       const mark = worker.log().length;
       await worker.deleteKv('snapshot:gharart');
       const deleted = Date.now();
@@ -177,8 +177,9 @@ describe('1. corrupt, replaced and deleted snapshots (KV written while the worke
       for (const path of ['/gharart/festive', '/gharart/diwali-sale', '/gharart/does-not-exist']) {
         assertTakenDown(await visit(worker, path, visitor));
       }
-      // Slack for wrangler's own latency; the worker itself needs at most two TTLs.
-      assert.ok(elapsed < 2 * TTL_MS + 5000, `taken down ${elapsed} ms after the deletion`);
+      // Slack for wrangler's own latency (a KV read through it takes up to seconds); the
+      // worker itself needs one TTL and the confirming read.
+      assert.ok(elapsed < TTL_MS + 5000, `taken down ${elapsed} ms after the deletion`);
     });
   });
 

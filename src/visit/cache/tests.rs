@@ -331,6 +331,14 @@ fn busy_isolates_re_read_in_the_background_and_nothing_older_than_the_ttl_is_ser
     assert!(matches!(lookup, Lookup::TakenDown));
     assert_eq!(served(&mut cache, H, 20_100.0), Some(("taken down", false)));
     assert_eq!(served(&mut cache, H, 20_600.0), Some(("taken down", true)));
+    // A first missing read is confirmed by the next visit at once, whatever its age.
+    cache.refresh(H, snapshot(rev(0, 4)), 30_000.0);
+    let (lookup, _) = cache.refresh(H, KvRead::Missing, 30_500.0);
+    assert!(matches!(lookup, Lookup::Ready { stale: true, .. }));
+    assert_eq!(served(&mut cache, H, 30_501.0), Some(("stale", true)));
+    assert_eq!(served(&mut cache, H, 30_502.0), Some(("stale", false)));
+    let (lookup, _) = cache.refresh(H, KvRead::Missing, 30_600.0);
+    assert!(matches!(lookup, Lookup::TakenDown));
     let (lookup, _) = cache.refresh("other", KvRead::Missing, 0.0);
     assert!(matches!(lookup, Lookup::Unknown));
     let (lookup, _) = cache.refresh("third", failed(), 0.0);
