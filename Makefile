@@ -107,9 +107,11 @@ load: build cli
 	scripts/need.sh wrk:wrk
 	node bench/load.mjs
 
-# Refreshes the README's picture of the preview page (taken by the matrix-audit browser test).
+# Refreshes the README's pictures: the preview page (the matrix-audit browser test) and the
+# console's views at 390 px (the UC-08 and UC-07 console flows).
 screenshot: build cli
-	UPDATE_SCREENSHOT=1 node --test tests/e2e/browser-matrix-audit.test.mjs
+	UPDATE_SCREENSHOT=1 CI_REQUIRE_BROWSER=1 node --test tests/e2e/browser-matrix-audit.test.mjs \
+	  tests/e2e/console-uc08.test.mjs tests/e2e/console-uc07.test.mjs
 
 # Lints, also in `make test` right after the builds (about 4 minutes on two cores the
 # first time, while clippy checks the dependencies; seconds after): cargo fmt --check and

@@ -45,3 +45,5 @@ mod routing;
 mod rules;
 #[path = "api/storage.rs"]
 mod storage;
+#[path = "api/whoami.rs"]
+mod whoami;

@@ -240,6 +240,17 @@ fn security_and_scopes_follow_the_route_table() {
             .as_array()
             .unwrap_or_else(|| panic!("{} states its security explicitly", op.name()));
         match route.scope {
+            None if route.any_scope => {
+                assert_eq!(
+                    security,
+                    &vec![json!({ "bearerAuth": [] })],
+                    "{}: a route for any management credential requires bearerAuth without scopes",
+                    op.name()
+                );
+                assert!(op.op.get("x-required-scope").is_none(), "{}", op.name());
+                let description = op.op["description"].as_str().unwrap_or_default();
+                assert!(description.contains("any scopes"), "{}", op.name());
+            }
             None if route.site_token => {
                 assert_eq!(
                     security,
@@ -685,7 +696,7 @@ fn every_operation_documents_the_errors_it_can_produce() {
             "{name}: a success response"
         );
         let mut expected: Vec<&str> = Vec::new();
-        if route.scope.is_some() || route.site_token {
+        if !route.is_public() {
             // Token (401), handle/scope or campaign (403), throttle (429), unknown handle,
             // campaign or page (404), storage (503).
             expected.extend(["401", "403", "404", "429", "503"]);

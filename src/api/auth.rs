@@ -160,13 +160,23 @@ impl Principal {
     /// # Errors
     /// [`ApiError::WrongHandle`] or [`ApiError::InsufficientScope`].
     pub fn authorize(&self, handle: &str, scope: Scope) -> Result<(), ApiError> {
-        if self.handle != handle {
-            return Err(ApiError::WrongHandle);
-        }
+        self.authorize_handle(handle)?;
         if self.allows(scope) {
             Ok(())
         } else {
             Err(ApiError::InsufficientScope(scope.as_str()))
+        }
+    }
+
+    /// Checks the credential covers `handle`, whatever its scopes.
+    ///
+    /// # Errors
+    /// [`ApiError::WrongHandle`].
+    pub fn authorize_handle(&self, handle: &str) -> Result<(), ApiError> {
+        if self.handle == handle {
+            Ok(())
+        } else {
+            Err(ApiError::WrongHandle)
         }
     }
 

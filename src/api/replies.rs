@@ -303,6 +303,20 @@ reply!(
 );
 
 reply!(
+    /// `GET .../whoami`: the credential the request came with.
+    WhoAmI {
+        /// The handle the credential is for.
+        handle: String,
+        /// Who: the token subject.
+        sub: String,
+        /// The scopes it holds, as named in the route table (`admin` implies every scope).
+        scopes: Vec<String>,
+        /// The configuration version.
+        version: u64,
+    }
+);
+
+reply!(
     /// `GET .../changes`: the change history, newest first.
     ChangeList {
         /// The handle.

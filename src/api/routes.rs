@@ -77,6 +77,8 @@ pub enum RouteId {
     Conversion,
     /// End-user escalation.
     SupportReport,
+    /// Who the credential is: subject, handle and scopes (the console's access check).
+    WhoAmI,
     /// The change history of the configuration, newest first.
     ListChanges,
     /// One entry of the change history with its diff.
@@ -96,6 +98,9 @@ pub struct Route {
     pub id: RouteId,
     /// The scope a management credential (PAT or JWT) needs; `None` for the others.
     pub scope: Option<Scope>,
+    /// Whether any management credential for the handle may call it, whatever its
+    /// scopes (`scope` is then `None`).
+    pub any_scope: bool,
     /// Whether the route takes a campaign-scoped site token instead.
     pub site_token: bool,
     /// Whether it changes state (idempotency keys, write throttles, daily limit).
@@ -105,7 +110,12 @@ pub struct Route {
 impl Route {
     /// Whether anyone may call it without a credential.
     pub fn is_public(&self) -> bool {
-        self.scope.is_none() && !self.site_token
+        self.scope.is_none() && !self.any_scope && !self.site_token
+    }
+
+    /// Whether it takes a management credential (PAT or JWT).
+    pub fn is_management(&self) -> bool {
+        self.scope.is_some() || self.any_scope
     }
 }
 
@@ -121,8 +131,22 @@ const fn route(
         pattern,
         id,
         scope,
+        any_scope: false,
         site_token: false,
         write,
+    }
+}
+
+/// A read any management credential for the handle may make, whatever its scopes.
+const fn identified(method: &'static str, pattern: &'static str, id: RouteId) -> Route {
+    Route {
+        method,
+        pattern,
+        id,
+        scope: None,
+        any_scope: true,
+        site_token: false,
+        write: false,
     }
 }
 
@@ -132,6 +156,7 @@ const fn site(method: &'static str, pattern: &'static str, id: RouteId) -> Route
         pattern,
         id,
         scope: None,
+        any_scope: false,
         site_token: true,
         write: true,
     }
@@ -174,6 +199,7 @@ pub const ROUTES: &[Route] = &[
     route("PUT", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}", R::PutPage, Some(S::PagesWrite), true),
     route("POST", "/v2/handles/{handle}/site-structure/campaigns/{campaignId}/publish", R::PublishPage, Some(S::PagesWrite), true),
     route("POST", "/v2/handles/{handle}/entitlements", R::MintEntitlement, Some(S::Entitlements), false),
+    identified("GET", "/v2/handles/{handle}/whoami", R::WhoAmI),
     route("GET", "/v2/handles/{handle}/changes", R::ListChanges, Some(S::HistoryRead), false),
     route("GET", "/v2/handles/{handle}/changes/{version}", R::GetChange, Some(S::HistoryRead), false),
     route("POST", "/v2/handles/{handle}/changes/{version}/restore", R::RestoreChange, Some(S::Admin), true),
@@ -321,7 +347,18 @@ mod tests {
         for route in ROUTES {
             assert_eq!(
                 route.pattern.starts_with(HANDLE_PREFIX),
-                route.scope.is_some(),
+                route.is_management(),
+                "{}",
+                route.pattern
+            );
+            assert_eq!(
+                route.any_scope,
+                route.id == RouteId::WhoAmI,
+                "only whoami takes any scope: {}",
+                route.pattern
+            );
+            assert!(
+                !(route.any_scope && route.scope.is_some()),
                 "{}",
                 route.pattern
             );

@@ -122,7 +122,7 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
             let error = ApiError::from(BodyError::TooLarge(limit));
             return Admission::Answered(render(Err(error), req, self.log));
         }
-        let needs_credential = route.scope.is_some() || route.site_token;
+        let needs_credential = !route.is_public();
         if needs_credential {
             // Fails open: when the counter cannot be read (storage down) the request goes
             // on, and a credential that needs storage (a PAT) gets its own 503 there; a
@@ -309,6 +309,13 @@ impl<S: Store, R: Resolver> Api<'_, S, R> {
                 .authenticate(req.authorization, now.timestamp())
                 .await?;
             principal.authorize(handle, scope)?;
+            return Ok(principal);
+        }
+        if route.any_scope {
+            let principal = self
+                .authenticate(req.authorization, now.timestamp())
+                .await?;
+            principal.authorize_handle(handle)?;
             return Ok(principal);
         }
         if route.site_token {

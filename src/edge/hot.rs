@@ -9,11 +9,12 @@
 //! |---|---|---|
 //! | `A` | an answer: `A\n<status>\n<Name>: <value>\n…\n\n<body>` | builds the `Response` in one go; lines named `@…` are tasks for after it (below) |
 //! | `P` | not a visitor path | hands the request to the `worker` crate's fetch handler |
-//! | `S <handle>` | the handle's snapshot was never read in this isolate | reads `snapshot:<handle>` from KV, hands it to [`hot_snapshot`], calls again |
+//! | `S <handle>` | the handle's snapshot was never read in this isolate, or its check is a TTL old (an idle isolate) | reads `snapshot:<handle>` from KV (or joins the read in flight), hands it to [`hot_snapshot`], calls again |
 //! | `G` or `G <handle>` | the MaxMind DB is needed and was never read (or failed a minute ago) | reads `geo:mmdb`, hands it to [`hot_geodb`], calls again; with a handle, also starts that snapshot's re-read (as `@refresh`) |
 //!
-//! Tasks: `@refresh: <handle>` (the snapshot's check is a TTL old: re-read it in
-//! `waitUntil`, stale-while-revalidate; the visitor never waits for it).
+//! Tasks: `@refresh: <handle>` (the snapshot's check is half a TTL old: re-read it in
+//! `waitUntil`; the visitor never waits for it). See [`crate::visit::cache`] for the
+//! freshness rules.
 //!
 //! Nothing is decided here or in JavaScript: routing of the path is [`super::route`], the
 //! visit is [`crate::visit::plan`], the snapshot policy [`crate::visit::cache`].
@@ -90,14 +91,11 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
         return "P".to_owned();
     };
     let settings = settings::get(&env);
-    // SNAPSHOT_TTL_SECONDS=0 (tests): nothing is held between visits, each one reads.
-    let uncached = settings.snapshot_ttl_ms <= 0.0;
-    if uncached && parts.get(Field::KvReads).is_none_or(|n| n == "0") {
-        return format!("S {handle}");
-    }
-    let (lookup, refresh) = match store::serve(&handle, now_ms, settings.snapshot_ttl_ms) {
+    let read_now = parts.get(Field::KvReads).is_some_and(|n| n != "0");
+    let (lookup, refresh) = match store::serve(&handle, now_ms, settings.snapshot_ttl_ms, read_now)
+    {
         Served::Unread => return format!("S {handle}"),
-        Served::Held { lookup, refresh } => (lookup, refresh && !uncached),
+        Served::Held { lookup, refresh } => (lookup, refresh),
     };
     let request_id = respond::request_id();
     let head = parts.get(Field::Method) == Some("HEAD");

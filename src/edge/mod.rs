@@ -2,8 +2,8 @@
 //! core's decisions and results as responses. Nothing here decides anything.
 //!
 //! Visitors never reach the `worker` crate's fetch handler: `entry.mjs` (the module entry)
-//! sends them to [`hot::hot_visit`], one wasm call per visit. The API, the preview page
-//! and health come here.
+//! sends them to [`hot::hot_visit`], one wasm call per visit. The API, the console and
+//! preview pages and health come here.
 
 mod api;
 mod cron;
@@ -30,8 +30,9 @@ use crate::model::ids::is_valid_slug;
 pub(crate) enum Route {
     /// The management API (`/v2/...`).
     Api,
-    /// A file of the preview page (`/preview/...`), by its segments after `preview`.
-    Ui(Vec<String>),
+    /// A file of the console (`/console/...`) or the preview page (`/preview/...`): the
+    /// mount and the segments after it.
+    Ui(String, Vec<String>),
     /// A visitor entry `/{handle}/{entry}`.
     Visit {
         /// The handle.
@@ -46,7 +47,7 @@ pub(crate) enum Route {
 }
 
 /// Routes a path. Paths are matched lower-cased and with a trailing slash tolerated:
-/// links get retyped and upper-cased in print; handles, slugs and the preview page's
+/// links get retyped and upper-cased in print; handles, slugs and the console's
 /// files are lower-case. `read` is whether the method is `GET` or `HEAD` (the API takes
 /// every method; the rest only reads).
 pub(crate) fn route(read: bool, path: &str) -> Route {
@@ -57,9 +58,10 @@ pub(crate) fn route(read: bool, path: &str) -> Route {
     match segments.as_slice() {
         ["v2", ..] => Route::Api,
         _ if !read => Route::NotFound,
-        ["preview", rest @ ..] if ui::serves(rest) => {
-            Route::Ui(rest.iter().map(|s| (*s).to_owned()).collect())
-        }
+        [mount, rest @ ..] if ui::serves(mount, rest) => Route::Ui(
+            (*mount).to_owned(),
+            rest.iter().map(|s| (*s).to_owned()).collect(),
+        ),
         [handle, entry] if is_valid_slug(handle) && is_valid_slug(entry) => Route::Visit {
             handle: (*handle).to_owned(),
             entry: (*entry).to_owned(),
@@ -77,9 +79,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let read = matches!(req.method(), Method::Get | Method::Head);
     Ok(match route(read, &path) {
         Route::Api => api::handle(req, &env, &request_id).await,
-        Route::Ui(rest) => {
+        Route::Ui(mount, rest) => {
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            return ui::handle(&rest, &request_id);
+            return ui::handle(&mount, &rest, &request_id);
         }
         Route::Health => respond::text(200, "edge-router: ok\n", &request_id),
         // Visitors are answered by `hot::hot_visit` through `entry.mjs`; one that arrives

@@ -2,7 +2,7 @@
 //!
 //! | name | meaning | default |
 //! |---|---|---|
-//! | `SNAPSHOT_TTL_SECONDS` | how long a handle's snapshot is served from the isolate before it is re-read from KV in the background (visitors keep being served meanwhile); `0`: no caching, every visit reads KV first (tests) | 30 |
+//! | `SNAPSHOT_TTL_SECONDS` | the oldest a handle's snapshot served from the isolate may be; from half of it on, visits start a re-read in the background (`visit::cache`); `0`: every visit reads KV first (tests) | 30 |
 //! | `GEO_ORDER` | geo source order, e.g. `cf,mmdb` (production) or `mmdb,cf` (local dev) | `cf,mmdb` |
 //! | `TRUST_FORWARDED_IP` | `true` to take the client IP from `X-Forwarded-For` (local dev and tests only) | false |
 //! | `TOKEN_SECRET` (secret) | signs preview, ctx and site tokens | none: no preview, no ctx |

@@ -22,8 +22,8 @@ thread_local! {
 }
 
 /// What the isolate holds for `handle` (see [`Cache::serve`]).
-pub(crate) fn serve(handle: &str, now_ms: f64, ttl_ms: f64) -> Served {
-    SNAPSHOTS.with(|c| c.borrow_mut().serve(handle, now_ms, ttl_ms))
+pub(crate) fn serve(handle: &str, now_ms: f64, ttl_ms: f64, read_now: bool) -> Served {
+    SNAPSHOTS.with(|c| c.borrow_mut().serve(handle, now_ms, ttl_ms, read_now))
 }
 
 /// Applies one read of the handle's snapshot key, logging what the policy notes.

@@ -1,12 +1,13 @@
-//! The preview page (`GET /preview`): plain HTML, CSS and JavaScript modules embedded in
-//! the worker, no build step and no external resource. The page holds no data and no
-//! secret: the person pastes a management token (kept in `sessionStorage` only) and the
-//! page calls the same-origin API with it: the rules listing (entries), a fresh preview
-//! token, the explain trace of `/{handle}/{entry}?__preview=…&__explain=1`, the
-//! route-preview matrix, the rule audit and the destination domains.
+//! The marketer console (`GET /console`) and the route preview (`GET /preview`, the same
+//! console opened on its preview view alone): plain HTML, CSS and JavaScript modules
+//! embedded in the worker, no build step and no external resource. The pages hold no
+//! data and no secret: the person pastes a management token (kept in `sessionStorage`
+//! only) and the page calls this origin's API with it.
 //!
 //! The JavaScript is ES modules under `ui/js/` (see `ui/js/main.js`), loaded with
-//! `<script type="module">` and relative imports; each one is a row of [`ASSETS`].
+//! `<script type="module">` and relative imports; each one is a row of [`ASSETS`], served
+//! under both mounts. The page links its stylesheet and entry module under the mount it
+//! was requested at (`{{base}}` in `ui/index.html`); the modules decide the rest.
 //!
 //! Served with `Cache-Control: no-store`, a strict Content-Security-Policy (scripts and
 //! styles from this origin only, which is why the JS and CSS are files of their own),
@@ -20,14 +21,14 @@ const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 
-/// A row of [`ASSETS`]: the file `ui/<path>`, served at `/preview/<path>`.
+/// A row of [`ASSETS`]: the file `ui/<path>`, served at `/console/<path>` and `/preview/<path>`.
 macro_rules! ui_file {
     ($path:literal, $content_type:expr) => {
         ($path, $content_type, include_str!(concat!("ui/", $path)))
     };
 }
 
-/// Every file of the page: its path under `/preview/` (`""` is the page itself), its
+/// Every file of the page: its path under the mount (`""` is the page itself), its
 /// content type and its text. Paths are lower case: the router lower-cases the request
 /// path before it gets here. A module the page imports but this table lacks is a 404.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -48,14 +49,56 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ui_file!("js/views/matrix.js", JS),
     ui_file!("js/views/audit.js", JS),
     ui_file!("js/views/domains.js", JS),
+    ui_file!("js/access.js", JS),
+    ui_file!("js/actions.js", JS),
+    ui_file!("js/diff.js", JS),
+    ui_file!("js/order.js", JS),
+    ui_file!("js/router.js", JS),
+    ui_file!("js/views/domain-manager.js", JS),
+    ui_file!("js/views/rules.js", JS),
+    ui_file!("js/views/rule-editor.js", JS),
+    ui_file!("js/views/templates.js", JS),
+    ui_file!("js/views/campaigns.js", JS),
+    ui_file!("js/views/campaign-form.js", JS),
+    ui_file!("js/views/results.js", JS),
+    ui_file!("js/views/pages.js", JS),
+    ui_file!("js/views/history.js", JS),
+    ui_file!("js/views/support.js", JS),
 ];
+
+/// Where the page is served: the whole console, or the preview view alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mount {
+    /// `/console`.
+    Console,
+    /// `/preview`.
+    Preview,
+}
+
+impl Mount {
+    /// The mount a first path segment names.
+    fn of(segment: &str) -> Option<Self> {
+        match segment {
+            "console" => Some(Mount::Console),
+            "preview" => Some(Mount::Preview),
+            _ => None,
+        }
+    }
+
+    fn base(self) -> &'static str {
+        match self {
+            Mount::Console => "/console",
+            Mount::Preview => "/preview",
+        }
+    }
+}
 
 /// The page's Content-Security-Policy: nothing but this origin, no framing, no `<base>`.
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'none'";
 
-/// The file a path under `/preview` names (`rest`: its segments after `preview`), as its
+/// The file a path under a mount names (`rest`: its segments after the mount), as its
 /// content type and text.
 fn asset(rest: &[&str]) -> Option<(&'static str, &'static str)> {
     ASSETS
@@ -68,15 +111,21 @@ fn asset(rest: &[&str]) -> Option<(&'static str, &'static str)> {
         .map(|&(_, content_type, body)| (content_type, body))
 }
 
-/// Whether `rest` (the path segments after `preview`) is a file of the page.
-pub(crate) fn serves(rest: &[&str]) -> bool {
-    asset(rest).is_some()
+/// Whether `mount` (a first path segment) is a mount and `rest` (the segments after it)
+/// a file of the page.
+pub(crate) fn serves(mount: &str, rest: &[&str]) -> bool {
+    Mount::of(mount).is_some() && asset(rest).is_some()
 }
 
-/// Serves the page or one of its assets; 404 for anything else.
-pub(crate) fn handle(rest: &[&str], request_id: &str) -> Result<Response> {
-    let Some((content_type, body)) = asset(rest) else {
+/// Serves the page or one of its assets under `mount`; 404 for anything else.
+pub(crate) fn handle(mount: &str, rest: &[&str], request_id: &str) -> Result<Response> {
+    let (Some(mount), Some((content_type, body))) = (Mount::of(mount), asset(rest)) else {
         return Ok(respond::not_found(request_id));
+    };
+    let body = if content_type == HTML {
+        body.replace("{{base}}", mount.base())
+    } else {
+        body.to_owned()
     };
     let headers = base_headers(request_id)?;
     headers.set("Content-Type", content_type)?;
@@ -89,5 +138,5 @@ pub(crate) fn handle(rest: &[&str], request_id: &str) -> Result<Response> {
     Ok(ResponseBuilder::new()
         .with_status(200)
         .with_headers(headers)
-        .fixed(body.as_bytes().to_vec()))
+        .fixed(body.into_bytes()))
 }

@@ -2,13 +2,17 @@
 //! what one KV read of `snapshot:<handle>` returned, what to serve. The edge only reads KV
 //! and keeps a [`Cache`] per isolate; every decision is here, tested natively.
 //!
-//! A visitor waits for KV only when the isolate has never read the handle: after that,
-//! [`Cache::serve`] answers from what is held and, once the last check is older than the
-//! TTL, says a re-read is due (stale-while-revalidate: the edge reads KV after the
-//! response, in `waitUntil`, and hands the result to [`Cache::refresh`]). One re-read is
-//! in flight per handle at a time; one that never reports back is given up after
-//! [`REFRESH_TIMEOUT_MS`]. What a read teaches is the same either way:
-//!
+//! Freshness ([`Cache::serve`]): a visit never gets a snapshot whose last check is a TTL
+//! old, and a busy isolate's visitors never wait for KV after its first read of a handle.
+//! Once the check is half a TTL old, the visit is served what is held and starts a
+//! re-read in the background (refresh-ahead, stale-while-revalidate: the edge reads KV
+//! after the response, in `waitUntil`, and hands the result to [`Cache::refresh`]); one
+//! re-read is in flight per handle at a time, and one that never reports back is given up
+//! after [`REFRESH_TIMEOUT_MS`]. Only when no visit came in the second half of the TTL
+//! (an idle isolate) does the next visitor wait for the read, as on a cold isolate: so a
+//! rejection, a rollback or a takedown reaches every visitor within the TTL, as before.
+//! What a read teaches is the same either way:
+
 //! | the read returned | the isolate serves |
 //! |---|---|
 //! | a KV error, or a corrupt value | what it held (a snapshot as last-known-good, `stale`; a takedown stays down); nothing held: `SAFE_FALLBACK_URL` |
@@ -24,8 +28,8 @@
 //! So a KV fault or a corrupt value never takes a handle down, and nothing but a tombstone
 //! or a confirmed deletion does. A tombstone (`router takedown`) takes effect within one
 //! TTL (plus the re-read's own time: the visit that finds the check due is still served
-//! what was held); a deleted key within two (the read that notices and the re-read that
-//! confirms).
+//! what was held); a deleted key within one TTL and one more read (the read that notices
+//! is confirmed by a re-read the very next visit starts).
 //! A takedown is lifted only by a snapshot of a revision above the one it replaced
 //! (`router push --local` writes one), so a stale read of the old snapshot cannot undo it.
 //! Rolling back to older content on purpose: publish it in a higher generation
@@ -322,10 +326,11 @@ struct Slot {
 /// What [`Cache::serve`] gives a visit.
 #[derive(Debug, Clone)]
 pub enum Served {
-    /// The handle was never read in this isolate: the visit waits for one read.
+    /// The handle was never read in this isolate, or its check is a TTL old: the visit
+    /// waits for one read.
     Unread,
     /// What is held, and whether the visit should start a background re-read (its check
-    /// is a TTL old and no other re-read is in flight).
+    /// is half a TTL old and no other re-read is in flight).
     Held {
         /// What the visit decides with.
         lookup: Lookup,
@@ -343,15 +348,34 @@ pub struct Cache {
 impl Cache {
     /// What a visit gets without waiting for KV, and whether a re-read is due; a due
     /// re-read is marked in flight, so concurrent visits do not start another.
-    pub fn serve(&mut self, handle: &str, now_ms: f64, ttl_ms: f64) -> Served {
+    /// `read_now`: this visit has just read KV (then what is held is served as it is).
+    pub fn serve(&mut self, handle: &str, now_ms: f64, ttl_ms: f64, read_now: bool) -> Served {
         let Some(slot) = self.slots.get_mut(handle) else {
             return Served::Unread;
         };
-        let due = now_ms - slot.checked_at_ms >= ttl_ms;
+        let age = now_ms - slot.checked_at_ms;
+        if read_now {
+            return Served::Held {
+                lookup: slot.held.lookup(),
+                refresh: false,
+            };
+        }
+        if age >= ttl_ms {
+            return Served::Unread;
+        }
         let idle = slot
             .refreshing_since_ms
             .is_none_or(|since| now_ms - since >= REFRESH_TIMEOUT_MS);
-        let refresh = due && idle;
+        // A first missing read is confirmed by the next visit's re-read, not half a TTL
+        // later: a deletion then takes effect within the TTL, like a tombstone.
+        let confirming = matches!(
+            slot.held,
+            Held::Serving {
+                missing_once: true,
+                ..
+            }
+        );
+        let refresh = (age >= ttl_ms / 2.0 || confirming) && idle;
         if refresh {
             slot.refreshing_since_ms = Some(now_ms);
         }

@@ -469,6 +469,7 @@ pub(crate) fn sample(route: &Route) -> Sample {
         | RouteId::GetCampaign
         | RouteId::CampaignHealth
         | RouteId::CampaignResults
+        | RouteId::WhoAmI
         | RouteId::PublicPageSchema => (active, None, 200, ""),
         RouteId::AddDomain => (
             active,

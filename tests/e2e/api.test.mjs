@@ -229,6 +229,13 @@ describe('OpenAPI document', () => {
         expectError(await call(method, path, { token: T.admin, body }), 401, 'invalid_token');
         continue;
       }
+      if (!scope && op.security.length > 0) {
+        // Any management credential of the handle, whatever its scopes (whoami).
+        assert.deepEqual(op.security, [{ bearerAuth: [] }], pattern);
+        expectError(await call(method, path), 401, 'missing_token');
+        assert.equal((await call(method, path, { token: T.unrelated })).status, 200, `${pattern} with any scope`);
+        continue;
+      }
       if (!scope) {
         assert.deepEqual(op.security, [], `${pattern} is public`);
         continue;

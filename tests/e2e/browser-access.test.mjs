@@ -64,7 +64,9 @@ describeInChromium('preview page in Chromium: the page and access by token', (su
         if (!modules.includes(target) && !queue.some(([p]) => p === target)) queue.push([target, /^text\/javascript/]);
       }
     }
-    assert.ok(total < 80_000, `page + JS + CSS is ${total} bytes`);
+    // The page is the whole console opened on its preview view (issue 14): every view's
+    // module is part of it. 200 kB raw, about 50 kB gzipped, all embedded in the wasm.
+    assert.ok(total < 200_000, `page + JS + CSS is ${total} bytes`);
     // Every module in the source tree is served and reached from main.js: none forgotten
     // in ui.rs, none left over.
     const onDisk = readdirSync(UI_JS, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => `/preview/js/${f.split(sep).join('/')}`);

@@ -18,14 +18,14 @@ import { join } from 'node:path';
 
 import { ROOT, startWorker } from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const REQUIRED = Boolean(process.env.CI_REQUIRE_BROWSER);
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SKIP = !HAVE_CHROMIUM && !REQUIRED
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const REQUIRED = Boolean(process.env.CI_REQUIRE_BROWSER);
+export const HAVE_CHROMIUM = existsSync(CHROMIUM);
+export const SKIP = !HAVE_CHROMIUM && !REQUIRED
   ? `${CHROMIUM} is absent: install Debian's chromium (make test does, and sets CI_REQUIRE_BROWSER=1 so that a missing browser fails)`
   : false;
 /** The flags this machine's Chromium needs (no sandbox as root, no network of its own). */
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];

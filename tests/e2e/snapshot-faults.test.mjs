@@ -153,9 +153,9 @@ describe('1. corrupt, replaced and deleted snapshots (KV written while the worke
 
     // Issue 10 changed this deliberately: a deleted key used to keep the last good
     // snapshot in a warm isolate for as long as it lived. One missing read still keeps it
-    // (a KV glitch must not take a handle down); the re-read a TTL later confirms the
-    // deletion.
-    test('a deleted snapshot key is a takedown once a re-read confirms it: the 404 page within two TTLs', async () => {
+    // (a KV glitch must not take a handle down); the re-read the next visit starts
+    // confirms the deletion, so it takes effect within the TTL (plus that one read).
+    test('a deleted snapshot key is a takedown once a re-read confirms it: the 404 page within the TTL', async () => {
       const mark = worker.log().length;
       await worker.deleteKv('snapshot:gharart');
       const deleted = Date.now();
@@ -177,8 +177,9 @@ describe('1. corrupt, replaced and deleted snapshots (KV written while the worke
       for (const path of ['/gharart/festive', '/gharart/diwali-sale', '/gharart/does-not-exist']) {
         assertTakenDown(await visit(worker, path, visitor));
       }
-      // Slack for wrangler's own latency; the worker itself needs at most two TTLs.
-      assert.ok(elapsed < 2 * TTL_MS + 5000, `taken down ${elapsed} ms after the deletion`);
+      // Slack for wrangler's own latency (a KV read through it takes up to seconds); the
+      // worker itself needs one TTL and the confirming read.
+      assert.ok(elapsed < TTL_MS + 5000, `taken down ${elapsed} ms after the deletion`);
     });
   });
 
@@ -362,34 +363,39 @@ describe('3. KV reads failing after a good one (FAULTS=kv_read_error_after=1): l
   });
 });
 
-describe('4. slow KV (FAULTS=kv_read_delay_ms=300, EXPOSE_COUNTERS=true)', () => {
+describe('4. slow KV (FAULTS=kv_read_delay_ms=300, EXPOSE_COUNTERS=true, SNAPSHOT_TTL_SECONDS=3)', () => {
   const DELAY = 300;
+  const TTL_S = 3;
   const BOUND_MS = 2 * DELAY + 1500; // snapshot + mmdb reads, plus slack for a loaded machine
   let worker;
   before(async () => {
-    worker = await startWorker({ vars: { FAULTS: `kv_read_delay_ms=${DELAY}`, EXPOSE_COUNTERS: 'true' }, snapshotVersion: 100 });
+    worker = await startWorker({ vars: { FAULTS: `kv_read_delay_ms=${DELAY}`, EXPOSE_COUNTERS: 'true', SNAPSHOT_TTL_SECONDS: String(TTL_S) }, snapshotVersion: 100 });
   });
   after(() => worker?.stop());
 
-  // Issue 12: stale-while-revalidate. Before it, the first visit after each TTL waited
-  // for the re-read; now only the isolate's first visit does, and the re-read runs after
-  // the response.
+  // Issue 12: before, the first visit after each TTL waited for the re-read; now only an
+  // isolate's first visit (or the first after a whole idle TTL) does, and a busy
+  // isolate re-reads in the background from half the TTL on.
   test(`only the first visit waits for KV (within ${BOUND_MS} ms); later ones never do, while the snapshot is re-read in the background`, async () => {
     const first = await visit(worker, '/gharart/festive');
     assert.equal(first.status, 302);
     assert.ok(Number(first.header('x-kv-reads')) >= 1, `the first visit read KV: ${first.header('x-kv-reads')}`);
     assert.ok(first.ms >= DELAY - 20 && first.ms < BOUND_MS, `the first visit took ${first.ms} ms: the delay is applied`);
     const results = [];
+    // The new snapshot is written while visits go on: writing it takes seconds (wrangler),
+    // and an isolate left idle for a whole TTL would rightly wait for its next read.
     let written = null;
+    let writing = null;
     const start = Date.now();
-    while (Date.now() - start < 4000) {
+    const done = () => written !== null && (results.at(-1)?.header('x-snapshot-version') === '200' || Date.now() - written > 3 * TTL_S * 1000);
+    while (Date.now() - start < 2 * TTL_S * 1000 || !done()) {
       results.push(await visit(worker, '/gharart/festive'));
       results.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => visit(worker, '/gharart/festive', { 'User-Agent': UA.desktop, 'X-Forwarded-For': Object.values(IPS)[i % 6] })))));
-      if (written === null && Date.now() - start > 1000) {
-        await worker.putKv('snapshot:gharart', await worker.snapshotFile(200));
-        written = Date.now();
+      if (writing === null && Date.now() - start > 1000) {
+        writing = worker.snapshotFile(200).then((file) => worker.putKv('snapshot:gharart', file)).then(() => { written = Date.now(); }, (err) => { written = Date.now(); throw err; });
       }
     }
+    await writing;
     for (const res of results) {
       assert.equal(res.status, 302, `${res.status} ${res.body.slice(0, 200)}`);
       assert.equal(res.header('x-kv-reads'), '0', 'no visit after the first waits for KV');
@@ -397,11 +403,8 @@ describe('4. slow KV (FAULTS=kv_read_delay_ms=300, EXPOSE_COUNTERS=true)', () =>
     }
     const median = results.map((r) => r.ms).sort((a, b) => a - b)[results.length >> 1];
     assert.ok(median < DELAY, `visits take ${median} ms (median), under the injected ${DELAY} ms`);
-    // The re-reads happened anyway: the snapshot written a second in is served (TTL 1 s,
-    // plus the read's own 300 ms, after the visit that finds the check due).
-    const newer = results.filter((r) => r.header('x-snapshot-version') === '200');
-    assert.ok(newer.length > 0, 'the snapshot written during the run was picked up in the background');
-    assert.equal(results.at(-1).header('x-snapshot-version'), '200');
+    // The re-reads happened all the same: the snapshot written during the run is served.
+    assert.equal(results.at(-1).header('x-snapshot-version'), '200', 'the snapshot written during the run was picked up in the background');
   });
 });
 

@@ -9,10 +9,10 @@ use crate::analysis::audit::audit as rule_audit;
 use crate::analysis::matrix::{matrix, MatrixError};
 use crate::api::body;
 use crate::api::context::{Ctx, Reply};
-use crate::api::documents::{current, mutate, Edit, Focus};
+use crate::api::documents::{current, load, mutate, Edit, Focus};
 use crate::api::error::{ApiError, ErrorCode, Missing};
 use crate::api::replies::{
-    Configuration, ConfigurationWriteResult, PreviewToken, RoutePreview, RuleAudit,
+    Configuration, ConfigurationWriteResult, PreviewToken, RoutePreview, RuleAudit, WhoAmI,
 };
 use crate::api::rules::replace_configuration;
 use crate::api::store::{Resolver, Store};
@@ -80,6 +80,25 @@ pub(super) async fn put<S: Store, R: Resolver>(
         &ConfigurationWriteResult {
             version: done.version,
             warnings,
+        },
+    )
+}
+
+/// `GET .../whoami`: the caller's subject and scopes, with the handle's version (so an
+/// unknown handle is a 404 here too).
+pub(super) async fn whoami<S: Store, R: Resolver>(
+    cx: &Ctx<'_, S, R>,
+    handle: &str,
+) -> Result<Reply, ApiError> {
+    let current = load(cx.store, handle).await?;
+    let who = &cx.principal;
+    Reply::of(
+        200,
+        &WhoAmI {
+            handle: who.handle.clone(),
+            sub: who.sub.clone(),
+            scopes: who.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            version: current.version,
         },
     )
 }

@@ -68,6 +68,7 @@ pub(super) async fn dispatch<S: Store, R: Resolver>(
         RouteId::PublicPageSchema => pages::schema(cx, handle, campaign).await,
         RouteId::Conversion => public::conversion(cx, body).await,
         RouteId::SupportReport => public::support_report(cx, body).await,
+        RouteId::WhoAmI => configuration::whoami(cx, handle).await,
         RouteId::ListChanges => history::list(cx, handle, query).await,
         RouteId::GetChange => history::get(cx, handle, version, query).await,
         RouteId::RestoreChange => history::restore(cx, handle, version).await,

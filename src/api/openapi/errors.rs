@@ -95,7 +95,7 @@ fn specific(id: RouteId) -> &'static [(u16, E)] {
             (409, E::IdempotencyKeyReuse),
             (503, E::TokensDisabled),
         ],
-        RouteId::SupportReport => &[],
+        RouteId::SupportReport | RouteId::WhoAmI => &[],
         RouteId::PromoteCampaign => &[
             (404, E::CampaignNotFound),
             (404, E::VariantNotFound),
@@ -127,19 +127,16 @@ pub(super) fn codes(route: &Route) -> BTreeMap<u16, Vec<E>> {
     if route.id == RouteId::OpenApi {
         return out;
     }
-    if route.scope.is_some() || route.site_token {
+    if !route.is_public() {
         add(401, E::MissingToken);
         add(401, E::InvalidToken);
         add(401, E::TokenExpired);
         add(403, E::WrongHandle);
-        add(
-            403,
-            if route.site_token {
-                E::WrongCampaign
-            } else {
-                E::InsufficientScope
-            },
-        );
+        if route.site_token {
+            add(403, E::WrongCampaign);
+        } else if route.scope.is_some() {
+            add(403, E::InsufficientScope);
+        }
         add(404, E::HandleNotFound);
         add(429, E::RateLimited);
     } else {

@@ -130,6 +130,7 @@ fn schemas() -> Map<String, Value> {
         replies::TestConversionResult,
         replies::ConversionResult,
         replies::SupportReportResult,
+        replies::WhoAmI,
         replies::ChangeList,
         replies::ChangeDetail,
         replies::RestoreResult,
@@ -267,6 +268,9 @@ fn operation(route: &Route) -> Value {
             op.insert("security".into(), json!([{ "siteToken": [] }]));
             op.insert("x-site-token".into(), json!(true));
         }
+        (None, false) if route.any_scope => {
+            op.insert("security".into(), json!([{ "bearerAuth": [] }]));
+        }
         (None, false) => {
             op.insert("security".into(), json!([]));
         }
@@ -285,6 +289,7 @@ fn description(route: &Route, words: &str) -> String {
         (Some(Scope::Admin), _) => parts.push("Requires a bearer token (PAT or HS256 JWT) for the path's handle with the scope `admin`.".into()),
         (Some(scope), _) => parts.push(format!("Requires a bearer token (PAT or HS256 JWT) for the path's handle with the scope `{}` (or `admin`, which implies every scope).", scope.as_str())),
         (None, true) => parts.push("Requires a site token for this campaign (`siteToken`).".into()),
+        (None, false) if route.any_scope => parts.push("Requires a bearer token (PAT or HS256 JWT) for the path's handle, with any scopes.".into()),
         (None, false) if route.id != RouteId::OpenApi => parts.push("Public: no credential; throttled per client address.".into()),
         (None, false) => {}
     }
@@ -512,7 +517,7 @@ fn tags() -> Value {
         { "name": "tracking-templates", "description": "UC-08: tracking templates." },
         { "name": "preview", "description": "Route previews and preview tokens." },
         { "name": "configuration", "description": "The whole configuration of a handle as one document: what `router push` publishes." },
-        { "name": "meta", "description": "This document." },
+        { "name": "meta", "description": "This document, and who a credential is." },
         { "name": "campaigns", "description": "UC-07: campaign lifecycle (draft, active, paused, canceled, completed), health and test conversions." },
         { "name": "campaign-pages", "description": "UC-07: site-structure campaign pages: draft, publish, public read, and public edits with a campaign-scoped site token." },
         { "name": "conversions", "description": "UC-07: conversions tied to a campaign variant by the ctx token of the redirect." },

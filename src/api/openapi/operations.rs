@@ -351,5 +351,13 @@ pub(super) fn doc(route: RouteId) -> Doc {
             request: Some("SupportReportRequest"),
             success: &[Success { status: 201, description: "Stored.", schema: Some("SupportReportResult") }],
         },
+        RouteId::WhoAmI => Doc {
+            id: "whoAmI",
+            tag: "meta",
+            summary: "The credential's subject and scopes",
+            description: "Who the bearer token is (`sub`), the handle it is for, the scopes it holds (`admin` implies every scope) and the handle's configuration version. PATs are opaque: this is how a client (the console) learns what a token may do, to show what it may not as disabled with the scope it needs. Any scope will do; nothing is read but the credential and the handle's version.",
+            request: None,
+            success: &[Success { status: 200, description: "The credential.", schema: Some("WhoAmI") }],
+        },
     }
 }

@@ -277,9 +277,9 @@ fn a_takedown_by_deletion_is_lifted_only_above_the_last_snapshot() {
     );
 }
 
-/// What `serve` gave: the lookup's kind and whether a re-read is due.
+/// What `serve` gave (TTL 1000 ms): the lookup's kind and whether a re-read is due.
 fn served(cache: &mut Cache, handle: &str, now_ms: f64) -> Option<(&'static str, bool)> {
-    match cache.serve(handle, now_ms, 1000.0) {
+    match cache.serve(handle, now_ms, 1000.0, false) {
         Served::Unread => None,
         Served::Held { lookup, refresh } => Some((
             match lookup {
@@ -295,7 +295,7 @@ fn served(cache: &mut Cache, handle: &str, now_ms: f64) -> Option<(&'static str,
 }
 
 #[test]
-fn a_visit_waits_only_for_the_first_read_then_re_reads_start_in_the_background() {
+fn busy_isolates_re_read_in_the_background_and_nothing_older_than_the_ttl_is_served() {
     let mut cache = Cache::default();
     assert!(
         served(&mut cache, H, 0.0).is_none(),
@@ -303,25 +303,42 @@ fn a_visit_waits_only_for_the_first_read_then_re_reads_start_in_the_background()
     );
     let (lookup, _) = cache.refresh(H, snapshot(rev(0, 1)), 0.0);
     assert!(matches!(lookup, Lookup::Ready { stale: false, .. }));
+    assert_eq!(served(&mut cache, H, 499.0), Some(("ready", false)));
+    // Half a TTL on, the visit is served what is held and starts the one re-read...
+    assert_eq!(served(&mut cache, H, 500.0), Some(("ready", true)));
+    // ...which concurrent visits do not start again while it is in flight.
+    assert_eq!(served(&mut cache, H, 501.0), Some(("ready", false)));
     assert_eq!(served(&mut cache, H, 999.0), Some(("ready", false)));
-    // A TTL later the visit is served what is held and starts the one re-read...
-    assert_eq!(served(&mut cache, H, 1000.0), Some(("ready", true)));
-    // ...which concurrent visits do not start again while it is in flight,
-    assert_eq!(served(&mut cache, H, 1001.0), Some(("ready", false)));
-    assert_eq!(
-        served(&mut cache, H, 1000.0 + REFRESH_TIMEOUT_MS - 1.0),
-        Some(("ready", false))
-    );
-    // unless it never reported back.
-    assert_eq!(
-        served(&mut cache, H, 1000.0 + REFRESH_TIMEOUT_MS),
-        Some(("ready", true))
-    );
-    // A re-read that lands resets the clock; a tombstone takes the handle down.
-    let (lookup, _) = cache.refresh(H, tombstone(rev(0, 2)), 12_000.0);
+    // A TTL on, nothing held is served without a read (the visit waits, joining the
+    // read in flight)...
+    assert!(served(&mut cache, H, 1000.0).is_none());
+    // ...unless this very visit has just read.
+    assert!(matches!(
+        cache.serve(H, 1000.0, 1000.0, true),
+        Served::Held { refresh: false, .. }
+    ));
+    // A re-read that lands resets the clock and the one in flight.
+    cache.refresh(H, snapshot(rev(0, 2)), 1200.0);
+    assert_eq!(served(&mut cache, H, 1700.0), Some(("ready", true)));
+    // One that never reports back is given up after REFRESH_TIMEOUT_MS (with a TTL long
+    // enough to outlive it).
+    assert!(matches!(
+        cache.serve(H, 1700.0 + REFRESH_TIMEOUT_MS, 20_000.0, false),
+        Served::Held { refresh: true, .. }
+    ));
+    // A tombstone takes the handle down; it is re-read like a snapshot.
+    let (lookup, _) = cache.refresh(H, tombstone(rev(0, 3)), 20_000.0);
     assert!(matches!(lookup, Lookup::TakenDown));
-    assert_eq!(served(&mut cache, H, 12_500.0), Some(("taken down", false)));
-    assert_eq!(served(&mut cache, H, 13_000.0), Some(("taken down", true)));
+    assert_eq!(served(&mut cache, H, 20_100.0), Some(("taken down", false)));
+    assert_eq!(served(&mut cache, H, 20_600.0), Some(("taken down", true)));
+    // A first missing read is confirmed by the next visit at once, whatever its age.
+    cache.refresh(H, snapshot(rev(0, 4)), 30_000.0);
+    let (lookup, _) = cache.refresh(H, KvRead::Missing, 30_500.0);
+    assert!(matches!(lookup, Lookup::Ready { stale: true, .. }));
+    assert_eq!(served(&mut cache, H, 30_501.0), Some(("stale", true)));
+    assert_eq!(served(&mut cache, H, 30_502.0), Some(("stale", false)));
+    let (lookup, _) = cache.refresh(H, KvRead::Missing, 30_600.0);
+    assert!(matches!(lookup, Lookup::TakenDown));
     let (lookup, _) = cache.refresh("other", KvRead::Missing, 0.0);
     assert!(matches!(lookup, Lookup::Unknown));
     let (lookup, _) = cache.refresh("third", failed(), 0.0);

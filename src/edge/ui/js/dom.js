@@ -37,3 +37,32 @@ export const srOnly = (text) => el('span', { class: 'sr-only' }, text);
 
 /** A sideways-scrolling, keyboard-focusable region around a wide table. */
 export const scrollRegion = (label, content) => el('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': label }, content);
+
+/** A read-only text box holding `value` with a Copy button (clipboard, else selected for Ctrl+C). */
+export function copyable(label, value, id) {
+  const input = el('input', { id, type: 'text', readonly: true, value, spellcheck: 'false', class: 'mono' });
+  const status = el('span', { class: 'hint copy-status', role: 'status', 'aria-live': 'polite' });
+  const button = el('button', { type: 'button', class: 'secondary small-btn', 'aria-label': `Copy ${label}` }, 'Copy');
+  button.addEventListener('click', async () => {
+    try {
+      if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(value);
+      status.textContent = 'Copied.';
+    } catch {
+      input.focus();
+      input.select();
+      status.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
+    }
+  });
+  input.addEventListener('focus', () => input.select());
+  return el('div', { class: 'copy-field' }, el('label', { for: id }, label), el('div', { class: 'link-row' }, input, button), status);
+}
+
+/** Shows `node` in `container` in place of data that will not load (no token, no scope). */
+export function idle(container, node) {
+  replace(container, node);
+  container.dataset.loaded = 'true';
+}
+
+/** A "Load a handle first" note for a view without a token. */
+export const noToken = () => el('p', { class: 'muted' }, 'Paste a management token and load a handle to see this view.');

@@ -3,8 +3,8 @@
 // when it is done (tests wait on it). A late answer for another handle, or after the
 // token was forgotten, is dropped.
 
-import { apiRequest } from './api.js';
-import { $, el, replace } from './dom.js';
+import { apiCall, apiRequest } from './api.js';
+import { $, code, el, replace } from './dom.js';
 import { state } from './state.js';
 import { errorMessage, showError } from './views/messages.js';
 
@@ -25,4 +25,30 @@ export async function loadPanel(id, path, render, doing) {
     if (err.status === 401) showError(err, doing);
   }
   $(id).dataset.loaded = 'true';
+}
+
+/**
+ * Fills `container` with `render(GET path)` (the console's views): "Loading…" meanwhile,
+ * the error (with its request id) when the read fails; `data-loaded` and
+ * `data-request-id` say when and from which request. Resolves to the data, or null.
+ */
+export async function loadInto(container, path, doing, render) {
+  const handle = state.handle;
+  container.dataset.loaded = 'false';
+  delete container.dataset.error;
+  replace(container, el('p', { class: 'muted' }, 'Loading…'));
+  let data = null;
+  try {
+    const result = await apiCall('GET', path, { token: state.token });
+    if (state.handle !== handle || !state.token) return null;
+    data = result.json;
+    replace(container, render(data), el('p', { class: 'muted small read-ref' }, 'Read with request id ', code(result.requestId || '?'), '.'));
+    container.dataset.requestId = result.requestId || '';
+  } catch (err) {
+    if (state.handle !== handle) return null;
+    replace(container, errorMessage(err, doing));
+    container.dataset.error = err.code;
+  }
+  container.dataset.loaded = 'true';
+  return data;
 }

@@ -1,8 +1,11 @@
-// Loading a handle with a management token (its entries and rules, then the audit, the
-// domains and a first preview), and forgetting the token again.
+// Loading a handle with a management token: who the token is (`GET .../whoami`: its
+// subject and scopes, which decide what the console offers), then what the page shows
+// (the hook `onConnected`: the preview page previews, the console draws its view); and
+// forgetting the token again. The preview view's own load (entries and rules, then the
+// audit, the domains and a first preview) is `loadPreview`.
 
-import { ApiError, apiRequest, handlePath } from './api.js';
-import { $ } from './dom.js';
+import { ApiError, apiCall, apiRequest, handlePath } from './api.js';
+import { $, code, replace } from './dom.js';
 import { plural } from './format.js';
 import { loadPanel } from './panel.js';
 import { preview } from './preview.js';
@@ -12,7 +15,15 @@ import { renderDomains } from './views/domains.js';
 import { clearError, setStatus, showError, showHandleError } from './views/messages.js';
 import { clearVariants, fillCountries, fillEntries } from './views/visitor-form.js';
 
-/** Hides everything drawn from a handle's data. */
+const hooks = { connected: () => loadPreview(), forgotten: () => {} };
+
+/** What to do once a token is accepted, and once it is forgotten. */
+export function onSession(connected, forgotten) {
+  hooks.connected = connected;
+  hooks.forgotten = forgotten;
+}
+
+/** Hides everything drawn from a handle's data in the preview view. */
 function hideData() {
   for (const id of ['visitor', 'results', 'audit', 'domains', 'skip']) $(id).hidden = true;
   $('link-box').hidden = true;
@@ -26,9 +37,17 @@ const loadDomains = () => loadPanel('domains', handlePath(state.handle, '/destin
 function refuseToken(tokenInput) {
   forgetToken();
   hideData();
+  $('whoami').hidden = true;
   tokenInput.setAttribute('aria-invalid', 'true');
   tokenInput.setAttribute('aria-describedby', 'error token-hint');
   tokenInput.focus();
+}
+
+function showWho(who) {
+  const scopes = who.scopes.length ? who.scopes.flatMap((s, i) => [i ? ' ' : '', code(s)]) : ['none'];
+  replace($('whoami'), `Signed in as ${who.sub} on ${who.handle} (configuration version ${who.version}). Scopes: `, scopes,
+    who.scopes.includes('admin') ? ' (every scope).' : '.');
+  $('whoami').hidden = false;
 }
 
 /** Loads the handle of the access form with its token (a submit handler; also called directly). */
@@ -59,21 +78,40 @@ export async function connect(event) {
   state.handle = handle;
   $('connect').disabled = true;
   setStatus(`Loading ${handle}…`);
-  let list;
   try {
-    list = await apiRequest('GET', handlePath(handle, '/personalization-rules'), token);
+    state.who = (await apiCall('GET', handlePath(handle, '/whoami'), { token })).json;
   } catch (err) {
-    showError(err, 'read the rules of this handle');
+    showError(err, 'use this token');
     setStatus('');
-    if (err.status === 401 || err.status === 403) refuseToken(tokenInput);
+    if ([401, 403, 404].includes(err.status)) refuseToken(tokenInput);
     return;
   } finally {
     $('connect').disabled = false;
   }
   tokenInput.setAttribute('aria-describedby', 'token-hint');
   rememberSession(token, handle);
-  setHandleData(list);
+  showWho(state.who);
   if (changed) clearVariants();
+  setStatus(`Loaded ${handle} as ${state.who.sub}.`);
+  document.documentElement.dataset.who = state.who.sub;
+  await hooks.connected();
+}
+
+/** The preview view: entries and rules, the audit and domains panels, a first preview. */
+export async function loadPreview() {
+  const handle = state.handle;
+  let list;
+  try {
+    list = await apiRequest('GET', handlePath(handle, '/personalization-rules'), state.token);
+  } catch (err) {
+    if (state.handle !== handle) return;
+    showError(err, 'read the rules of this handle');
+    setStatus('');
+    hideData();
+    return;
+  }
+  if (state.handle !== handle || !state.token) return;
+  setHandleData(list);
   fillEntries(state.entries);
   fillCountries(state.rules);
   $('visitor').hidden = false;
@@ -90,8 +128,11 @@ export function forget() {
   $('run').disabled = false;
   $('results').setAttribute('aria-busy', 'false');
   $('token').value = '';
+  $('whoami').hidden = true;
+  delete document.documentElement.dataset.who;
   clearError();
   hideData();
   setStatus('Token forgotten. Paste a token to load a handle again.');
+  hooks.forgotten();
   $('token').focus();
 }

@@ -1,6 +1,7 @@
 // What the page holds: the management token and handle (also in this tab's
-// sessionStorage, never in localStorage or a URL), the loaded handle's entries and rules,
-// and a sequence number that lets only the newest preview draw its results.
+// sessionStorage, never in localStorage or a URL), who the token is (`whoami`: subject
+// and scopes), the loaded handle's entries and rules, and a sequence number that lets
+// only the newest preview draw its results.
 
 const TOKEN_KEY = 'edgeRouterPreview.token';
 const HANDLE_KEY = 'edgeRouterPreview.handle';
@@ -8,7 +9,19 @@ const HANDLE_KEY = 'edgeRouterPreview.handle';
 /** A handle as the API names them. */
 export const HANDLE_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-export const state = { token: '', handle: '', entries: [], rules: [], seq: 0, link: '' };
+export const state = { token: '', handle: '', who: null, entries: [], rules: [], seq: 0, link: '' };
+
+const SESSION_KEY = 'edgeRouterConsole.session';
+
+/** This tab's session id (for support reports): random, kept in sessionStorage. */
+export function sessionId() {
+  let id = sessionStorage.getItem(SESSION_KEY);
+  if (!id) {
+    id = `console-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+    sessionStorage.setItem(SESSION_KEY, id);
+  }
+  return id;
+}
 
 /** The token and handle kept in this tab, if any (a malformed handle is dropped). */
 export function savedSession() {
@@ -26,6 +39,7 @@ export function rememberSession(token, handle) {
 export function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = '';
+  state.who = null;
 }
 
 /** Takes a rules listing: its rules, and its entries (or the slugs the rules name). */

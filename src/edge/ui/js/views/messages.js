@@ -2,7 +2,15 @@
 // act on (from the API's stable code) and a reference: HTTP status, code and request id.
 
 import { $, el, replace } from '../dom.js';
+import { plural } from '../format.js';
 import { state } from '../state.js';
+
+/** An error's `details` as a list of `{ path, message, code }`. */
+export function list(details) {
+  if (Array.isArray(details)) return details.filter((d) => d && typeof d === 'object');
+  if (details && typeof details === 'object' && details.path) return [details];
+  return [];
+}
 
 /** A sentence a person can act on, from the API's stable error code. */
 function describe(err, doing) {
@@ -29,6 +37,23 @@ function describe(err, doing) {
       return `Previews are switched off on this worker: ${err.message}.`;
     case 'network':
       return `Could not reach the worker (${err.message}). Check your connection and try again.`;
+    case 'validation_failed':
+      return `Nothing was saved: the change does not validate (${plural(list(err.details).length, 'problem')}, shown at their fields).`;
+    case 'invalid_form':
+      return 'Nothing was sent: check the fields marked below.';
+    case 'invalid_body':
+    case 'invalid_json':
+      return `Nothing was saved: ${err.message}.`;
+    case 'write_conflict':
+      return 'Nothing was saved: other changes to this handle kept landing at the same moment. Load the view again, check what changed, and retry.';
+    case 'idempotency_in_progress':
+      return 'The same request is still running (a double click or a retry). Wait a moment and load the view again.';
+    case 'idempotency_key_reuse':
+      return 'This retry differs from the request it repeats; nothing was changed. Submit it again.';
+    case 'route_not_found':
+      return `This worker does not offer that yet (${err.message}).`;
+    case 'already_current':
+      return 'That version is the current configuration already: nothing to restore.';
     default:
       return `Could not ${doing}: ${err.message}`;
   }
@@ -38,12 +63,14 @@ function heading(err) {
   if (err.status === 401) return 'Not signed in.';
   if (err.status === 403) return 'Not allowed.';
   if (err.status === 429) return 'Slow down.';
+  if (err.status === 409) return 'Conflict.';
+  if (['validation_failed', 'invalid_body', 'invalid_json', 'invalid_form'].includes(err.code)) return 'Not saved.';
   if (err.status === 0) return 'Offline?';
   return 'Something went wrong.';
 }
 
 /** A message block for an error: heading, sentence, code and request id. */
-function errorBlock(err, doing) {
+export function errorBlock(err, doing) {
   return [
     el('strong', null, heading(err)), ' ',
     describe(err, doing), ' ',
