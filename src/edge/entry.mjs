@@ -8,7 +8,8 @@
 // visitor path, `S <handle>` read that snapshot first, `G` read the MaxMind DB first; see
 // hot.rs). The snapshot is served from the isolate and re-read in the background once
 // its TTL has passed (`@refresh` after the answer), so a visitor waits for KV only on an
-// isolate's first visit to a handle.
+// isolate's first visit to a handle. A visit that showed a campaign variant carries its
+// exposure (`@exposure`), queued after the answer (see `expose`).
 
 import RustWorker from './rust.js';
 
@@ -96,6 +97,7 @@ function respond(out, env, ctx) {
     const name = line.slice(0, colon);
     const value = line.slice(colon + 2);
     if (name === '@refresh') refresh(env, ctx, value);
+    else if (name === '@exposure') expose(env, ctx, value);
     else headers.push([name, value]);
   }
   return new Response(body === '' ? null : body, { status: Number(head[1]), headers });
@@ -104,6 +106,50 @@ function respond(out, env, ctx) {
 /** Re-reads a handle's snapshot after the response (stale-while-revalidate). */
 function refresh(env, ctx, handle) {
   ctx.waitUntil(once(`snapshot:${handle}`, () => readSnapshot(env, handle)));
+}
+
+/**
+ * Exposures waiting to be sent, gathered per isolate: the visit that starts a batch sends
+ * it EXPOSURE_GATHER_MS later in its own waitUntil, or the visit that fills it sends it at
+ * once; visits in between only add their message. So a busy isolate makes one
+ * `sendBatch` per batch instead of a queue call per visit, and each send runs in the
+ * context of the visit that makes it. The visitor never waits: the answer is built
+ * already. A send that fails is logged and its exposures are lost (never retried here,
+ * never surfaced); a missing binding is logged once.
+ */
+const EXPOSURE_GATHER_MS = 50;
+/** The most messages one `sendBatch` takes (Cloudflare Queues' limit). */
+const EXPOSURE_BATCH_MAX = 100;
+let gathering = null;
+let unboundLogged = false;
+
+function expose(env, ctx, message) {
+  const queue = env.EXPOSURES;
+  if (!queue) {
+    if (!unboundLogged) console.error('exposures: no EXPOSURES queue binding; exposures are not recorded');
+    unboundLogged = true;
+    return;
+  }
+  let batch = gathering;
+  if (!batch) {
+    batch = { messages: [], sent: false };
+    gathering = batch;
+    const started = batch;
+    ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, EXPOSURE_GATHER_MS)).then(() => flush(queue, started)));
+  }
+  batch.messages.push({ body: message, contentType: 'text' });
+  if (batch.messages.length >= EXPOSURE_BATCH_MAX) ctx.waitUntil(flush(queue, batch));
+}
+
+async function flush(queue, batch) {
+  if (batch.sent) return;
+  batch.sent = true;
+  if (gathering === batch) gathering = null;
+  try {
+    await queue.sendBatch(batch.messages);
+  } catch (error) {
+    console.error(`exposures: sending ${batch.messages.length} to the queue failed: ${error?.message ?? error}`);
+  }
 }
 
 function once(key, read) {

@@ -12,9 +12,13 @@
 //! | `S <handle>` | the handle's snapshot was never read in this isolate, or its check is a TTL old (an idle isolate) | reads `snapshot:<handle>` from KV (or joins the read in flight), hands it to [`hot_snapshot`], calls again |
 //! | `G` or `G <handle>` | the MaxMind DB is needed and was never read (or failed a minute ago) | reads `geo:mmdb`, hands it to [`hot_geodb`], calls again; with a handle, also starts that snapshot's re-read (as `@refresh`) |
 //!
-//! Tasks: `@refresh: <handle>` (the snapshot's check is half a TTL old: re-read it in
-//! `waitUntil`; the visitor never waits for it). See [`crate::visit::cache`] for the
-//! freshness rules.
+//! Tasks, each for after the response (`waitUntil`; the visitor never waits for them):
+//! - `@refresh: <handle>`: the snapshot's check is half a TTL old: re-read it (see
+//!   [`crate::visit::cache`] for the freshness rules);
+//! - `@exposure: <message>`: the visit showed a campaign variant: send the message (one
+//!   line of JSON, [`crate::visit::exposure::Exposure::to_message`]) to the `EXPOSURES`
+//!   queue, whose consumer is [`super::queue`]. The entry gathers an isolate's exposures
+//!   for a moment and sends them as one batch; a failed send is logged, never answered.
 //!
 //! Nothing is decided here or in JavaScript: routing of the path is [`super::route`], the
 //! visit is [`crate::visit::plan`], the snapshot policy [`crate::visit::cache`].
@@ -119,20 +123,22 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
                 }
                 _ => None,
             };
-            let device = DEVICES.with(|m| {
-                m.borrow_mut().classify(DeviceHeaders {
-                    user_agent: parts.get(Field::UserAgent),
-                    ch_mobile: parts.get(Field::ChMobile),
-                    ch_platform: parts.get(Field::ChPlatform),
-                })
-            });
+            let device_headers = DeviceHeaders {
+                user_agent: parts.get(Field::UserAgent),
+                ch_mobile: parts.get(Field::ChMobile),
+                ch_platform: parts.get(Field::ChPlatform),
+            };
+            let device = DEVICES.with(|m| m.borrow_mut().classify(device_headers));
             let request = RequestParts {
                 request_id: &request_id,
                 entry: &entry,
                 query: parts.get(Field::Query).unwrap_or_default(),
                 cookie: parts.get(Field::Cookie),
                 accept_language: parts.get(Field::AcceptLanguage),
-                device: DeviceInput::Known(device),
+                device: DeviceInput::Classified {
+                    headers: device_headers,
+                    facts: device,
+                },
                 geo: GeoInput {
                     cf,
                     client_ip,
@@ -155,9 +161,27 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
         }
         Err(why) => plan::without_snapshot(why, &settings.visit),
     };
+    let tasks = Tasks {
+        refresh: refresh.then_some(handle.as_str()),
+        exposure: match &plan {
+            Plan::Redirect {
+                exposure: Some(exposure),
+                ..
+            } => Some(exposure.to_message()),
+            _ => None,
+        },
+    };
     let mut answer = plan.answer(&request_id);
     counters(&mut answer, &plan, &settings, &parts);
-    encode(answer, head, refresh.then_some(handle.as_str()))
+    encode(answer, head, &tasks)
+}
+
+/// What the entry does after the response (the `@` lines of an answer).
+struct Tasks<'a> {
+    /// The handle whose snapshot to re-read.
+    refresh: Option<&'a str>,
+    /// The exposure message to queue.
+    exposure: Option<String>,
 }
 
 /// `X-Kv-Reads` (benchmarks only).
@@ -180,7 +204,7 @@ fn cf_geo(parts: &Parts<'_>) -> Option<GeoFacts> {
 
 /// The answer as the entry reads it: `A`, the status, the headers and tasks, a blank line,
 /// the body (none for `HEAD`).
-fn encode(answer: Answer, head: bool, refresh: Option<&str>) -> String {
+fn encode(answer: Answer, head: bool, tasks: &Tasks<'_>) -> String {
     let body = if head {
         String::new()
     } else {
@@ -195,9 +219,14 @@ fn encode(answer: Answer, head: bool, refresh: Option<&str>) -> String {
         out.push_str(": ");
         out.push_str(value);
     }
-    if let Some(handle) = refresh {
+    if let Some(handle) = tasks.refresh {
         out.push_str("\n@refresh: ");
         out.push_str(handle);
+    }
+    // Compact JSON (serde_json escapes control characters): never a line feed.
+    if let Some(message) = &tasks.exposure {
+        out.push_str("\n@exposure: ");
+        out.push_str(message);
     }
     out.push_str("\n\n");
     out.push_str(&body);

@@ -51,14 +51,33 @@ pub struct VisitSettings {
     pub safe_fallback: Option<Url>,
 }
 
-/// How the device is known: from the request's headers (the worker) or as facts already
-/// (the CLI's `--device`, the decision vectors).
+/// How the device is known: from the request's headers, classified here or already (the
+/// edge remembers classifications), or as facts alone (the CLI's `--device`, the decision
+/// vectors). Besides the device, the exposure rule reads the User-Agent (link-preview
+/// fetchers, [`super::exposure`]); with [`DeviceInput::Known`] there is none to read.
 #[derive(Debug, Clone)]
 pub enum DeviceInput<'a> {
     /// `User-Agent` and client hints, classified with woothee.
     Headers(DeviceHeaders<'a>),
-    /// Facts given as they are.
+    /// The headers and what they were classified as already.
+    Classified {
+        /// The headers.
+        headers: DeviceHeaders<'a>,
+        /// Their classification ([`super::user_agent::classify`] or its memo).
+        facts: DeviceFacts,
+    },
+    /// Facts given as they are, without headers.
     Known(DeviceFacts),
+}
+
+impl DeviceInput<'_> {
+    /// The User-Agent, when the device came with headers.
+    fn user_agent(&self) -> Option<&str> {
+        match self {
+            Self::Headers(headers) | Self::Classified { headers, .. } => headers.user_agent,
+            Self::Known(_) => None,
+        }
+    }
 }
 
 /// What the request says about where the visitor is.
@@ -275,7 +294,7 @@ pub fn plan(
     let overrides = is_preview.then_some(&split.overrides);
     let device = match &parts.device {
         DeviceInput::Headers(headers) => classify(*headers),
-        DeviceInput::Known(facts) => facts.clone(),
+        DeviceInput::Classified { facts, .. } | DeviceInput::Known(facts) => facts.clone(),
     };
     let (facts, sources) = gather(FactInputs {
         geo: geo_sources(&settings.geo_order, &parts.geo),
@@ -351,10 +370,7 @@ pub fn plan(
                 preview: is_preview,
                 device: facts.device,
                 head: parts.head,
-                user_agent: match &parts.device {
-                    DeviceInput::Headers(headers) => headers.user_agent,
-                    DeviceInput::Known(_) => None,
-                },
+                user_agent: parts.device.user_agent(),
             };
             let exposure = decision
                 .assignment

@@ -171,3 +171,63 @@ fn without_usable_random_bytes_a_new_visitor_gets_the_fallback_and_no_cookie() {
         .get("Set-Cookie")
         .is_some_and(|c| c.starts_with(&format!("gh_vid={};", "ab".repeat(16)))));
 }
+
+/// The edge classifies devices through its memo and passes [`DeviceInput::Classified`]:
+/// the exposure rule must still read the User-Agent, or link-preview fetchers that look
+/// like browsers (iMessage's is Safari's plus markers) would each count as an exposed
+/// visitor.
+#[test]
+fn an_already_classified_device_still_has_its_user_agent_checked_for_link_previews() {
+    let loaded = gharart();
+    let held = HeldSnapshot {
+        loaded: &loaded,
+        stale: false,
+    };
+    let settings = VisitSettings {
+        geo_order: vec![GeoSource::Cf],
+        token_secret: None,
+        ctx_ttl_seconds: 60,
+        safe_fallback: None,
+    };
+    let now = "2026-11-22T10:00:00Z".parse().unwrap();
+    let exposure_of = |user_agent: &str, head: bool| {
+        let mut parts = an_indian_iphone(Some("gh_vid=c0ffee00c0ffee00c0ffee00c0ffee00"));
+        let DeviceInput::Known(mut facts) = parts.device.clone() else {
+            unreachable!("an_indian_iphone gives facts")
+        };
+        // The campaign's rule is for Indian desktops.
+        facts.category = DeviceCategory::Desktop;
+        parts.device = DeviceInput::Classified {
+            headers: DeviceHeaders {
+                user_agent: Some(user_agent),
+                ..DeviceHeaders::default()
+            },
+            facts,
+        };
+        parts.head = head;
+        match plan(held, &parts, &settings, now, Some([1; 16])) {
+            Plan::Redirect { exposure, .. } => exposure,
+            other => panic!("not a redirect: {other:?}"),
+        }
+    };
+    let safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+    let shown = exposure_of(safari, false).expect("a person is exposed");
+    assert_eq!(
+        (
+            shown.campaign.as_str(),
+            shown.visitor_id.as_str(),
+            shown.id.as_str()
+        ),
+        ("diwali-hero-ab", "c0ffee00c0ffee00c0ffee00c0ffee00", "r1")
+    );
+    assert_eq!(exposure_of(safari, true), None, "HEAD");
+    assert_eq!(exposure_of("WhatsApp/2.23.20.0 i", false), None);
+    assert_eq!(
+        exposure_of(
+            &format!("{safari} facebookexternalhit/1.1 Facebot Twitterbot/1.0"),
+            false
+        ),
+        None,
+        "iMessage"
+    );
+}
