@@ -3,7 +3,10 @@
 //! - `kv_read_error` / `kv_read_error_after=N`: KV reads fail (after the first N);
 //! - `kv_read_delay_ms=N`: KV reads take N ms longer;
 //! - `kv_write_error`: KV writes fail (snapshot publication);
-//! - `d1_error`: every D1 statement fails.
+//! - `d1_error`: every D1 statement fails;
+//! - `exposure_redeliver=N`: the exposure consumer writes its first N batches and then
+//!   asks the queue for them again instead of acknowledging them, as when an isolate dies
+//!   between the commit and the acknowledgements: the queue really delivers them twice.
 //!
 //! The layer sits exactly where the real calls are, so the code under test is the code
 //! that runs in production; with `FAULTS` unset each check is one branch on a `bool`. The
@@ -19,10 +22,12 @@ pub(crate) struct Faults {
     kv_read_delay_ms: u64,
     kv_write_error: bool,
     d1_error: bool,
+    exposure_redeliver: u64,
 }
 
 thread_local! {
     static KV_READS_SEEN: Cell<u64> = const { Cell::new(0) };
+    static EXPOSURE_BATCHES_SEEN: Cell<u64> = const { Cell::new(0) };
     static ACTIVE: std::cell::RefCell<Faults> = std::cell::RefCell::new(Faults::default());
 }
 
@@ -52,6 +57,17 @@ pub(crate) fn d1() -> Result<(), String> {
     active().before_d1()
 }
 
+/// After the exposure consumer wrote a batch: whether to withhold its acknowledgements
+/// (the queue then delivers the batch again).
+pub(crate) fn withhold_exposure_acks() -> bool {
+    let limit = active().exposure_redeliver;
+    limit > 0
+        && EXPOSURE_BATCHES_SEEN.with(|c| {
+            c.set(c.get() + 1);
+            c.get() <= limit
+        })
+}
+
 impl Faults {
     /// Parses the var; unknown items are ignored (and logged).
     pub(crate) fn parse(list: &str) -> Self {
@@ -65,6 +81,7 @@ impl Faults {
                 "kv_read_delay_ms" => faults.kv_read_delay_ms = number.unwrap_or(0),
                 "kv_write_error" => faults.kv_write_error = true,
                 "d1_error" => faults.d1_error = true,
+                "exposure_redeliver" => faults.exposure_redeliver = number.unwrap_or(0),
                 other => worker::console_warn!("FAULTS: unknown fault {other:?} ignored"),
             }
         }

@@ -13,6 +13,7 @@ use worker::{
 };
 
 use super::d1::D1Store;
+use super::faults;
 use super::respond;
 use super::settings;
 use crate::api::exposures::{consume, Verdict};
@@ -60,9 +61,17 @@ async fn queue(
     let now_ms = respond::now_ms() as i64;
     let consumed = consume(&store, &texts, now_ms, settings.exposure_dedupe_seconds).await;
     let dead_letters = env.queue(DEAD_LETTERS).ok();
+    let withheld = consumed.recorded.is_some() && faults::withhold_exposure_acks();
+    if withheld {
+        worker::console_warn!(
+            "FAULTS: exposure_redeliver: a written batch of {} is not acknowledged; the queue delivers it again",
+            messages.len()
+        );
+    }
     let mut parked = 0;
     for ((message, verdict), body) in messages.iter().zip(&consumed.verdicts).zip(&bodies) {
         match verdict {
+            Verdict::Ack if withheld => message.retry(),
             Verdict::Ack => message.ack(),
             Verdict::Retry => retry(message),
             Verdict::DeadLetter(poison) => {
