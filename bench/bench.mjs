@@ -15,7 +15,7 @@
 // that file in the repo (commit it to record a new baseline).
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,19 +43,55 @@ export const BINDINGS = {
   EXPOSE_COUNTERS: 'true',
 };
 
+/** The exposure queues as wrangler.toml declares them (keep the two in step). */
+export const EXPOSURE_QUEUE = 'edge-router-exposures';
+export const EXPOSURE_DLQ = 'edge-router-exposures-dlq';
+export const QUEUES = {
+  queueProducers: { EXPOSURES: { queueName: EXPOSURE_QUEUE }, EXPOSURES_DLQ: { queueName: EXPOSURE_DLQ } },
+  queueConsumers: { [EXPOSURE_QUEUE]: { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 3, deadLetterQueue: EXPOSURE_DLQ } },
+};
+
+/** The release worker with its bindings, exposures on (call `migrate` so they are written). */
 export function ourWorkerOptions(extra = {}, geoOrder = BINDINGS.GEO_ORDER) {
   return {
     host: '127.0.0.1',
     port: 0,
     modules: true,
     scriptPath: join(root, 'build/index.js'),
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    // build/index.js (src/edge/entry.mjs) imports worker-build's bundle, build/rust.js: an
+    // ES module too, where Miniflare would take a .js import for CommonJS.
+    modulesRules: [
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+      { type: 'ESModule', include: ['**/*.js'] },
+    ],
     compatibilityDate: COMPAT,
     kvNamespaces: ['CONFIG'],
     d1Databases: ['DB'],
+    ...QUEUES,
     bindings: { ...BINDINGS, GEO_ORDER: geoOrder },
     ...extra,
   };
+}
+
+/** The SQL statements of a migration file: comments stripped, split on `;`. */
+function statements(sql) {
+  return sql
+    .split('\n')
+    .map((line) => line.replace(/--.*$/, ''))
+    .join('\n')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Applies migrations/ to the D1 database `DB` of `mf` (of its worker `workerName`). */
+export async function migrate(mf, workerName) {
+  const db = await mf.getD1Database('DB', workerName);
+  const dir = join(root, 'migrations');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const stmt of statements(readFileSync(join(dir, file), 'utf8'))) await db.prepare(stmt).run();
+  }
+  return db;
 }
 
 function log(...args) {
@@ -114,6 +150,8 @@ async function floor(snapshot) {
   const ours = new Miniflare(ourWorkerOptions());
   await ours.ready;
   await seed(ours, snapshot);
+  // Exposures on, as in production: the campaign visitors of the mix are queued and written.
+  await migrate(ours);
   const kvReads = await kvReadsPerRequest(ours);
   const ourFigures = await loadTest('edge-router', ours);
   const warm = await kvReadsPerRequest(ours);

@@ -34,14 +34,14 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 
-import { BINDINGS, ourWorkerOptions, seed } from './bench.mjs';
+import { BINDINGS, migrate, ourWorkerOptions, seed } from './bench.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
@@ -152,23 +152,9 @@ function prerequisites() {
   }
 }
 
-/** The SQL statements of a migration file: comments stripped, split on `;`. */
-function statements(sql) {
-  return sql
-    .split('\n')
-    .map((line) => line.replace(/--.*$/, ''))
-    .join('\n')
-    .split(';')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-async function migrate(mf) {
-  const db = await mf.getD1Database('DB');
-  const dir = join(root, 'migrations');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
-    for (const stmt of statements(readFileSync(join(dir, file), 'utf8'))) await db.prepare(stmt).run();
-  }
+/** Applies the migrations and stores an admin PAT; returns the PAT. */
+async function migrateWithPat(mf) {
+  const db = await migrate(mf);
   const pat = `gr_pat_${randomBytes(32).toString('base64url')}`;
   const hash = createHash('sha256').update(pat).digest('hex');
   await db
@@ -255,7 +241,7 @@ async function main() {
   let failed = false;
   try {
     await seed(mf, readFileSync(snapshotFile, 'utf8'));
-    const pat = await migrate(mf);
+    const pat = await migrateWithPat(mf);
     const transport = [];
     const api = async (method, path, body, headers = {}) => {
       let res;
