@@ -21,8 +21,9 @@ const wasm = {
   snapshot: exported.hot_snapshot,
   geodb: exported.hot_geodb,
   kvFault: exported.hot_kv_fault,
+  sendFault: exported.hot_send_fault,
 };
-for (const name of ['hot_visit', 'hot_snapshot', 'hot_geodb', 'hot_kv_fault']) delete exported[name];
+for (const name of ['hot_visit', 'hot_snapshot', 'hot_geodb', 'hot_kv_fault', 'hot_send_fault']) delete exported[name];
 
 const MMDB_KEY = 'geo:mmdb';
 /** Reads in flight, by KV key: concurrent first visits wait for the same one. */
@@ -114,13 +115,23 @@ function refresh(env, ctx, handle) {
  * once; visits in between only add their message. So a busy isolate makes one
  * `sendBatch` per batch instead of a queue call per visit, and each send runs in the
  * context of the visit that makes it. The visitor never waits: the answer is built
- * already. A send that fails is logged and its exposures are lost (never retried here,
- * never surfaced); a missing binding is logged once.
+ * already. A send that fails (a queue over its 5,000 messages/s answers Too Many Requests
+ * until the rate falls) is tried again with backoff, in the same waitUntil, for up to
+ * about 28 s (waitUntil's 30 s after the response); then, or when more than
+ * EXPOSURE_RETRY_MAX_BATCHES batches of this isolate already wait, it is logged and its
+ * exposures are lost. Never surfaced to the visitor; a missing binding is logged once.
+ * A batch sent twice (an error after the queue took it) counts once: the consumer
+ * deduplicates by visit id.
  */
 const EXPOSURE_GATHER_MS = 50;
 /** The most messages one `sendBatch` takes (Cloudflare Queues' limit). */
 const EXPOSURE_BATCH_MAX = 100;
+/** Waits before the attempts after a failed send, in ms (27.75 s in all). */
+const EXPOSURE_RETRY_MS = [250, 500, 1000, 2000, 4000, 8000, 12000];
+/** Batches an isolate keeps for another attempt (10,000 messages, about 2 MB). */
+const EXPOSURE_RETRY_MAX_BATCHES = 100;
 let gathering = null;
+let retrying = 0;
 let unboundLogged = false;
 
 function expose(env, ctx, message) {
@@ -135,20 +146,45 @@ function expose(env, ctx, message) {
     batch = { messages: [], sent: false };
     gathering = batch;
     const started = batch;
-    ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, EXPOSURE_GATHER_MS)).then(() => flush(queue, started)));
+    ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, EXPOSURE_GATHER_MS)).then(() => flush(env, queue, started)));
   }
   batch.messages.push({ body: message, contentType: 'text' });
-  if (batch.messages.length >= EXPOSURE_BATCH_MAX) ctx.waitUntil(flush(queue, batch));
+  if (batch.messages.length >= EXPOSURE_BATCH_MAX) ctx.waitUntil(flush(env, queue, batch));
 }
 
-async function flush(queue, batch) {
+async function flush(env, queue, batch) {
   if (batch.sent) return;
   batch.sent = true;
   if (gathering === batch) gathering = null;
+  const send = async () => {
+    try {
+      // The fault-injection layer first (src/edge/faults.rs; tests only).
+      if (wasm.sendFault(env)) throw new Error('injected queue send failure');
+      await queue.sendBatch(batch.messages);
+      return null;
+    } catch (error) {
+      return error;
+    }
+  };
+  let failure = await send();
+  if (failure === null) return;
+  const n = batch.messages.length;
+  const why = () => failure?.message ?? failure;
+  if (retrying >= EXPOSURE_RETRY_MAX_BATCHES) {
+    console.error(`exposures: ${n} lost (${retrying} batches wait already): ${why()}`);
+    return;
+  }
+  retrying += 1;
   try {
-    await queue.sendBatch(batch.messages);
-  } catch (error) {
-    console.error(`exposures: sending ${batch.messages.length} to the queue failed: ${error?.message ?? error}`);
+    for (const [attempt, wait] of EXPOSURE_RETRY_MS.entries()) {
+      console.error(`exposures: sending ${n} failed (${why()}); trying again in ${wait} ms (attempt ${attempt + 2})`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      failure = await send();
+      if (failure === null) return;
+    }
+    console.error(`exposures: ${n} lost (${EXPOSURE_RETRY_MS.length + 1} attempts): ${why()}`);
+  } finally {
+    retrying -= 1;
   }
 }
 

@@ -6,7 +6,9 @@
 //! - `d1_error`: every D1 statement fails;
 //! - `exposure_redeliver=N`: the exposure consumer writes its first N batches and then
 //!   asks the queue for them again instead of acknowledging them, as when an isolate dies
-//!   between the commit and the acknowledgements: the queue really delivers them twice.
+//!   between the commit and the acknowledgements: the queue really delivers them twice;
+//! - `exposure_send_error=N`: the first N exposure sends of the visitor path fail (as a
+//!   queue over its rate answers Too Many Requests), before the queue is called.
 //!
 //! The layer sits exactly where the real calls are, so the code under test is the code
 //! that runs in production; with `FAULTS` unset each check is one branch on a `bool`. The
@@ -23,11 +25,13 @@ pub(crate) struct Faults {
     kv_write_error: bool,
     d1_error: bool,
     exposure_redeliver: u64,
+    exposure_send_error: u64,
 }
 
 thread_local! {
     static KV_READS_SEEN: Cell<u64> = const { Cell::new(0) };
     static EXPOSURE_BATCHES_SEEN: Cell<u64> = const { Cell::new(0) };
+    static EXPOSURE_SENDS_SEEN: Cell<u64> = const { Cell::new(0) };
     static ACTIVE: std::cell::RefCell<Faults> = std::cell::RefCell::new(Faults::default());
 }
 
@@ -57,6 +61,17 @@ pub(crate) fn d1() -> Result<(), String> {
     active().before_d1()
 }
 
+/// Before the JavaScript visitor path sends exposures to the queue: whether the send must
+/// fail.
+pub(crate) fn fail_exposure_send() -> bool {
+    let limit = active().exposure_send_error;
+    limit > 0
+        && EXPOSURE_SENDS_SEEN.with(|c| {
+            c.set(c.get() + 1);
+            c.get() <= limit
+        })
+}
+
 /// After the exposure consumer wrote a batch: whether to withhold its acknowledgements
 /// (the queue then delivers the batch again).
 pub(crate) fn withhold_exposure_acks() -> bool {
@@ -82,6 +97,7 @@ impl Faults {
                 "kv_write_error" => faults.kv_write_error = true,
                 "d1_error" => faults.d1_error = true,
                 "exposure_redeliver" => faults.exposure_redeliver = number.unwrap_or(0),
+                "exposure_send_error" => faults.exposure_send_error = number.unwrap_or(0),
                 other => worker::console_warn!("FAULTS: unknown fault {other:?} ignored"),
             }
         }

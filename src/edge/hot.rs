@@ -256,6 +256,14 @@ pub fn hot_geodb(env: Env, value: Option<Vec<u8>>, failure: &str, now_ms: f64) {
     store::apply_geodb(kv_read(value, failure), now_ms);
 }
 
+/// Before the entry sends exposures to the queue: whether the send must fail (tests only,
+/// see [`faults`]).
+#[wasm_bindgen]
+pub fn hot_send_fault(env: Env) -> bool {
+    settings::get(&env);
+    faults::fail_exposure_send()
+}
+
 /// Before the entry reads KV: `""`, or the injected fault as `<delay ms>,<1 if the read
 /// fails>` (tests only, see [`faults`]).
 #[wasm_bindgen]
