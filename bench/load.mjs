@@ -5,7 +5,10 @@
 //   LOAD_SECONDS=10 LOAD_CONNECTIONS=32 node bench/load.mjs
 //
 // Knobs: LOAD_SECONDS (60), LOAD_CONNECTIONS (64), LOAD_THREADS (2 wrk threads),
-// LOAD_SIDE=0 (visitors only), LOAD_VERBOSE=1 (the worker's console and workerd's output).
+// LOAD_SIDE=0 (visitors only), LOAD_VERBOSE=1 (the worker's console and workerd's output),
+// LOAD_LOG=file (the worker's console written there at the end),
+// LOAD_EXPOSURE_SECONDS (20), LOAD_EXPOSURE_VISITORS (4000) and LOAD_EXPOSURE_VISITS (2
+// per visitor) for the exposure phase.
 //
 // Set-up, as bench/bench.mjs does it: one programmatic Miniflare instance (workerd, no
 // wrangler dev proxy) running the release worker with in-memory KV and D1; KV seeded with
@@ -31,6 +34,25 @@
 // routable allowlist (computed from the API's destination-domains listing); every write
 // answered 2xx; each conversion group got exactly one 201 and the rest duplicates; the
 // campaign's counted conversions equal the distinct keys sent.
+//
+// Then the exposure phase (issue 13): campaign visitors only (Indian desktops on
+// /gharart/festive, the diwali-hero-ab test) at LOAD_CONNECTIONS for LOAD_EXPOSURE_SECONDS.
+// Each wrk thread has its own LOAD_EXPOSURE_VISITORS / LOAD_THREADS visitor ids (gh_vid
+// cookies) and visits each of them LOAD_EXPOSURE_VISITS times with GET (the second and
+// later rounds are repeat visits), then keeps the same load up with link-preview fetches
+// of the same visitors (Microsoft Teams' preview User-Agent, which is desktop Chrome to
+// woothee: assigned a variant, never an exposure). (Not HEAD requests: wrk never
+// completes a response to HEAD without a Content-Length.) Exposures go through the real local queue
+// (producer and consumer in the worker, wrangler.toml's settings) into D1. The GETs are
+// bounded because Miniflare's local queue broker holds one timer per message it has not
+// handed on yet, and workerd refuses a 10,001st: with workerd's one thread saturated by
+// visitors, about 10,000 messages in flight is the local queue's ceiling (Cloudflare's
+// queues have no such limit; see README "Scale").
+// Invariants: every answer a 302 to a variant; every GET was sent and answered before wrk
+// stopped; once the queue has drained (the results stop changing for longer than a batch
+// takes), the campaign's exposed visitors grew by exactly the distinct ids sent and its
+// visits by exactly the visitors' GETs (the link previews add none); no exposure was lost
+// (the worker's log).
 
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
@@ -138,6 +160,68 @@ done = function(summary, latency, requests)
 end
 `;
 
+/**
+ * wrk script of the exposure phase: per thread, ids `<run><thread><k>` for k in 0..perThread,
+ * each visited `visits` times, then link-preview fetches with the same ids.
+ */
+function exposureLua(runId, perThread, visits) {
+  return `
+local ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+local preview_ua = ua .. " MicrosoftPreview/2.0 +https://aka.ms/MicrosoftPreview"
+local threads = {}
+local counter = 0
+setup = function(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+end
+
+sent = 0
+responses = 0
+statuses = {}
+off_variant = 0
+
+-- wrk calls request() once more on its first thread to check the script, and discards
+-- what it returns: so the first call of every thread is a link preview (counts nothing
+-- either way), and the visitors' visits start at the second.
+request = function()
+  local n = sent - 1
+  sent = sent + 1
+  local k = math.max(n, 0) % ${perThread}
+  local agent = (n >= 0 and n < ${perThread * visits}) and ua or preview_ua
+  local id = string.format("${runId}%08x%016x", tid, k)
+  return wrk.format("GET", "/gharart/festive", { ["User-Agent"] = agent, ["X-Forwarded-For"] = "49.36.0.1", ["Cookie"] = "gh_vid=" .. id })
+end
+
+response = function(status, headers, body)
+  responses = responses + 1
+  local key = tostring(status)
+  statuses[key] = (statuses[key] or 0) + 1
+  local loc = headers["Location"] or headers["location"] or ""
+  if not string.find(loc, "^https://www%.gharart%.com/festive/diwali%-hero%-[ab]%?") then
+    off_variant = off_variant + 1
+  end
+end
+
+done = function(summary, latency, requests)
+  local per = {}
+  local all = {}
+  local off = 0
+  for _, thread in ipairs(threads) do
+    table.insert(per, string.format('{"sent":%d,"responses":%d}', thread:get("sent"), thread:get("responses")))
+    for k, v in pairs(thread:get("statuses")) do all[k] = (all[k] or 0) + v end
+    off = off + thread:get("off_variant")
+  end
+  local parts = {}
+  for k, v in pairs(all) do table.insert(parts, string.format("%q:%d", k, v)) end
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"status_errors":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50_us":%d,"p99_us":%d,"off_variant":%d,"statuses":{%s},"threads":[%s]}\\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.timeout, latency:percentile(50), latency:percentile(99), off, table.concat(parts, ","), table.concat(per, ",")))
+end
+`;
+}
+
 function prerequisites() {
   const need = [
     [join(root, 'build/index.js'), 'run `make build`'],
@@ -184,9 +268,9 @@ function originOk(isRoutable, origin) {
   return Boolean(m) && isRoutable(m[1]);
 }
 
-function runWrk(url, script) {
+function runWrk(url, script, seconds = SECONDS) {
   return new Promise((resolvePromise, reject) => {
-    const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${SECONDS}s`, '--timeout', '10s', '-s', script, url];
+    const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--timeout', '10s', '-s', script, url];
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -211,6 +295,7 @@ async function main() {
   writeFileSync(script, LUA);
 
   const big = '100000000';
+  let output = '';
   const mf = new Miniflare(
     ourWorkerOptions({
       bindings: {
@@ -225,15 +310,16 @@ async function main() {
       // The worker's console (and workerd's own errors) on stderr with LOAD_VERBOSE=1.
       log: new Log(process.env.LOAD_VERBOSE === '1' ? LogLevel.DEBUG : LogLevel.ERROR),
       verbose: process.env.LOAD_VERBOSE === '1',
-      // With LOAD_VERBOSE=1, workerd's own output too (its info lines name dropped connections).
-      ...(process.env.LOAD_VERBOSE === '1'
-        ? {
-            handleRuntimeStdio(stdout, stderr) {
-              stdout.on('data', (chunk) => process.stderr.write(`workerd: ${chunk}`));
-              stderr.on('data', (chunk) => process.stderr.write(`workerd: ${chunk}`));
-            },
-          }
-        : {}),
+      // workerd's output (the worker's console: the exposure phase reads it), shown with
+      // LOAD_VERBOSE=1 (workerd's own info lines name dropped connections).
+      handleRuntimeStdio(stdout, stderr) {
+        for (const stream of [stdout, stderr]) {
+          stream.on('data', (chunk) => {
+            output = (output + chunk).slice(-4_000_000);
+            if (process.env.LOAD_VERBOSE === '1') process.stderr.write(`workerd: ${chunk}`);
+          });
+        }
+      },
     }),
   );
   const base = await mf.ready;
@@ -418,16 +504,101 @@ async function main() {
       if (!ok) failed = true;
     }
     for (const line of [...writes.failed, ...conversions.badGroups, ...conversions.errors, ...transport].slice(0, 20)) console.log(`  ! ${line}`);
+
+    if (!(await exposurePhase({ origin, scratch, api, output: () => output }))) failed = true;
     for (const [o, c] of offAllowlist) console.log(`  ! off the allowlist: ${o} x${c}`);
     if (socketErrors > 0 && summary.read_errors === socketErrors && non302 === 0) {
       console.log('  note: only read errors: workerd dropping every open connection at once, which it also does to a null JS');
       console.log('        worker when the host is CPU-starved (load average far above the core count); rerun on a quiet machine.');
     }
   } finally {
+    if (process.env.LOAD_LOG) writeFileSync(process.env.LOAD_LOG, output);
     await mf.dispose();
     rmSync(scratch, { recursive: true, force: true });
   }
   process.exit(failed ? 1 : 0);
+}
+
+/** The campaign's exposed visitors and visits (all variants), from the results route. */
+async function exposureTotals(api) {
+  const res = await api('GET', `${V2}/campaigns/${CAMPAIGN}/results`);
+  if (res.status !== 200) throw new Error(`results: ${res.status} ${res.text.slice(0, 300)}`);
+  const sum = (key) => res.json.variants.reduce((n, v) => n + v[key], 0);
+  return { exposed: sum('exposed_visitors'), visits: sum('visits') };
+}
+
+/** Polls the totals until they have not changed for longer than a queue batch takes (5 s). */
+async function drained(api, { atLeast = 0, timeoutMs = 180_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
+  let since = Date.now();
+  for (;;) {
+    const now = await exposureTotals(api);
+    if (JSON.stringify(now) !== JSON.stringify(last)) [last, since] = [now, Date.now()];
+    if (now.exposed >= atLeast && Date.now() - since > 8_000) return now;
+    if (Date.now() > deadline) return now;
+    await sleep(1_000);
+  }
+}
+
+/** The exposure phase (see the file's header); returns whether its invariants held. */
+async function exposurePhase({ origin, scratch, api, output }) {
+  const seconds = Number(process.env.LOAD_EXPOSURE_SECONDS ?? 20);
+  const visitors = Number(process.env.LOAD_EXPOSURE_VISITORS ?? 4_000);
+  const visitsEach = Number(process.env.LOAD_EXPOSURE_VISITS ?? 2);
+  const perThread = Math.ceil(visitors / THREADS);
+  const perConnection = Math.ceil(CONNECTIONS / THREADS);
+  const gets = perThread * visitsEach;
+  const runId = randomBytes(4).toString('hex');
+  const script = join(scratch, 'exposures.lua');
+  writeFileSync(script, exposureLua(runId, perThread, visitsEach));
+  log('exposure phase: waiting for the queue to drain the first phase');
+  const before = await drained(api);
+  const logFrom = output().length;
+  log(`exposure phase: ${CONNECTIONS} connections x ${seconds}s: ${perThread} visitors per wrk thread, ${visitsEach} visits each, then link previews`);
+  const { summary } = await runWrk(`${origin}/gharart/festive`, script, seconds);
+  const distinct = perThread * summary.threads.length;
+  const sentGets = gets * summary.threads.length;
+  const answered = summary.threads.reduce((n, t) => n + t.responses, 0);
+  const started = Date.now();
+  const after = await drained(api, { atLeast: before.exposed + distinct });
+  const drainSeconds = (Date.now() - started) / 1000;
+  const exposed = after.exposed - before.exposed;
+  const visits = after.visits - before.visits;
+  const log_ = output().slice(logFrom);
+  const lost = log_.match(/exposures: \d+ lost/g)?.length ?? 0;
+  const retried = log_.match(/exposures: sending \d+ failed/g)?.length ?? 0;
+  const consumed = [...log_.matchAll(/exposures: batch of \d+: \d+ written \((\d+) new visits/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const socketErrors = summary.connect_errors + summary.read_errors + summary.write_errors + summary.timeouts;
+  const figures = [
+    ['campaign requests/s (visitors, then previews)', Math.round((summary.requests / summary.duration_us) * 1e6)],
+    ['latency p50 / p99 (ms)', `${(summary.p50_us / 1000).toFixed(2)} / ${(summary.p99_us / 1000).toFixed(2)}`],
+    ['requests answered', answered],
+    ['distinct visitor ids sent', distinct],
+    ['visitor visits sent (before the previews)', sentGets],
+    ['exposed visitors added (after the drain)', exposed],
+    ['visits added (the consumer\'s log: new visits)', `${visits} (${consumed})`],
+    ['exposure sends tried again / batches lost', `${retried} / ${lost}`],
+    ['drain after the run (s, incl. 8 s of quiet)', drainSeconds.toFixed(1)],
+    ['statuses', JSON.stringify(summary.statuses)],
+  ];
+  console.log('\nexposure phase figures');
+  for (const [name, value] of figures) console.log(`  ${name.padEnd(44)} ${value}`);
+  const invariants = [
+    ['no socket errors or timeouts', socketErrors === 0],
+    ['every campaign visitor answered 302 to a variant', summary.status_errors === 0 && summary.off_variant === 0 && answered > 0],
+    ['every visitor visit sent and answered (raise LOAD_EXPOSURE_SECONDS if not)', summary.threads.every((t) => t.responses >= gets + perConnection)],
+    ['exposed visitors added == distinct visitor ids sent, exactly', exposed === distinct],
+    ['visits added == visitor visits sent, exactly (link previews add none)', visits === sentGets],
+    ['no exposure lost', lost === 0],
+  ];
+  console.log('\nexposure phase invariants');
+  let ok = true;
+  for (const [name, held] of invariants) {
+    console.log(`  ${held ? 'ok  ' : 'FAIL'}  ${name}`);
+    if (!held) ok = false;
+  }
+  return ok;
 }
 
 main().catch((e) => {
