@@ -49,7 +49,7 @@ export function ourWorkerOptions(extra = {}, geoOrder = BINDINGS.GEO_ORDER) {
     port: 0,
     modules: true,
     scriptPath: join(root, 'build/index.js'),
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: COMPAT,
     kvNamespaces: ['CONFIG'],
     d1Databases: ['DB'],

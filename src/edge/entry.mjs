@@ -5,8 +5,8 @@
 // answer is, what to read first and what to do after responding.
 //
 // A visit: the request's parts as one string in, one string out (`A` an answer, `P` not a
-// visitor path, `S <handle>` read that snapshot first, `G` read the MaxMind DB first; see
-// hot.rs). The snapshot is served from the isolate and re-read in the background once
+// visitor path, `S <handle>` read that snapshot first, `G` read the MaxMind DB first, `C`
+// send request.cf too; see hot.rs). The snapshot is served from the isolate and re-read in the background once
 // its TTL has passed (`@refresh` after the answer), so a visitor waits for KV only on an
 // isolate's first visit to a handle.
 
@@ -20,12 +20,15 @@ const wasm = {
   snapshot: exported.hot_snapshot,
   geodb: exported.hot_geodb,
   kvFault: exported.hot_kv_fault,
+  cfFirst: exported.hot_cf_first,
 };
-for (const name of ['hot_visit', 'hot_snapshot', 'hot_geodb', 'hot_kv_fault']) delete exported[name];
+for (const name of ['hot_visit', 'hot_snapshot', 'hot_geodb', 'hot_kv_fault', 'hot_cf_first']) delete exported[name];
 
 const MMDB_KEY = 'geo:mmdb';
 /** Reads in flight, by KV key: concurrent first visits wait for the same one. */
 const reading = new Map();
+/** Whether the geo order starts with `request.cf` (asked once per isolate). */
+let cfFirst = null;
 
 export default class Router extends RustWorker {
   async fetch(request) {
@@ -47,19 +50,24 @@ export default class Router extends RustWorker {
 /** The visit's answer, or null when the path is not a visitor's. */
 async function visit(request, env, ctx, method, path, query) {
   const h = request.headers;
-  const cf = request.cf;
-  // The order of hot.rs `Field`.
-  const parts = [
+  // The order of hot.rs `Field`. `request.cf` only when the wasm needs it (`C`): workerd
+  // parses the whole object on its first access.
+  const headers = [
     method, path, query,
     h.get('user-agent'), h.get('sec-ch-ua-mobile'), h.get('sec-ch-ua-platform'),
     h.get('accept-language'), h.get('cookie'), h.get('cf-connecting-ip'), h.get('x-forwarded-for'),
-    cf?.country, cf?.continent, cf?.regionCode, cf?.city, cf?.asn,
   ].map((v) => v ?? '').join('\n');
+  const withCf = () => {
+    const cf = request.cf;
+    return [cf?.country, cf?.continent, cf?.regionCode, cf?.city, cf?.asn, '1'].map((v) => v ?? '').join('\n');
+  };
   let reads = 0;
   try {
-    // At most a snapshot and the MaxMind DB to read before the answer.
-    for (let step = 0; step < 3; step += 1) {
-      const out = wasm.visit(env, `${parts}\n${reads}`, Date.now());
+    cfFirst ??= wasm.cfFirst(env);
+    let geo = cfFirst ? withCf() : '\n\n\n\n\n';
+    // At most a snapshot, the MaxMind DB and request.cf to read before the answer.
+    for (let step = 0; step < 4; step += 1) {
+      const out = wasm.visit(env, `${headers}\n${geo}\n${reads}`, Date.now());
       switch (out.charCodeAt(0)) {
         case 65: // A
           return respond(out, env, ctx);
@@ -68,6 +76,9 @@ async function visit(request, env, ctx, method, path, query) {
         case 83: // S <handle>
           reads += 1;
           await once(`snapshot:${out.slice(2)}`, () => readSnapshot(env, out.slice(2)));
+          break;
+        case 67: // C
+          geo = withCf();
           break;
         case 71: // G [<handle>]
           reads += 1;
