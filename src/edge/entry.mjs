@@ -30,8 +30,11 @@ const reading = new Map();
 /** Whether the geo order starts with `request.cf` (asked once per isolate). */
 let cfFirst = null;
 
-export default class Router extends RustWorker {
-  async fetch(request) {
+// A plain object, not a subclass of worker-build's entrypoint: that class is wrapped in a
+// Proxy that builds a Proxy per instance and per method call, a cost every visit would
+// pay. The `worker` crate's handlers get an instance of it only when they run.
+export default {
+  async fetch(request, env, ctx) {
     const { method } = request;
     if (method === 'GET' || method === 'HEAD') {
       const url = request.url;
@@ -39,13 +42,16 @@ export default class Router extends RustWorker {
       const q = url.indexOf('?', start);
       const path = q < 0 ? url.slice(start) : url.slice(start, q);
       if (!path.startsWith('/v2/')) {
-        const answer = await visit(request, this.env, this.ctx, method, path, q < 0 ? '' : url.slice(q + 1));
+        const answer = await visit(request, env, ctx, method, path, q < 0 ? '' : url.slice(q + 1));
         if (answer !== null) return answer;
       }
     }
-    return super.fetch(request);
-  }
-}
+    return new RustWorker(ctx, env).fetch(request);
+  },
+  async scheduled(controller, env, ctx) {
+    return new RustWorker(ctx, env).scheduled(controller);
+  },
+};
 
 /** The visit's answer, or null when the path is not a visitor's. */
 async function visit(request, env, ctx, method, path, query) {

@@ -3,7 +3,9 @@
 //! - `kv_read_error` / `kv_read_error_after=N`: KV reads fail (after the first N);
 //! - `kv_read_delay_ms=N`: KV reads take N ms longer;
 //! - `kv_write_error`: KV writes fail (snapshot publication);
-//! - `d1_error`: every D1 statement fails.
+//! - `d1_error`: every D1 statement fails;
+//! - `visit_trap_path=/a/b`: a visit to that path traps the wasm module (as a bug would),
+//!   to test that the entry answers it and re-instantiates the module for the next.
 //!
 //! The layer sits exactly where the real calls are, so the code under test is the code
 //! that runs in production; with `FAULTS` unset each check is one branch on a `bool`. The
@@ -19,6 +21,7 @@ pub(crate) struct Faults {
     kv_read_delay_ms: u64,
     kv_write_error: bool,
     d1_error: bool,
+    visit_trap_path: Option<String>,
 }
 
 thread_local! {
@@ -40,6 +43,14 @@ fn active() -> Faults {
 pub(crate) fn kv_read_plan() -> (u64, Result<(), String>) {
     let faults = active();
     (faults.kv_read_delay_ms, faults.count_kv_read())
+}
+
+/// At the start of a visit to `path`: traps when `visit_trap_path` names it.
+pub(crate) fn visit(path: &str) {
+    let trap = ACTIVE.with(|a| a.borrow().visit_trap_path.as_deref() == Some(path));
+    if trap {
+        std::process::abort();
+    }
 }
 
 /// Before a KV write.
@@ -65,6 +76,7 @@ impl Faults {
                 "kv_read_delay_ms" => faults.kv_read_delay_ms = number.unwrap_or(0),
                 "kv_write_error" => faults.kv_write_error = true,
                 "d1_error" => faults.d1_error = true,
+                "visit_trap_path" => faults.visit_trap_path = Some(value.trim().to_owned()),
                 other => worker::console_warn!("FAULTS: unknown fault {other:?} ignored"),
             }
         }

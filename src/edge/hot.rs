@@ -99,6 +99,7 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
         return "P".to_owned();
     };
     let settings = settings::get(&env);
+    faults::visit(path);
     let read_now = parts.get(Field::KvReads).is_some_and(|n| n != "0");
     let (lookup, refresh) = match store::serve(&handle, now_ms, settings.snapshot_ttl_ms, read_now)
     {
