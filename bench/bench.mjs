@@ -58,12 +58,7 @@ export function ourWorkerOptions(extra = {}, geoOrder = BINDINGS.GEO_ORDER) {
     port: 0,
     modules: true,
     scriptPath: join(root, 'build/index.js'),
-    // build/index.js (src/edge/entry.mjs) imports worker-build's bundle, build/rust.js: an
-    // ES module too, where Miniflare would take a .js import for CommonJS.
-    modulesRules: [
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-      { type: 'ESModule', include: ['**/*.js'] },
-    ],
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: COMPAT,
     kvNamespaces: ['CONFIG'],
     d1Databases: ['DB'],

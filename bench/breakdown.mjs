@@ -36,7 +36,7 @@ const cases = [
   ['ours: /healthz (wasm entry and a response)', '/healthz', {}],
   ['ours: unknown entry (snapshot from the isolate cache, 404 page)', '/gharart/no-such-entry', {}],
   ['ours: entry, no headers (decide on unknown facts, 302)', '/gharart/festive', {}],
-  ['+ User-Agent (woothee-js)', '/gharart/festive', { 'User-Agent': UA }],
+  ['+ User-Agent (woothee)', '/gharart/festive', { 'User-Agent': UA }],
   ['+ X-Forwarded-For (mmdb lookup)', '/gharart/festive', { 'User-Agent': UA, 'X-Forwarded-For': '49.36.0.1' }],
   ['+ Accept-Language', '/gharart/festive', { 'User-Agent': UA, 'X-Forwarded-For': '49.36.0.1', 'Accept-Language': 'en-IN,en;q=0.9' }],
   ['+ visitor cookie (no Set-Cookie)', '/gharart/festive', { 'User-Agent': UA, 'X-Forwarded-For': '49.36.0.1', 'Accept-Language': 'en-IN,en;q=0.9', Cookie: 'gh_vid=0123456789abcdef0123456789abcdef' }],

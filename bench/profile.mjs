@@ -1,8 +1,8 @@
 // CPU profile of the worker under load (`make bench-profile`): the release worker with the
 // large snapshot in one Miniflare instance with its V8 inspector open, the wrk mix of
 // `make bench` at 16 connections for BENCH_SECONDS, sampled by V8's profiler. Prints self
-// time by where it runs (our wasm, the JS bundle: wasm-bindgen glue and woothee-js, the
-// runtime's own work, garbage collection, idle) and the hottest functions, and writes the
+// time by where it runs (our wasm, our JS entry, the wasm-bindgen glue, the runtime's own
+// work, garbage collection, idle) and the hottest functions, and writes the
 // .cpuprofile (open it in Chrome DevTools for the flame graph).
 
 import { spawnSync } from 'node:child_process';
@@ -60,7 +60,8 @@ const dt = new Map();
 for (let i = 0; i < profile.samples.length; i++) dt.set(profile.samples[i], (dt.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
 const kind = (frame) => {
   if (frame.url.startsWith('wasm://')) return 'our wasm (decide, geo, templates, tokens, glue into JS)';
-  if (frame.url.endsWith('index.js')) return 'JS bundle (wasm-bindgen glue, worker shim, woothee-js)';
+  if (frame.url.endsWith('index.js')) return 'our JS entry (src/edge/entry.mjs: parts in, Response out)';
+  if (frame.url.endsWith('rust.js')) return 'wasm-bindgen glue and worker-build shim (rust.js)';
   if (['(idle)', '(program)', '(garbage collector)'].includes(frame.functionName)) return frame.functionName;
   return 'runtime built-ins (Headers, Response, URL, crypto, ...)';
 };

@@ -5,8 +5,8 @@
 // answer is, what to read first and what to do after responding.
 //
 // A visit: the request's parts as one string in, one string out (`A` an answer, `P` not a
-// visitor path, `S <handle>` read that snapshot first, `G` read the MaxMind DB first; see
-// hot.rs). The snapshot is served from the isolate and re-read in the background once
+// visitor path, `S <handle>` read that snapshot first, `G` read the MaxMind DB first, `C`
+// send request.cf too; see hot.rs). The snapshot is served from the isolate and re-read in the background once
 // its TTL has passed (`@refresh` after the answer), so a visitor waits for KV only on an
 // isolate's first visit to a handle. A visit that showed a campaign variant carries its
 // exposure (`@exposure`), queued after the answer (see `expose`).
@@ -21,16 +21,22 @@ const wasm = {
   snapshot: exported.hot_snapshot,
   geodb: exported.hot_geodb,
   kvFault: exported.hot_kv_fault,
+  cfFirst: exported.hot_cf_first,
   sendFault: exported.hot_send_fault,
 };
-for (const name of ['hot_visit', 'hot_snapshot', 'hot_geodb', 'hot_kv_fault', 'hot_send_fault']) delete exported[name];
+for (const name of ['hot_visit', 'hot_snapshot', 'hot_geodb', 'hot_kv_fault', 'hot_cf_first', 'hot_send_fault']) delete exported[name];
 
 const MMDB_KEY = 'geo:mmdb';
 /** Reads in flight, by KV key: concurrent first visits wait for the same one. */
 const reading = new Map();
+/** Whether the geo order starts with `request.cf` (asked once per isolate). */
+let cfFirst = null;
 
-export default class Router extends RustWorker {
-  async fetch(request) {
+// A plain object, not a subclass of worker-build's entrypoint: that class is wrapped in a
+// Proxy that builds a Proxy per instance and per method call, a cost every visit would
+// pay. The `worker` crate's handlers get an instance of it only when they run.
+export default {
+  async fetch(request, env, ctx) {
     const { method } = request;
     if (method === 'GET' || method === 'HEAD') {
       const url = request.url;
@@ -38,30 +44,43 @@ export default class Router extends RustWorker {
       const q = url.indexOf('?', start);
       const path = q < 0 ? url.slice(start) : url.slice(start, q);
       if (!path.startsWith('/v2/')) {
-        const answer = await visit(request, this.env, this.ctx, method, path, q < 0 ? '' : url.slice(q + 1));
+        const answer = await visit(request, env, ctx, method, path, q < 0 ? '' : url.slice(q + 1));
         if (answer !== null) return answer;
       }
     }
-    return super.fetch(request);
-  }
-}
+    return new RustWorker(ctx, env).fetch(request);
+  },
+  async scheduled(controller, env, ctx) {
+    return new RustWorker(ctx, env).scheduled(controller);
+  },
+  // The exposure queue's consumer (src/edge/queue.rs): without this handler the runtime
+  // has no consumer to deliver batches to, and no exposure is ever written.
+  async queue(batch, env, ctx) {
+    return new RustWorker(ctx, env).queue(batch);
+  },
+};
 
 /** The visit's answer, or null when the path is not a visitor's. */
 async function visit(request, env, ctx, method, path, query) {
   const h = request.headers;
-  const cf = request.cf;
-  // The order of hot.rs `Field`.
-  const parts = [
+  // The order of hot.rs `Field`. `request.cf` only when the wasm needs it (`C`): workerd
+  // parses the whole object on its first access.
+  const headers = [
     method, path, query,
     h.get('user-agent'), h.get('sec-ch-ua-mobile'), h.get('sec-ch-ua-platform'),
     h.get('accept-language'), h.get('cookie'), h.get('cf-connecting-ip'), h.get('x-forwarded-for'),
-    cf?.country, cf?.continent, cf?.regionCode, cf?.city, cf?.asn,
   ].map((v) => v ?? '').join('\n');
+  const withCf = () => {
+    const cf = request.cf;
+    return [cf?.country, cf?.continent, cf?.regionCode, cf?.city, cf?.asn, '1'].map((v) => v ?? '').join('\n');
+  };
   let reads = 0;
   try {
-    // At most a snapshot and the MaxMind DB to read before the answer.
-    for (let step = 0; step < 3; step += 1) {
-      const out = wasm.visit(env, `${parts}\n${reads}`, Date.now());
+    cfFirst ??= wasm.cfFirst(env);
+    let geo = cfFirst ? withCf() : '\n\n\n\n\n';
+    // At most a snapshot, the MaxMind DB and request.cf to read before the answer.
+    for (let step = 0; step < 4; step += 1) {
+      const out = wasm.visit(env, `${headers}\n${geo}\n${reads}`, Date.now());
       switch (out.charCodeAt(0)) {
         case 65: // A
           return respond(out, env, ctx);
@@ -70,6 +89,9 @@ async function visit(request, env, ctx, method, path, query) {
         case 83: // S <handle>
           reads += 1;
           await once(`snapshot:${out.slice(2)}`, () => readSnapshot(env, out.slice(2)));
+          break;
+        case 67: // C
+          geo = withCf();
           break;
         case 71: // G [<handle>]
           reads += 1;

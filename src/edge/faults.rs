@@ -8,7 +8,9 @@
 //!   asks the queue for them again instead of acknowledging them, as when an isolate dies
 //!   between the commit and the acknowledgements: the queue really delivers them twice;
 //! - `exposure_send_error=N`: the first N exposure sends of the visitor path fail (as a
-//!   queue over its rate answers Too Many Requests), before the queue is called.
+//!   queue over its rate answers Too Many Requests), before the queue is called;
+//! - `visit_trap_path=/a/b`: a visit to that path traps the wasm module (as a bug would),
+//!   to test that the entry answers it and re-instantiates the module for the next.
 //!
 //! The layer sits exactly where the real calls are, so the code under test is the code
 //! that runs in production; with `FAULTS` unset each check is one branch on a `bool`. The
@@ -26,6 +28,7 @@ pub(crate) struct Faults {
     d1_error: bool,
     exposure_redeliver: u64,
     exposure_send_error: u64,
+    visit_trap_path: Option<String>,
 }
 
 thread_local! {
@@ -49,6 +52,14 @@ fn active() -> Faults {
 pub(crate) fn kv_read_plan() -> (u64, Result<(), String>) {
     let faults = active();
     (faults.kv_read_delay_ms, faults.count_kv_read())
+}
+
+/// At the start of a visit to `path`: traps when `visit_trap_path` names it.
+pub(crate) fn visit(path: &str) {
+    let trap = ACTIVE.with(|a| a.borrow().visit_trap_path.as_deref() == Some(path));
+    if trap {
+        std::process::abort();
+    }
 }
 
 /// Before a KV write.
@@ -98,6 +109,7 @@ impl Faults {
                 "d1_error" => faults.d1_error = true,
                 "exposure_redeliver" => faults.exposure_redeliver = number.unwrap_or(0),
                 "exposure_send_error" => faults.exposure_send_error = number.unwrap_or(0),
+                "visit_trap_path" => faults.visit_trap_path = Some(value.trim().to_owned()),
                 other => worker::console_warn!("FAULTS: unknown fault {other:?} ignored"),
             }
         }

@@ -11,6 +11,12 @@
 //! | `P` | not a visitor path | hands the request to the `worker` crate's fetch handler |
 //! | `S <handle>` | the handle's snapshot was never read in this isolate, or its check is a TTL old (an idle isolate) | reads `snapshot:<handle>` from KV (or joins the read in flight), hands it to [`hot_snapshot`], calls again |
 //! | `G` or `G <handle>` | the MaxMind DB is needed and was never read (or failed a minute ago) | reads `geo:mmdb`, hands it to [`hot_geodb`], calls again; with a handle, also starts that snapshot's re-read (as `@refresh`) |
+//! | `C` | the geo fields of `request.cf` are needed and were not sent | reads them and calls again |
+//!
+//! `request.cf` is read only when it is needed (workerd parses the whole object on the
+//! first access: a tenth of a visit's isolate time): up front when the geo order starts
+//! with `cf` ([`hot_cf_first`], asked once per isolate), else only when the MaxMind DB
+//! does not know the visitor's country.
 //!
 //! Tasks, each for after the response (`waitUntil`; the visitor never waits for them):
 //! - `@refresh: <handle>`: the snapshot's check is half a TTL old: re-read it (see
@@ -32,12 +38,12 @@ use worker::Env;
 use super::settings::{self, Settings};
 use super::store::{self, Geo};
 use super::{faults, respond, Route};
-use crate::engine::geo::GeoFacts;
+use crate::engine::geo::{GeoFacts, GeoSource};
 use crate::visit::answer::Answer;
 use crate::visit::cache::{KvRead, Served};
 use crate::visit::headers;
 use crate::visit::plan::{
-    self, needs_mmdb, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts,
+    self, needs_cf, needs_mmdb, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts,
 };
 use crate::visit::user_agent::{DeviceHeaders, Memo};
 
@@ -61,6 +67,8 @@ enum Field {
     CfRegionCode,
     CfCity,
     CfAsn,
+    /// `1` when the `Cf…` fields were read (empty as they may be), else empty.
+    CfRead,
     /// KV reads this visit waited for so far (`X-Kv-Reads` with `EXPOSE_COUNTERS`).
     KvReads,
 }
@@ -95,6 +103,7 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
         return "P".to_owned();
     };
     let settings = settings::get(&env);
+    faults::visit(path);
     let read_now = parts.get(Field::KvReads).is_some_and(|n| n != "0");
     let (lookup, refresh) = match store::serve(&handle, now_ms, settings.snapshot_ttl_ms, read_now)
     {
@@ -105,6 +114,11 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
     let head = parts.get(Field::Method) == Some("HEAD");
     let plan = match lookup.ready() {
         Ok((loaded, stale)) => {
+            let order = &settings.visit.geo_order;
+            let cf_read = parts.get(Field::CfRead).is_some();
+            if !cf_read && order.first() == Some(&GeoSource::Cf) {
+                return "C".to_owned();
+            }
             let cf = cf_geo(&parts);
             let client_ip = headers::client_ip(
                 parts.get(Field::ConnectingIp),
@@ -123,6 +137,9 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
                 }
                 _ => None,
             };
+            if !cf_read && needs_cf(order, mmdb.as_deref(), client_ip) {
+                return "C".to_owned();
+            }
             let device_headers = DeviceHeaders {
                 user_agent: parts.get(Field::UserAgent),
                 ch_mobile: parts.get(Field::ChMobile),
@@ -243,6 +260,12 @@ fn kv_read(value: Option<Vec<u8>>, failure: &str) -> KvRead {
 }
 
 /// One read of `snapshot:<handle>`: the value (`undefined` for no key) or why it failed.
+/// Whether the geo order starts with `request.cf` (the entry then reads it up front).
+#[wasm_bindgen]
+pub fn hot_cf_first(env: Env) -> bool {
+    settings::get(&env).visit.geo_order.first() == Some(&GeoSource::Cf)
+}
+
 #[wasm_bindgen]
 pub fn hot_snapshot(env: Env, handle: &str, value: Option<Vec<u8>>, failure: &str, now_ms: f64) {
     settings::get(&env);

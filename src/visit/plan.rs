@@ -198,6 +198,27 @@ pub fn needs_mmdb(order: &[GeoSource], cf: Option<&GeoFacts>) -> bool {
     false
 }
 
+/// Whether `request.cf` is needed: it comes before any source that knows the country
+/// (with the MaxMind DB as held, `None` when it is not needed or absent). The edge reads
+/// `request.cf` only then.
+pub fn needs_cf(order: &[GeoSource], mmdb: Option<&GeoDb>, client_ip: Option<IpAddr>) -> bool {
+    for source in order {
+        match source {
+            GeoSource::Cf => return true,
+            GeoSource::Mmdb => {
+                let known = match (mmdb, client_ip) {
+                    (Some(db), Some(ip)) => db.lookup(ip).is_some_and(|g| g.country.is_some()),
+                    _ => false,
+                };
+                if known {
+                    return false;
+                }
+            }
+        }
+    }
+    false
+}
+
 /// What each configured geo source says, in order, up to the first that knows the
 /// country.
 fn geo_sources(order: &[GeoSource], geo: &GeoInput<'_>) -> Vec<(GeoSource, GeoFacts)> {

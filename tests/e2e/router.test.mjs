@@ -568,6 +568,19 @@ describe('preview with a valid token', () => {
     assert.equal(same.location, trace.location);
   });
 
+  // The entry reads request.cf only when the wasm asks (`C`, src/edge/hot.rs): with the
+  // mmdb first, for an address the mmdb does not know. wrangler dev's request.cf is a
+  // fixed location; whatever it says must reach the facts as the cf source.
+  test('an address the mmdb does not know takes its country from request.cf', async () => {
+    const res = await visit(withPreview(FESTIVE, { __explain: '1' }), { ip: '10.1.2.3', ua: UA.desktop });
+    assert.equal(res.status, 200, res.body.slice(0, 300));
+    const { country } = res.json().facts;
+    assert.equal(country.source, 'cf', JSON.stringify(country));
+    assert.match(country.value, /^[A-Z]{2}$/);
+    const known = (await visit(withPreview(FESTIVE, { __explain: '1' }), { ip: IPS.GB, ua: UA.desktop })).json().facts.country;
+    assert.deepEqual(known, { value: 'GB', source: 'mmdb' }, 'a known address never falls through to cf');
+  });
+
   test('__explain=1 says why a disabled and an unroutable rule were skipped', async () => {
     const res = await visit(withPreview(FESTIVE, { __explain: '1' }), { ip: IPS.IN, ua: UA.iphone });
     const trace = res.json();

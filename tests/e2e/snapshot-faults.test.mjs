@@ -12,7 +12,8 @@
 //   3. FAULTS=kv_read_error_after=1 (the first snapshot read succeeds): last-known-good,
 //      marked X-Snapshot-Stale, across many TTLs; the mmdb read fails too;
 //   4. FAULTS=kv_read_delay_ms=300: only an isolate's first visit waits for KV; the
-//      snapshot is re-read in the background (stale-while-revalidate).
+//      snapshot is re-read in the background (refresh-ahead);
+//   5. FAULTS=visit_trap_path: a visit that traps the wasm module; the next one is served.
 //
 // Every response goes through faults.mjs's observer (see there).
 
@@ -405,6 +406,29 @@ describe('4. slow KV (FAULTS=kv_read_delay_ms=300, EXPOSE_COUNTERS=true, SNAPSHO
     assert.ok(median < DELAY, `visits take ${median} ms (median), under the injected ${DELAY} ms`);
     // The re-reads happened all the same: the snapshot written during the run is served.
     assert.equal(results.at(-1).header('x-snapshot-version'), '200', 'the snapshot written during the run was picked up in the background');
+  });
+});
+
+describe('5. the wasm module traps on a visit (FAULTS=visit_trap_path=/gharart/trap)', () => {
+  let worker;
+  before(async () => {
+    worker = await startWorker({ vars: { FAULTS: 'visit_trap_path=/gharart/trap', SAFE_FALLBACK_URL } });
+  });
+  after(() => worker?.stop());
+
+  // A trap (a bug, an abort) leaves the module unusable; the entry answers that visitor
+  // with the safe fallback and the next visit runs on a fresh instance (wasm-bindgen's
+  // glue re-instantiates a module that aborted on its next call).
+  test('the trapping visit gets the safe fallback, the next ones are routed as usual', async () => {
+    assert.equal((await visit(worker, '/gharart/festive', IN_IPHONE)).status, 302);
+    for (let round = 0; round < 3; round += 1) {
+      assertSafeFallback(await visit(worker, '/gharart/trap', IN_IPHONE));
+      const next = await visit(worker, '/gharart/festive', IN_IPHONE);
+      assert.equal(next.status, 302);
+      assert.notEqual(next.location, SAFE_FALLBACK_URL, `round ${round}: the module was not re-instantiated`);
+      assert.ok(isRoutableUrl(list, next.location), next.location);
+      assert.equal(next.header('x-router-outcome'), 'rule');
+    }
   });
 });
 

@@ -20,6 +20,20 @@ fn the_mmdb_is_read_only_when_a_source_before_it_left_the_country_unknown() {
 }
 
 #[test]
+fn request_cf_is_read_when_it_comes_first_or_the_mmdb_cannot_say() {
+    let (cf, mmdb) = (GeoSource::Cf, GeoSource::Mmdb);
+    let ip: Option<IpAddr> = "49.36.0.1".parse().ok();
+    assert!(needs_cf(&[cf, mmdb], None, ip), "production asks cf first");
+    assert!(
+        needs_cf(&[mmdb, cf], None, ip),
+        "no MaxMind DB held: cf is the only source"
+    );
+    assert!(needs_cf(&[mmdb, cf], None, None));
+    assert!(!needs_cf(&[mmdb], None, ip), "cf is not in the order");
+    assert!(!needs_cf(&[], None, ip));
+}
+
+#[test]
 fn geo_sources_stop_at_the_first_country() {
     let input = GeoInput {
         cf: Some(country("US")),
