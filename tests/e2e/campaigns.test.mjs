@@ -41,7 +41,7 @@ const TEMPLATE = 'nbf-utm';
 const RULE = 'nbf-gb-desktop';
 const RULE_DESTINATION = 'https://uk.gharart.com/festive/new-buyers';
 const GB_DESKTOP = { ip: IPS.GB, ua: UA.desktop };
-const CHECK_IDS = ['status', 'dates', 'weights', 'variant_destinations', 'routing', 'traffic_tags', 'ctx_token', 'campaign_page', 'test_conversions'];
+const CHECK_IDS = ['status', 'dates', 'weights', 'variant_destinations', 'routing', 'traffic_tags', 'ctx_token', 'campaign_page', 'test_conversions', 'sample_ratio'];
 
 const campaignPath = (id = CAMPAIGN) => `${V2}/campaigns/${id}`;
 const pagePath = (id = CAMPAIGN) => `${V2}/site-structure/campaigns/${id}`;
