@@ -30,9 +30,10 @@ use super::store::{Store, StoreError};
 use crate::analysis::results::ExposureRow;
 use crate::visit::exposure::{Exposure, Poison};
 
-/// How long visit ids are remembered to recognise a redelivery: 4 days, the queue's
-/// default message retention (`EXPOSURE_DEDUPE_SECONDS` on the edge; keep it at least
-/// the queue's retention).
+/// How long visit ids are remembered to recognise a redelivery or a replay: 4 days, the
+/// default retention of the queues, so a dead-letter replay counts once for as long as the
+/// dead-letter queue keeps its messages (`EXPOSURE_DEDUPE_SECONDS` on the edge; a shorter
+/// window holds less in D1 but must still outlast every redelivery and replay).
 pub const DEFAULT_DEDUPE_SECONDS: i64 = 4 * 24 * 3600;
 
 /// What the store writes for one batch, in one transaction.

@@ -20,7 +20,7 @@
 //! | `FAULTS` | fault injection for tests (see `faults.rs`); never set in production | none |
 //! | `DOH_RESOLVER_URL` | DNS-over-HTTPS JSON resolver for domain verification (https, or http on loopback for tests; anything else is replaced by the default, and logged) | `https://cloudflare-dns.com/dns-query` |
 //! | `REVERIFY_INTERVAL_SECONDS` | a verified domain's TXT proof is re-checked by the Cron Trigger once it was last checked this long ago | 21600 (6 h) |
-//! | `EXPOSURE_DEDUPE_SECONDS` | how long the exposure consumer remembers visit ids to recognise a redelivered message; at least the queue's message retention | 345600 (4 days, the default retention) |
+//! | `EXPOSURE_DEDUPE_SECONDS` | how long the exposure consumer remembers visit ids to recognise a redelivered or replayed message: at least how late one can come (the queue's own retries end within minutes; a dead-letter replay as late as the dead-letter queue keeps messages). Each id costs about 100 bytes of D1 for that long (README, "Scale") | 345600 (4 days, the default retention) |
 
 use std::cell::RefCell;
 use std::rc::Rc;
