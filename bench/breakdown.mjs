@@ -5,7 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { Miniflare } from 'miniflare';
-import { NULL_WORKER, COMPAT, ourWorkerOptions, seed, bigSnapshot } from './bench.mjs';
+import { NULL_WORKER, COMPAT, ourWorkerOptions, migrate, seed, bigSnapshot } from './bench.mjs';
 
 const SECONDS = process.env.BENCH_SECONDS ?? '5';
 const UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
@@ -29,6 +29,7 @@ await nullMf.dispose();
 
 const ours = new Miniflare(ourWorkerOptions());
 const base = await ours.ready;
+await migrate(ours);
 await seed(ours, bigSnapshot());
 const url = (path) => new URL(path, base).toString();
 wrk(url('/gharart/festive'), { 'User-Agent': UA, 'X-Forwarded-For': '49.36.0.1' }); // warm-up

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import WebSocket from 'ws';
-import { ourWorkerOptions, seed, bigSnapshot, root } from './bench.mjs';
+import { ourWorkerOptions, migrate, seed, bigSnapshot, root } from './bench.mjs';
 
 const SECONDS = process.env.BENCH_SECONDS ?? '10';
 const OUT = join(root, 'bench/profile.cpuprofile');
@@ -18,6 +18,7 @@ const INSPECTOR = 9239;
 
 const mf = new Miniflare(ourWorkerOptions({ inspectorPort: INSPECTOR }));
 const base = await mf.ready;
+await migrate(mf);
 await seed(mf, bigSnapshot());
 const url = new URL('/gharart/festive', base).toString();
 const wrk = (seconds, connections = 16) => spawnSync('wrk', ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '-s', join(root, 'bench/mix.lua'), url], { encoding: 'utf8' });

@@ -81,7 +81,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Route::Api => api::handle(req, &env, &request_id).await,
         Route::Ui(mount, rest) => {
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            return ui::handle(&mount, &rest, &request_id);
+            return ui::handle(&env, &mount, &rest, &request_id).await;
         }
         Route::Health => respond::text(200, "edge-router: ok\n", &request_id),
         // Visitors are answered by `hot::hot_visit` through `entry.mjs`; one that arrives

@@ -1,6 +1,10 @@
 //! The marketer console (`GET /console`) and the route preview (`GET /preview`, the same
-//! console opened on its preview view alone): plain HTML, CSS and JavaScript modules
-//! embedded in the worker, no build step and no external resource. The pages hold no
+//! console opened on its preview view alone): plain HTML, CSS and JavaScript modules,
+//! no build step and no external resource. The files are the worker's static assets
+//! (`[assets]` in wrangler.toml: `src/edge/ui`, uploaded beside the worker rather than
+//! compiled into the wasm module, which keeps ~50 KB gzipped out of the module every
+//! isolate compiles); the worker runs first for every request and reads them through the
+//! `ASSETS` binding, so only the files listed here are served, with the headers below. The pages hold no
 //! data and no secret: the person pastes a management token (kept in `sessionStorage`
 //! only) and the page calls this origin's API with it.
 //!
@@ -13,7 +17,7 @@
 //! styles from this origin only, which is why the JS and CSS are files of their own),
 //! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
 
-use worker::{Response, ResponseBuilder, Result};
+use worker::{Env, Response, ResponseBuilder, Result};
 
 use super::respond::{self, base_headers};
 
@@ -24,15 +28,16 @@ const JS: &str = "text/javascript; charset=utf-8";
 /// A row of [`ASSETS`]: the file `ui/<path>`, served at `/console/<path>` and `/preview/<path>`.
 macro_rules! ui_file {
     ($path:literal, $content_type:expr) => {
-        ($path, $content_type, include_str!(concat!("ui/", $path)))
+        ($path, $content_type, $path)
     };
 }
 
 /// Every file of the page: its path under the mount (`""` is the page itself), its
-/// content type and its text. Paths are lower case: the router lower-cases the request
-/// path before it gets here. A module the page imports but this table lacks is a 404.
+/// content type and its file under `src/edge/ui`. Paths are lower case: the router
+/// lower-cases the request path before it gets here. A module the page imports but this
+/// table lacks is a 404 (the browser tests load every view).
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("", HTML, include_str!("ui/index.html")),
+    ("", HTML, "index.html"),
     ui_file!("app.css", CSS),
     ui_file!("js/main.js", JS),
     ui_file!("js/api.js", JS),
@@ -99,7 +104,7 @@ pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src '
      form-action 'none'";
 
 /// The file a path under a mount names (`rest`: its segments after the mount), as its
-/// content type and text.
+/// content type and file.
 fn asset(rest: &[&str]) -> Option<(&'static str, &'static str)> {
     ASSETS
         .iter()
@@ -118,14 +123,31 @@ pub(crate) fn serves(mount: &str, rest: &[&str]) -> bool {
 }
 
 /// Serves the page or one of its assets under `mount`; 404 for anything else.
-pub(crate) fn handle(mount: &str, rest: &[&str], request_id: &str) -> Result<Response> {
-    let (Some(mount), Some((content_type, body))) = (Mount::of(mount), asset(rest)) else {
+pub(crate) async fn handle(
+    env: &Env,
+    mount: &str,
+    rest: &[&str],
+    request_id: &str,
+) -> Result<Response> {
+    let (Some(mount), Some((content_type, file))) = (Mount::of(mount), asset(rest)) else {
         return Ok(respond::not_found(request_id));
+    };
+    let body = match read(env, file).await {
+        Ok(body) => body,
+        Err(e) => {
+            // A deployment without its assets: say so in the log, not to the visitor.
+            worker::console_error!("console: {e}");
+            return Ok(respond::text(
+                500,
+                "The console's files are missing from this deployment.\n",
+                request_id,
+            ));
+        }
     };
     let body = if content_type == HTML {
         body.replace("{{base}}", mount.base())
     } else {
-        body.to_owned()
+        body
     };
     let headers = base_headers(request_id)?;
     headers.set("Content-Type", content_type)?;
@@ -139,4 +161,17 @@ pub(crate) fn handle(mount: &str, rest: &[&str], request_id: &str) -> Result<Res
         .with_status(200)
         .with_headers(headers)
         .fixed(body.into_bytes()))
+}
+
+/// One file of `src/edge/ui` through the `ASSETS` binding (the host is ignored).
+async fn read(env: &Env, file: &str) -> Result<String> {
+    let url = format!("https://assets.invalid/{file}");
+    let mut response = env.assets("ASSETS")?.fetch(url, None).await?;
+    if response.status_code() != 200 {
+        return Err(worker::Error::RustError(format!(
+            "static asset {file}: {} from the ASSETS binding",
+            response.status_code()
+        )));
+    }
+    response.text().await
 }
