@@ -6,7 +6,7 @@
 //
 // A visit: the request's parts as one string in, one string out (`A` an answer, `P` not a
 // visitor path, `S <handle>` read that snapshot first, `G` read the MaxMind DB first, `C`
-// send request.cf too; see hot.rs). The snapshot is served from the isolate and re-read in the background once
+// send request.cf too; `G`/`C` may name a handle whose re-read to start; see hot.rs). The snapshot is served from the isolate and re-read in the background once
 // its TTL has passed (`@refresh` after the answer), so a visitor waits for KV only on an
 // isolate's first visit to a handle. A visit that showed a campaign variant carries its
 // exposure (`@exposure`), queued after the answer (see `expose`).
@@ -90,7 +90,8 @@ async function visit(request, env, ctx, method, path, query) {
           reads += 1;
           await once(`snapshot:${out.slice(2)}`, () => readSnapshot(env, out.slice(2)));
           break;
-        case 67: // C
+        case 67: // C [<handle>]
+          if (out.length > 2) refresh(env, ctx, out.slice(2));
           geo = withCf();
           break;
         case 71: // G [<handle>]

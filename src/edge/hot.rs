@@ -11,7 +11,7 @@
 //! | `P` | not a visitor path | hands the request to the `worker` crate's fetch handler |
 //! | `S <handle>` | the handle's snapshot was never read in this isolate, or its check is a TTL old (an idle isolate) | reads `snapshot:<handle>` from KV (or joins the read in flight), hands it to [`hot_snapshot`], calls again |
 //! | `G` or `G <handle>` | the MaxMind DB is needed and was never read (or failed a minute ago) | reads `geo:mmdb`, hands it to [`hot_geodb`], calls again; with a handle, also starts that snapshot's re-read (as `@refresh`) |
-//! | `C` | the geo fields of `request.cf` are needed and were not sent | reads them and calls again |
+//! | `C` or `C <handle>` | the geo fields of `request.cf` are needed and were not sent | reads them and calls again; with a handle, also starts that snapshot's re-read |
 //!
 //! `request.cf` is read only when it is needed (workerd parses the whole object on the
 //! first access: a tenth of a visit's isolate time): up front when the geo order starts
@@ -29,6 +29,8 @@
 //! Nothing is decided here or in JavaScript: routing of the path is [`super::route`], the
 //! visit is [`crate::visit::plan`], the snapshot policy [`crate::visit::cache`].
 
+mod wire;
+
 use std::cell::RefCell;
 
 use chrono::{DateTime, Utc};
@@ -38,7 +40,7 @@ use worker::Env;
 use super::settings::{self, Settings};
 use super::store::{self, Geo};
 use super::{faults, respond, Route};
-use crate::engine::geo::{GeoFacts, GeoSource};
+use crate::engine::geo::GeoSource;
 use crate::visit::answer::Answer;
 use crate::visit::cache::{KvRead, Served};
 use crate::visit::headers;
@@ -46,43 +48,7 @@ use crate::visit::plan::{
     self, needs_cf, needs_mmdb, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts,
 };
 use crate::visit::user_agent::{DeviceHeaders, Memo};
-
-/// The fields of the parts string, in order, separated by `\n` (no header value, path or
-/// query can hold a line feed); an empty field is an absent one. `entry.mjs` writes them
-/// in this order.
-#[derive(Clone, Copy)]
-enum Field {
-    Method,
-    Path,
-    Query,
-    UserAgent,
-    ChMobile,
-    ChPlatform,
-    AcceptLanguage,
-    Cookie,
-    ConnectingIp,
-    ForwardedFor,
-    CfCountry,
-    CfContinent,
-    CfRegionCode,
-    CfCity,
-    CfAsn,
-    /// `1` when the `Cf…` fields were read (empty as they may be), else empty.
-    CfRead,
-    /// KV reads this visit waited for so far (`X-Kv-Reads` with `EXPOSE_COUNTERS`).
-    KvReads,
-}
-
-struct Parts<'a>(Vec<&'a str>);
-
-impl<'a> Parts<'a> {
-    fn get(&self, field: Field) -> Option<&'a str> {
-        self.0
-            .get(field as usize)
-            .copied()
-            .filter(|v| !v.is_empty())
-    }
-}
+use wire::{ask, cf_geo, encode, Field, Parts, Tasks};
 
 thread_local! {
     static DEVICES: RefCell<Memo> = RefCell::new(Memo::default());
@@ -117,7 +83,7 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
             let order = &settings.visit.geo_order;
             let cf_read = parts.get(Field::CfRead).is_some();
             if !cf_read && order.first() == Some(&GeoSource::Cf) {
-                return "C".to_owned();
+                return ask("C", refresh, &handle);
             }
             let cf = cf_geo(&parts);
             let client_ip = headers::client_ip(
@@ -130,15 +96,13 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
                     match store::geodb(now_ms) {
                         Geo::Ready(db) => Some(db),
                         Geo::Absent => None,
-                        // The re-read this visit was due to start is handed over with it.
-                        Geo::Unread if refresh => return format!("G {handle}"),
-                        Geo::Unread => return "G".to_owned(),
+                        Geo::Unread => return ask("G", refresh, &handle),
                     }
                 }
                 _ => None,
             };
             if !cf_read && needs_cf(order, mmdb.as_deref(), client_ip) {
-                return "C".to_owned();
+                return ask("C", refresh, &handle);
             }
             let device_headers = DeviceHeaders {
                 user_agent: parts.get(Field::UserAgent),
@@ -193,61 +157,11 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
     encode(answer, head, &tasks)
 }
 
-/// What the entry does after the response (the `@` lines of an answer).
-struct Tasks<'a> {
-    /// The handle whose snapshot to re-read.
-    refresh: Option<&'a str>,
-    /// The exposure message to queue.
-    exposure: Option<String>,
-}
-
 /// `X-Kv-Reads` (benchmarks only).
 fn counters(answer: &mut Answer, plan: &Plan, settings: &Settings, parts: &Parts<'_>) {
     if settings.expose_counters && matches!(plan, Plan::Redirect { .. } | Plan::SafePage { .. }) {
         answer.header("X-Kv-Reads", parts.get(Field::KvReads).unwrap_or("0"));
     }
-}
-
-fn cf_geo(parts: &Parts<'_>) -> Option<GeoFacts> {
-    let facts = GeoFacts::from_source(
-        parts.get(Field::CfCountry),
-        parts.get(Field::CfContinent),
-        parts.get(Field::CfRegionCode),
-        parts.get(Field::CfCity),
-        parts.get(Field::CfAsn).and_then(|a| a.parse().ok()),
-    );
-    (!facts.is_empty()).then_some(facts)
-}
-
-/// The answer as the entry reads it: `A`, the status, the headers and tasks, a blank line,
-/// the body (none for `HEAD`).
-fn encode(answer: Answer, head: bool, tasks: &Tasks<'_>) -> String {
-    let body = if head {
-        String::new()
-    } else {
-        String::from_utf8_lossy(&answer.body).into_owned()
-    };
-    let mut out = String::with_capacity(512 + body.len());
-    out.push_str("A\n");
-    out.push_str(&answer.status.to_string());
-    for (name, value) in &answer.headers {
-        out.push('\n');
-        out.push_str(name);
-        out.push_str(": ");
-        out.push_str(value);
-    }
-    if let Some(handle) = tasks.refresh {
-        out.push_str("\n@refresh: ");
-        out.push_str(handle);
-    }
-    // Compact JSON (serde_json escapes control characters): never a line feed.
-    if let Some(message) = &tasks.exposure {
-        out.push_str("\n@exposure: ");
-        out.push_str(message);
-    }
-    out.push_str("\n\n");
-    out.push_str(&body);
-    out
 }
 
 /// What one KV read returned, as the entry hands it over.

@@ -407,6 +407,24 @@ describe('4. slow KV (FAULTS=kv_read_delay_ms=300, EXPOSE_COUNTERS=true, SNAPSHO
     // The re-reads happened all the same: the snapshot written during the run is served.
     assert.equal(results.at(-1).header('x-snapshot-version'), '200', 'the snapshot written during the run was picked up in the background');
   });
+
+  // The visit that finds the re-read due may itself have to ask for request.cf first (an
+  // address the mmdb does not know, GEO_ORDER=mmdb,cf): the re-read must start all the
+  // same, or the isolate's next visitor after a whole TTL would wait for KV.
+  test('visitors the mmdb does not know never wait either', async () => {
+    const unknown = { 'User-Agent': UA.desktop, 'X-Forwarded-For': '10.1.2.3' };
+    await visit(worker, '/gharart/festive', unknown); // the isolate's first visit may read
+    const results = [];
+    const start = Date.now();
+    while (Date.now() - start < 2.5 * TTL_S * 1000) {
+      results.push(...(await Promise.all(Array.from({ length: 4 }, () => visit(worker, '/gharart/festive', unknown)))));
+    }
+    assert.ok(results.length > 20, `${results.length} visits`);
+    for (const res of results) {
+      assert.equal(res.status, 302);
+      assert.equal(res.header('x-kv-reads'), '0', 'no visit waits for KV');
+    }
+  });
 });
 
 describe('5. the wasm module traps on a visit (FAULTS=visit_trap_path=/gharart/trap)', () => {
