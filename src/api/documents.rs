@@ -183,6 +183,15 @@ impl<T> Edit<T> {
         }
     }
 
+    /// A whole configuration replaced by the request's body, reported at its paths.
+    pub fn body(value: T) -> Self {
+        Edit {
+            value,
+            focus: Focus::Body,
+            problems: Vec::new(),
+        }
+    }
+
     /// A change of the one document at `path` (`rules[3]`).
     pub fn of_document(value: T, path: String) -> Self {
         Edit {

@@ -82,6 +82,19 @@ fn ignored(sent: &DomainDoc, kept: &DomainDoc, index: usize, new: bool) -> Vec<D
         .collect()
 }
 
+/// Replaces `stored` with `incoming`, which keeps `stored`'s trust state (see
+/// [`keep_server_trust`]): a whole-configuration write or a restore. Returns the warnings
+/// for the fields ignored.
+pub fn replace_keeping_trust(
+    stored: &mut HandleConfig,
+    mut incoming: HandleConfig,
+    random: &[u8],
+) -> Vec<Diagnostic> {
+    let ignored = keep_server_trust(&mut incoming, stored, random);
+    *stored = incoming;
+    ignored
+}
+
 /// Makes `incoming` (a whole configuration a client sent) carry the server's trust
 /// state: the stored trust fields for domains `stored` lists, a fresh pending state for
 /// new ones, the stored `risk_threshold`. Returns a warning for every field it ignored.

@@ -9,14 +9,14 @@ use crate::analysis::audit::audit as rule_audit;
 use crate::analysis::matrix::{matrix, MatrixError};
 use crate::api::body;
 use crate::api::context::{Ctx, Reply};
-use crate::api::documents::{current, load, mutate, Edit, Focus};
+use crate::api::documents::{current, load, mutate, Edit};
 use crate::api::error::{ApiError, ErrorCode, Missing};
 use crate::api::replies::{
     Configuration, ConfigurationWriteResult, PreviewToken, RoutePreview, RuleAudit, WhoAmI,
 };
 use crate::api::rules::replace_configuration;
 use crate::api::store::{Resolver, Store};
-use crate::api::trust::keep_server_trust;
+use crate::api::trust::replace_keeping_trust;
 use crate::engine::device::DeviceCategory;
 use crate::visit::tokens::{self, PreviewClaims, TokenKind};
 
@@ -63,14 +63,8 @@ pub(super) async fn put<S: Store, R: Resolver>(
     let done = mutate(cx, handle, |c| {
         // Trust state stays the server's: what the body says of it is answered as
         // warnings (see `api::trust`).
-        let mut next = replacement.clone();
-        let ignored = keep_server_trust(&mut next, c, &cx.random);
-        *c = next;
-        Ok(Edit {
-            value: ignored,
-            focus: Focus::Body,
-            problems: Vec::new(),
-        })
+        let ignored = replace_keeping_trust(c, replacement.clone(), &cx.random);
+        Ok(Edit::body(ignored))
     })
     .await?;
     let mut warnings = done.value;

@@ -3,14 +3,14 @@
 
 use crate::api::auth::Scope;
 use crate::api::context::{Ctx, Reply};
-use crate::api::documents::{load, mutate_restoring, Edit, Focus};
+use crate::api::documents::{load, mutate_restoring, Edit};
 use crate::api::error::{ApiError, Missing};
 use crate::api::history::{
     already_current, change_view, parse_version, stored_config, wants_configuration, Page,
 };
 use crate::api::replies::{ChangeDetail, ChangeList, RestoreResult};
 use crate::api::store::{Resolver, Store, StoredChange};
-use crate::api::trust::keep_server_trust;
+use crate::api::trust::replace_keeping_trust;
 
 pub(super) async fn list<S: Store, R: Resolver>(
     cx: &Ctx<'_, S, R>,
@@ -97,13 +97,8 @@ pub(super) async fn restore<S: Store, R: Resolver>(
         // The old configuration by name only: the trust state stays what it is now.
         let mut next = old.clone();
         next.handle = c.handle.clone();
-        let ignored = keep_server_trust(&mut next, c, &cx.random);
-        *c = next;
-        Ok(Edit {
-            value: ignored,
-            focus: Focus::Body,
-            problems: Vec::new(),
-        })
+        let ignored = replace_keeping_trust(c, next, &cx.random);
+        Ok(Edit::body(ignored))
     })
     .await?;
     let mut warnings = done.value;
