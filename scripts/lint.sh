@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The lints (`make lint`; `make test` runs them right after the builds): rustfmt, clippy
+# The lints (`make lint`; `make test` runs them right after the builds): both Cargo.lock
+# files complete (so a clean machine builds what was tested), rustfmt, clippy
 # natively over every target, clippy for wasm32 over the library (src/edge exists only
 # there). Warnings are errors. Every step runs even when an earlier one fails; the exit
 # status is 1 if any did.
@@ -88,6 +89,16 @@ wasm_clippy() {
   )
 }
 
+# Both lock files must pin everything: a resolve on a clean machine would otherwise take
+# whatever crates.io has that day (the fuzz crate's lock once lagged the library's).
+locked() { # manifest...
+  local manifest
+  for manifest in "$@"; do
+    cargo metadata --locked --format-version 1 --manifest-path "$manifest" >/dev/null || return 1
+  done
+}
+
+step "Cargo.lock and fuzz/Cargo.lock complete (--locked)" locked Cargo.toml fuzz/Cargo.toml
 step "cargo fmt --check" cargo fmt --check
 step "cargo clippy --all-targets (native)" cargo clippy --all-targets -- -D warnings
 step "cargo clippy --lib --target wasm32-unknown-unknown" wasm_clippy
