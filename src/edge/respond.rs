@@ -3,7 +3,7 @@
 
 use worker::{Headers, Response, ResponseBuilder, Result};
 
-use crate::model::ids;
+use crate::model::ids::{self, RandomPool};
 use crate::visit::answer::{self, Answer};
 use crate::visit::plan::Plan;
 
@@ -16,7 +16,29 @@ pub(crate) fn request_id() -> String {
 /// Random bytes from the platform's CSPRNG; `None` when it failed (workerd's
 /// `crypto.getRandomValues` should not). Callers that mint ids or tokens refuse to go on
 /// without them (`visit::plan`, `Api::respond`).
+///
+/// The bytes are taken from a per-isolate pool that one `crypto.getRandomValues` call fills
+/// with [`RandomPool::BYTES`] at a time: each call into JavaScript costs a visit more than the
+/// bytes themselves (a visit takes 32). Every byte is the platform's own output, handed
+/// out once and wiped from the pool as it is taken; a failed refill hands out nothing.
 pub(crate) fn random_bytes<const N: usize>() -> Option<[u8; N]> {
+    let taken = POOL.with(|pool| pool.borrow_mut().take::<N, _>(getrandom::getrandom));
+    match taken {
+        Ok(bytes) => Some(bytes),
+        Err(Some(e)) => {
+            worker::console_error!("getrandom failed: {e}");
+            None
+        }
+        Err(None) => fresh::<N>(),
+    }
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<RandomPool> = const { std::cell::RefCell::new(RandomPool::new()) };
+}
+
+/// `N` bytes straight from the platform, for a request larger than the pool.
+fn fresh<const N: usize>() -> Option<[u8; N]> {
     let mut bytes = [0u8; N];
     match getrandom::getrandom(&mut bytes) {
         Ok(()) => Some(bytes),
