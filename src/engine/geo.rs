@@ -151,17 +151,64 @@ const CONTINENTS: [(&str, &str); 7] = [
 const EU_MEMBERS: &str =
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE";
 
+/// Every two-letter code's continent (1 + its index in [`CONTINENTS`], 0 for none) and,
+/// in [`EU_BIT`], its EU membership: built from the two tables above when compiling, so
+/// a visit's lookup is one index instead of a scan of their text.
+const INDEX: [u8; 26 * 26] = build_index();
+const EU_BIT: u8 = 0x80;
+
+/// The slot of a two-letter code in [`INDEX`], if it is two ASCII capitals.
+const fn slot(code: &[u8]) -> Option<usize> {
+    match code {
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => {
+            Some((*a - b'A') as usize * 26 + (*b - b'A') as usize)
+        }
+        _ => None,
+    }
+}
+
+// Evaluated when compiling: an index out of bounds fails the build, never a visit.
+#[allow(clippy::indexing_slicing)]
+const fn build_index() -> [u8; 26 * 26] {
+    let mut index = [0u8; 26 * 26];
+    let mut c = 0;
+    while c < CONTINENTS.len() {
+        let members = CONTINENTS[c].1.as_bytes();
+        let mut i = 0;
+        while i + 1 < members.len() {
+            if let Some(at) = slot(&[members[i], members[i + 1]]) {
+                index[at] = c as u8 + 1;
+            }
+            i += 3;
+        }
+        c += 1;
+    }
+    let eu = EU_MEMBERS.as_bytes();
+    let mut i = 0;
+    while i + 1 < eu.len() {
+        if let Some(at) = slot(&[eu[i], eu[i + 1]]) {
+            index[at] |= EU_BIT;
+        }
+        i += 3;
+    }
+    index
+}
+
+fn indexed(country: &str) -> u8 {
+    slot(country.as_bytes())
+        .and_then(|at| INDEX.get(at).copied())
+        .unwrap_or(0)
+}
+
 /// The continent code of an (upper-case) ISO country code, if known.
 pub fn continent_of(country: &str) -> Option<&'static str> {
-    CONTINENTS
-        .iter()
-        .find(|(_, members)| members.split(' ').any(|c| c == country))
-        .map(|(continent, _)| *continent)
+    let continent = usize::from(indexed(country) & !EU_BIT).checked_sub(1)?;
+    CONTINENTS.get(continent).map(|(code, _)| *code)
 }
 
 /// Whether an (upper-case) ISO country code is an EU member state.
 pub fn is_eu_member(country: &str) -> bool {
-    EU_MEMBERS.split(' ').any(|c| c == country)
+    indexed(country) & EU_BIT != 0
 }
 
 /// Every country code the continent table knows, for tests and tools.
@@ -174,6 +221,35 @@ pub fn known_countries() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_agrees_with_the_tables_for_every_two_letter_code() {
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b]).unwrap();
+                let scanned = CONTINENTS
+                    .iter()
+                    .find(|(_, members)| members.split(' ').any(|c| c == code))
+                    .map(|(continent, _)| *continent);
+                assert_eq!(continent_of(&code), scanned, "{code}");
+                assert_eq!(
+                    is_eu_member(&code),
+                    EU_MEMBERS.split(' ').any(|c| c == code),
+                    "{code}"
+                );
+            }
+        }
+        for odd in ["", "I", "in", "IND", "1N", "\u{e9}A"] {
+            assert_eq!(
+                (continent_of(odd), is_eu_member(odd)),
+                (None, false),
+                "{odd}"
+            );
+        }
+        let codes: Vec<&str> = known_countries().collect();
+        let distinct: std::collections::BTreeSet<&str> = codes.iter().copied().collect();
+        assert_eq!(distinct.len(), codes.len(), "no code in two continents");
+    }
 
     #[test]
     fn continents_cover_storefront_markets() {
