@@ -22,7 +22,6 @@
 //! Output order: kept destination parameters (their own order), then template parameters
 //! (by name), then visitor parameters (their own order).
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use url::Url;
@@ -290,27 +289,29 @@ pub fn render(
         Some(t) => (t.render_params(values), t.precedence.as_slice()),
         None => (Vec::new(), &DEFAULT_PRECEDENCE[..]),
     };
-    let own_ctx: HashSet<&str> = template
+    // Names are few (at most 32 from the visitor, a template's and the destination's own):
+    // small vectors scanned in order cost a visit less than hashing every name.
+    let own_ctx: Vec<&str> = template
         .into_iter()
         .flat_map(Template::ctx_params)
         .collect();
-    let locked: HashSet<&str> = ctx_names
-        .iter()
-        .map(String::as_str)
-        .chain(own_ctx.iter().copied())
-        .collect();
+    let is_locked = |name: &str| ctx_names.iter().any(|n| n == name) || own_ctx.contains(&name);
     // A ctx name carries the token or nothing: not a static value the applied template
     // happens to give the same name.
-    rendered.retain(|(name, _)| !locked.contains(name.as_str()) || own_ctx.contains(name.as_str()));
+    rendered.retain(|(name, _)| !is_locked(name) || own_ctx.contains(&name.as_str()));
     let sources: [(ParamSource, &[(String, String)]); 3] = [
         (ParamSource::Destination, &own),
         (ParamSource::Template, &rendered),
         (ParamSource::Visitor, visitor),
     ];
-    let mut owner: HashMap<&str, ParamSource> = locked
+    let mut owner = Owners::default();
+    for name in ctx_names
         .iter()
-        .map(|name| (*name, ParamSource::Template))
-        .collect();
+        .map(String::as_str)
+        .chain(own_ctx.iter().copied())
+    {
+        owner.claim(name, ParamSource::Template);
+    }
     for wanted in precedence {
         if *wanted == ParamSource::Template {
             // The template claims every name it declares, rendered or not: a parameter
@@ -319,13 +320,13 @@ pub fn render(
                 .iter()
                 .flat_map(|t| t.params.iter().map(|(name, _)| name.as_str()))
             {
-                owner.entry(name).or_insert(ParamSource::Template);
+                owner.claim(name, ParamSource::Template);
             }
         }
         for (source, pairs) in &sources {
             if source == wanted {
                 for (name, _) in pairs.iter() {
-                    owner.entry(name.as_str()).or_insert(*source);
+                    owner.claim(name, *source);
                 }
             }
         }
@@ -334,7 +335,7 @@ pub fn render(
     for (source, pairs) in &sources {
         let owned = pairs
             .iter()
-            .filter(|(name, _)| owner.get(name.as_str()) == Some(source));
+            .filter(|(name, _)| owner.of(name) == Some(*source));
         kept.extend(owned.map(|(k, v)| (k.as_str(), v.as_str())));
     }
     let mut url = destination.clone();
@@ -343,6 +344,22 @@ pub fn render(
         url.query_pairs_mut().extend_pairs(kept);
     }
     url
+}
+
+/// Which source owns each parameter name: the first claim wins.
+#[derive(Default)]
+struct Owners<'a>(Vec<(&'a str, ParamSource)>);
+
+impl<'a> Owners<'a> {
+    fn claim(&mut self, name: &'a str, source: ParamSource) {
+        if self.of(name).is_none() {
+            self.0.push((name, source));
+        }
+    }
+
+    fn of(&self, name: &str) -> Option<ParamSource> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
 }
 
 #[cfg(test)]
