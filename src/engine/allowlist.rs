@@ -7,7 +7,8 @@
 //! the score; a domain with neither is not approved. Only `https` URLs with a domain host,
 //! no user info and the default port are ever routable.
 
-use std::collections::HashMap;
+// foldhash, not std's SipHash: these maps are read on every visit (hashing shows in wasm).
+use foldhash::HashMap;
 use std::fmt;
 
 use serde::Serialize;

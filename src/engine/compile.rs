@@ -146,7 +146,7 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
     diags.set_id(None);
     let default_template = find_template(&config.default_template, "default_template", diags);
     let campaigns = build_campaigns(config, &allowlist, diags, &find_template);
-    let mut entries: HashMap<String, Entry> = HashMap::new();
+    let mut entries: foldhash::HashMap<String, Entry> = foldhash::HashMap::default();
     for (i, doc) in config.entries.iter().enumerate() {
         let path = format!("entries[{i}]");
         diags.set_id(Some(&doc.slug));

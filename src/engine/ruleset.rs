@@ -13,7 +13,8 @@
 //! records why each matched or not. Both reach the same decision (a property test pins
 //! this).
 
-use std::collections::HashMap;
+// foldhash, not std's SipHash: these maps are read on every visit (hashing shows in wasm).
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use url::Url;

@@ -35,7 +35,8 @@
 //! Rolling back to older content on purpose: publish it in a higher generation
 //! ([`crate::engine::snapshot::Revision`]).
 
-use std::collections::HashMap;
+// foldhash, not std's SipHash: these maps are read on every visit (hashing shows in wasm).
+use foldhash::HashMap;
 use std::rc::Rc;
 
 use super::plan::NoSnapshot;

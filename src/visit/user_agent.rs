@@ -40,7 +40,10 @@ struct UaFields {
 /// over.
 #[derive(Debug, Default)]
 pub struct Memo {
-    known: std::collections::HashMap<String, DeviceFacts>,
+    // foldhash rather than std's SipHash: hashing the User-Agent was a visible part of a
+    // visit in wasm. Seeded per process; the memo is bounded, so colliding keys could
+    // cost at most a scan of [`Memo::CAPACITY`] entries.
+    known: std::collections::HashMap<String, DeviceFacts, foldhash::fast::RandomState>,
 }
 
 impl Memo {
@@ -55,11 +58,14 @@ impl Memo {
             return classify(headers);
         }
         let ua = headers.user_agent.map(truncate_ua).unwrap_or_default();
-        let key = format!(
-            "{}\n{}\n{ua}",
+        let (mobile, platform) = (
             headers.ch_mobile.unwrap_or_default(),
-            headers.ch_platform.unwrap_or_default()
+            headers.ch_platform.unwrap_or_default(),
         );
+        let mut key = String::with_capacity(mobile.len() + platform.len() + ua.len() + 2);
+        for part in [mobile, "\n", platform, "\n", ua] {
+            key.push_str(part);
+        }
         if let Some(facts) = self.known.get(&key) {
             return facts.clone();
         }
