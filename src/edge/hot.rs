@@ -63,7 +63,7 @@ fn start() {
 /// One visit (see the module's table).
 #[wasm_bindgen]
 pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
-    let parts = Parts(parts.split('\n').collect());
+    let parts = Parts::split(parts);
     let path = parts.get(Field::Path).unwrap_or("/");
     let Route::Visit { handle, entry } = super::route(true, path) else {
         return "P".to_owned();

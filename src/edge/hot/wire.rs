@@ -30,9 +30,22 @@ pub(super) enum Field {
     KvReads,
 }
 
-pub(super) struct Parts<'a>(pub(super) Vec<&'a str>);
+/// How many fields the parts string has.
+const FIELDS: usize = Field::KvReads as usize + 1;
+
+/// The parts string split into its fields (in place: a visit allocates no vector for
+/// them); fields past the last one are ignored, missing ones are absent.
+pub(super) struct Parts<'a>([&'a str; FIELDS]);
 
 impl<'a> Parts<'a> {
+    pub(super) fn split(parts: &'a str) -> Self {
+        let mut fields = [""; FIELDS];
+        for (slot, value) in fields.iter_mut().zip(parts.split('\n')) {
+            *slot = value;
+        }
+        Parts(fields)
+    }
+
     pub(super) fn get(&self, field: Field) -> Option<&'a str> {
         self.0
             .get(field as usize)
