@@ -288,8 +288,9 @@ fn check_labels(host: &str) -> Result<(), DomainNameError> {
     if host.len() > 253 {
         return Err(DomainNameError::BadLabel);
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    for label in &labels {
+    // One pass, no vector of labels: every visit checks its location's host.
+    let (mut count, mut last) = (0usize, "");
+    for label in host.split('.') {
         let ok = (1..=63).contains(&label.len())
             && label
                 .bytes()
@@ -299,11 +300,11 @@ fn check_labels(host: &str) -> Result<(), DomainNameError> {
         if !ok {
             return Err(DomainNameError::BadLabel);
         }
+        count += 1;
+        last = label;
     }
-    let top_numeric = labels
-        .last()
-        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
-    if labels.len() < 2 || top_numeric {
+    let top_numeric = last.bytes().all(|b| b.is_ascii_digit());
+    if count < 2 || top_numeric {
         return Err(DomainNameError::NotPublic);
     }
     Ok(())

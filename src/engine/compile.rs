@@ -88,11 +88,15 @@ fn target(raw: &str, path: &str, allowlist: &Allowlist, diags: &mut Diagnostics)
             return None;
         }
     };
-    if let Err(why) = url_domain(&url) {
-        diags.error("invalid_url", path, why.to_string());
-        return None;
-    }
-    let routable = allowlist.check_url(&url);
+    let host = match url_domain(&url) {
+        Ok(host) => host,
+        Err(why) => {
+            diags.error("invalid_url", path, why.to_string());
+            return None;
+        }
+    };
+    // `check_url` without taking the domain apart a second time.
+    let routable = allowlist.check_host(host);
     if let Err(why) = &routable {
         diags.warning(
             "unroutable_destination",
