@@ -141,7 +141,12 @@ bench-breakdown: build cli
 	scripts/need.sh wrk:wrk
 	node bench/breakdown.mjs
 
-bench-profile: build cli
+# The profile's build keeps the wasm's function names (worker-build --profiling, not
+# stripped), so its hottest functions read as Rust paths; same optimisation as `build`.
+bench-profile: setup cli
+	source .tools/wasm.env && CARGO_PROFILE_RELEASE_STRIP=false .tools/bin/worker-build --profiling
+	mv build/index.js build/rust.js
+	cp src/edge/entry.mjs build/index.js
 	scripts/need.sh wrk:wrk
 	node bench/profile.mjs
 
