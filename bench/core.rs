@@ -117,14 +117,22 @@ fn device(c: &mut Criterion) {
     });
 }
 
-fn geo(c: &mut Criterion) {
+/// The MaxMind DB the worker is seeded with (npm package), or `None` with a note that
+/// benchmark `what` is skipped.
+fn mmdb(what: &str) -> Option<GeoDb> {
     let path = root()
         .join("node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb");
     let Ok(bytes) = std::fs::read(&path) else {
-        eprintln!("skipping geo: {} missing (npm ci)", path.display());
+        eprintln!("skipping {what}: {} missing (npm ci)", path.display());
+        return None;
+    };
+    Some(GeoDb::from_bytes(bytes).expect("mmdb"))
+}
+
+fn geo(c: &mut Criterion) {
+    let Some(db) = mmdb("geo") else {
         return;
     };
-    let db = GeoDb::from_bytes(bytes).expect("mmdb");
     let ips: Vec<IpAddr> = [
         "49.36.0.1",
         "2.50.0.1",
@@ -234,13 +242,9 @@ fn mix() -> Vec<MixRequest> {
 }
 
 fn visit(c: &mut Criterion) {
-    let path = root()
-        .join("node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb");
-    let Ok(bytes) = std::fs::read(&path) else {
-        eprintln!("skipping visit: {} missing (npm ci)", path.display());
+    let Some(db) = mmdb("visit") else {
         return;
     };
-    let db = GeoDb::from_bytes(bytes).expect("mmdb");
     let (base, _) = load_dir(&root().join("rules/gharart")).expect("festive rules");
     let config = expand(&base, 1_000, 40, 500);
     let loaded = Loaded {
