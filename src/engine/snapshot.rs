@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::compile::compile;
+use crate::engine::compile::compile_published;
 use crate::engine::ruleset::RuleSet;
 use crate::model::config::HandleConfig;
 use crate::model::diag::CompileError;
@@ -256,7 +256,21 @@ pub enum Stored {
 /// # Errors
 /// [`SnapshotError`] for a value of neither shape, another format, or another handle.
 pub fn parse(handle: &str, bytes: &[u8]) -> Result<Stored, SnapshotError> {
-    let tombstone = peek(bytes).is_some_and(|head| head.tombstone);
+    parse_peeked(handle, bytes, peek(bytes))
+}
+
+/// [`parse`] with the value's [`peek`] already taken (`None`: it did not peek, so it is
+/// parsed as a snapshot and fails as one). Peeking reads the whole value: the edge peeks
+/// before deciding to build, and must not pay for it twice on an isolate's first visit.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_peeked(
+    handle: &str,
+    bytes: &[u8],
+    head: Option<Head>,
+) -> Result<Stored, SnapshotError> {
+    let tombstone = head.is_some_and(|head| head.tombstone);
     let (format, named) = if tombstone {
         let t: Tombstone = serde_json::from_slice(bytes).map_err(SnapshotError::Parse)?;
         (t.format, Stored::Tombstone(t))
@@ -291,10 +305,22 @@ pub enum Published {
 /// # Errors
 /// [`SnapshotError`] when it is corrupt in any way.
 pub fn load(handle: &str, bytes: &[u8]) -> Result<Published, SnapshotError> {
-    match parse(handle, bytes)? {
+    load_peeked(handle, bytes, peek(bytes))
+}
+
+/// [`load`] with the value's [`peek`] already taken (see [`parse_peeked`]).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_peeked(
+    handle: &str,
+    bytes: &[u8],
+    head: Option<Head>,
+) -> Result<Published, SnapshotError> {
+    match parse_peeked(handle, bytes, head)? {
         Stored::Tombstone(t) => Ok(Published::TakenDown(t)),
         Stored::Snapshot(snapshot) => {
-            let compiled = compile(&snapshot.config).map_err(SnapshotError::Compile)?;
+            let compiled = compile_published(&snapshot.config).map_err(SnapshotError::Compile)?;
             Ok(Published::Live(Box::new(Loaded {
                 version: snapshot.version,
                 generation: snapshot.generation,

@@ -215,7 +215,7 @@ pub fn refresh(handle: &str, held: &Held, read: KvRead) -> (Held, Option<Note>) 
             return next;
         }
     }
-    match snapshot::load(handle, &bytes) {
+    match snapshot::load_peeked(handle, &bytes, head) {
         Ok(Published::Live(loaded)) => (
             Held::Serving {
                 loaded: Rc::from(loaded),
