@@ -66,7 +66,7 @@ pub mod visit;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 
-pub use engine::compile::{compile, validate, Compiled};
+pub use engine::compile::{compile, compile_published, validate, Compiled};
 pub use engine::facts::Facts;
 pub use engine::ruleset::{Decision, Outcome, RuleSet, Visit};
 pub use engine::Mismatch;

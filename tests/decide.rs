@@ -19,7 +19,7 @@ use edge_router::engine::facts::Overrides;
 use edge_router::engine::facts::{gather, FactInputs, Facts};
 use edge_router::engine::geo::GeoFacts;
 use edge_router::model::config::{DomainDoc, EntryDoc, RuleDoc, Verification};
-use edge_router::{compile, HandleConfig, Outcome, RuleSet, Visit};
+use edge_router::{compile, compile_published, HandleConfig, Outcome, RuleSet, Visit};
 use serde_json::json;
 
 fn facts(spec: &str) -> Facts {
@@ -376,6 +376,60 @@ fn an_unroutable_rule_is_skipped_and_the_next_one_wins() {
         visits: vec![("e", "country=IN", Some("next")), ("e", "country=US", None)],
     }
     .run();
+}
+
+/// A published snapshot's destinations are parsed and checked when a visit first reaches
+/// them: one its publisher would have refused (not a URL, http, a port, an address, an
+/// unverified domain) loads, is skipped like any unroutable destination, and says why.
+#[test]
+fn a_published_destination_is_checked_when_first_reached() {
+    let bad = [
+        ("not-a-url", "no scheme at all"),
+        ("http", "http://good.example.com/x"),
+        ("port", "https://good.example.com:8443/x"),
+        ("address", "https://127.0.0.1/x"),
+        ("pending", "https://pending.example.com/x"),
+    ];
+    let mut rules: Vec<serde_json::Value> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, (id, destination))| {
+            let mut r = rule(id, i as u32 + 1, json!({}));
+            r["destination"] = json!(destination);
+            r
+        })
+        .collect();
+    rules.push(rule("next", 10, json!({"country": {"in": ["IN"]}})));
+    let config = config(rules);
+    let refused = compile(&config).expect_err("the publisher refuses it");
+    assert!(refused.diagnostics.iter().any(|d| d.code == "invalid_url"));
+    let set = compile_published(&config).unwrap().ruleset;
+    for (spec, want) in [("country=IN", Some("next")), ("country=US", None)] {
+        let facts = facts(spec);
+        let visit = Visit {
+            entry: "e",
+            facts: &facts,
+            visitor_id: "0123456789abcdef0123456789abcdef",
+            forced_variant: None,
+        };
+        let decision = set.decide(&visit);
+        assert_eq!(decision.rule.map(|r| r.id.as_str()), want, "{spec}");
+        let location = set.location(&decision, &visit, None).unwrap();
+        assert_eq!(location.host_str(), Some("good.example.com"), "{spec}");
+        assert_traced_agrees(&set, &visit);
+    }
+    for (id, _) in bad {
+        let rule = set.rules().iter().find(|r| r.id == id).unwrap();
+        let target = rule.destination.as_ref().unwrap();
+        let why = target.routable(set.allowlist()).unwrap_err();
+        let want = match id {
+            "not-a-url" | "address" => "not_a_domain",
+            "http" => "not_https",
+            "port" => "has_port",
+            _ => "unverified",
+        };
+        assert_eq!(serde_json::to_value(&why).unwrap()["code"], want, "{id}");
+    }
 }
 
 #[test]

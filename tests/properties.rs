@@ -24,7 +24,7 @@ use edge_router::engine::explain::ExplainContext;
 use edge_router::engine::facts::Overrides;
 use edge_router::engine::facts::{gather, FactInputs, Facts};
 use edge_router::model::config::{DecisionValue, DomainDoc, HandleConfig, Verification};
-use edge_router::{compile, validate, RuleSet, Visit};
+use edge_router::{compile, compile_published, validate, RuleSet, Visit};
 use proptest::prelude::*;
 use url::{Host, Url};
 
@@ -184,10 +184,14 @@ proptest! {
         let compiled = compile(&config);
         prop_assert!(compiled.is_ok(), "a well-formed config must compile: {}", compiled.unwrap_err());
         let set = compiled.unwrap().ruleset;
+        // The edge's compile of the same configuration once published (destinations
+        // parsed and checked when first reached) decides every visit the same way.
+        let published = compile_published(&config).map_err(|e| TestCaseError::fail(e.to_string()))?.ruleset;
         for (facts, visitor_id, forced) in &visits {
             for entry in entries_and_a_stranger(&config) {
                 let visit = Visit { entry: &entry, facts, visitor_id, forced_variant: forced.as_deref() };
-                check_visit(&set, &config, &visit)?;
+                let location = check_visit(&set, &config, &visit)?;
+                prop_assert_eq!(check_visit(&published, &config, &visit)?, location);
             }
         }
     }
@@ -195,6 +199,16 @@ proptest! {
     #[test]
     fn compile_then_decide_never_panics(config in broken::arbitrary_config(), visits in prop::collection::vec(gen::visit(), 1..4)) {
         let diagnostics = validate(&config);
+        // A snapshot nobody checked (its destinations unparsed until reached) may load
+        // where `compile` refuses it; it still never routes off the allowlist.
+        if let Ok(published) = compile_published(&config) {
+            for (facts, visitor_id, forced) in &visits {
+                for entry in entries_and_a_stranger(&config) {
+                    let visit = Visit { entry: &entry, facts, visitor_id, forced_variant: forced.as_deref() };
+                    check_visit(&published.ruleset, &config, &visit)?;
+                }
+            }
+        }
         match compile(&config) {
             Err(error) => prop_assert_eq!(error.diagnostics, diagnostics),
             Ok(compiled) => {

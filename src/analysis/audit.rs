@@ -256,7 +256,7 @@ fn always_wins(ruleset: &RuleSet, rule: &Rule) -> Option<&'static str> {
     } else if rule
         .destination
         .as_ref()
-        .is_some_and(|t| t.routable.is_ok())
+        .is_some_and(|t| t.routable(ruleset.allowlist()).is_ok())
     {
         Some("its destination is routable")
     } else {

@@ -288,12 +288,14 @@ fn destinations(ruleset: &RuleSet, doc: &CampaignDoc) -> Check {
     let mut details = Vec::new();
     let mut bad = Vec::new();
     for v in &campaign.variants {
-        let reason = v.target.routable.as_ref().err();
-        if let Some(reason) = reason {
-            bad.push(format!("{} ({}): {reason}", v.key, v.target.url));
+        let reason = v.target.routable(ruleset.allowlist()).err();
+        if let Some(reason) = &reason {
+            bad.push(format!("{} ({}): {reason}", v.key, v.target.as_str()));
         }
-        details.push(json!({"variant": v.key, "destination": v.target.url.as_str(), "routable": reason.is_none(),
-            "not_routable": reason, "reason": reason.map(ToString::to_string)}));
+        details.push(
+            json!({"variant": v.key, "destination": v.target.as_str(), "routable": reason.is_none(),
+            "not_routable": reason, "reason": reason.as_ref().map(ToString::to_string)}),
+        );
     }
     let (verdict, reason) = if bad.is_empty() {
         (

@@ -358,9 +358,9 @@ fn decide_cell(
                         VariantCell {
                             key: v.key.clone(),
                             weight: v.weight,
-                            destination: v.target.url.to_string(),
+                            destination: v.target.as_str().to_owned(),
                             location: ruleset.location(&d, &forced, None).map(|u| u.to_string()),
-                            unroutable: v.target.routable.clone().err(),
+                            unroutable: v.target.routable(ruleset.allowlist()).err(),
                         }
                     })
                     .collect()

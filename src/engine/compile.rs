@@ -39,8 +39,23 @@ pub struct Compiled {
 /// # Errors
 /// [`CompileError`] with every diagnostic (errors first) when any error is found.
 pub fn compile(config: &HandleConfig) -> Result<Compiled, CompileError> {
+    compile_with(config, false)
+}
+
+/// Compiles a published snapshot's configuration, which its publisher compiled with
+/// [`compile`] already: the same checks, save that destinations are parsed and checked
+/// against the allowlist when a visit first reaches them ([`Target::deferred`]), so no
+/// `unroutable_destination` warnings. The edge loads snapshots with it.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_published(config: &HandleConfig) -> Result<Compiled, CompileError> {
+    compile_with(config, true)
+}
+
+fn compile_with(config: &HandleConfig, deferred: bool) -> Result<Compiled, CompileError> {
     let mut diags = Diagnostics::default();
-    let ruleset = build(config, &mut diags);
+    let ruleset = build(config, deferred, &mut diags);
     if diags.has_errors() {
         return Err(CompileError {
             diagnostics: diags.into_vec(),
@@ -55,14 +70,18 @@ pub fn compile(config: &HandleConfig) -> Result<Compiled, CompileError> {
 /// Every diagnostic of a configuration, errors first; empty when it is clean.
 pub fn validate(config: &HandleConfig) -> Vec<Diagnostic> {
     let mut diags = Diagnostics::default();
-    build(config, &mut diags);
+    build(config, false, &mut diags);
     diags.into_vec()
 }
 
-fn check_id(kind: &str, id: &str, path: &str, seen: &mut HashSet<String>, diags: &mut Diagnostics) {
+/// The ids seen so far of one kind, borrowed from the configuration (a snapshot's 1,000
+/// rules would otherwise allocate 1,000 strings on an isolate's first visit).
+type Seen<'a> = foldhash::HashSet<&'a str>;
+
+fn check_id<'a>(kind: &str, id: &'a str, path: &str, seen: &mut Seen<'a>, diags: &mut Diagnostics) {
     if !is_valid_id(id) {
         diags.error("invalid_id", format!("{path}.id"), format!("{kind} ids are 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit"));
-    } else if !seen.insert(id.to_owned()) {
+    } else if !seen.insert(id) {
         diags.error(
             "duplicate_id",
             format!("{path}.id"),
@@ -71,8 +90,24 @@ fn check_id(kind: &str, id: &str, path: &str, seen: &mut HashSet<String>, diags:
     }
 }
 
-/// Parses a destination URL and checks its form; routability is decided separately.
-fn target(raw: &str, path: &str, allowlist: &Allowlist, diags: &mut Diagnostics) -> Option<Target> {
+/// How destinations are compiled: checked now, or when a visit first reaches them.
+#[derive(Clone, Copy)]
+pub(crate) struct Destinations<'a> {
+    allowlist: &'a Allowlist,
+    deferred: bool,
+}
+
+/// Parses a destination URL, checks its form and decides its routability; a deferred one
+/// is kept as text for the first visit that reaches it.
+fn target(
+    raw: &str,
+    path: &str,
+    dest: Destinations<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Target> {
+    if dest.deferred {
+        return Some(Target::deferred(raw));
+    }
     if raw.len() > MAX_URL_LEN {
         diags.error(
             "invalid_url",
@@ -96,7 +131,7 @@ fn target(raw: &str, path: &str, allowlist: &Allowlist, diags: &mut Diagnostics)
         }
     };
     // `check_url` without taking the domain apart a second time.
-    let routable = allowlist.check_host(host);
+    let routable = dest.allowlist.check_host(host);
     if let Err(why) = &routable {
         diags.warning(
             "unroutable_destination",
@@ -104,10 +139,10 @@ fn target(raw: &str, path: &str, allowlist: &Allowlist, diags: &mut Diagnostics)
             format!("{why}; visitors are never sent here until it is routable"),
         );
     }
-    Some(Target { url, routable })
+    Some(Target::checked(url, routable))
 }
 
-fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
+fn build(config: &HandleConfig, deferred: bool, diags: &mut Diagnostics) -> RuleSet {
     if !is_valid_slug(&config.handle) {
         diags.error(
             "invalid_handle",
@@ -123,11 +158,15 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         );
     }
     let allowlist = build_allowlist(config, diags);
+    let dest = Destinations {
+        allowlist: &allowlist,
+        deferred,
+    };
     diags.set_id(None);
     let fallback = config
         .fallback
         .as_deref()
-        .and_then(|f| target(f, "fallback", &allowlist, diags));
+        .and_then(|f| target(f, "fallback", dest, diags));
     let templates = build_templates(&config.templates, diags);
     let template_index: HashMap<&str, usize> = templates
         .iter()
@@ -149,7 +188,7 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         };
     diags.set_id(None);
     let default_template = find_template(&config.default_template, "default_template", diags);
-    let campaigns = build_campaigns(config, &allowlist, diags, &find_template);
+    let campaigns = build_campaigns(config, dest, diags, &find_template);
     let mut entries: foldhash::HashMap<String, Entry> = foldhash::HashMap::default();
     for (i, doc) in config.entries.iter().enumerate() {
         let path = format!("entries[{i}]");
@@ -167,7 +206,7 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
                 format!("another entry already has the slug {:?}", doc.slug),
             );
         }
-        let default = target(&doc.default, &format!("{path}.default"), &allowlist, diags);
+        let default = target(&doc.default, &format!("{path}.default"), dest, diags);
         let template = find_template(&doc.template, &format!("{path}.template"), diags);
         if let Some(default) = default {
             let entry = Entry {
@@ -181,14 +220,7 @@ fn build(config: &HandleConfig, diags: &mut Diagnostics) -> RuleSet {
         }
     }
     let slugs: HashSet<&str> = config.entries.iter().map(|e| e.slug.as_str()).collect();
-    let rules = build_rules(
-        config,
-        &allowlist,
-        &slugs,
-        &campaigns,
-        diags,
-        &find_template,
-    );
+    let rules = build_rules(config, dest, &slugs, &campaigns, diags, &find_template);
     // Sort positions by (priority, id, position), then move each rule once (rules are
     // large; a comparison sort would move them O(n log n) times).
     let mut keys: Vec<(u32, &str, usize)> = rules
@@ -281,7 +313,7 @@ fn build_allowlist(config: &HandleConfig, diags: &mut Diagnostics) -> Allowlist 
 }
 
 fn build_templates(docs: &[TemplateDoc], diags: &mut Diagnostics) -> Vec<Template> {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::default();
     let mut templates = Vec::with_capacity(docs.len());
     for (i, doc) in docs.iter().enumerate() {
         let path = format!("templates[{i}]");
@@ -345,11 +377,11 @@ type FindTemplate<'a> = dyn Fn(&Option<String>, &str, &mut Diagnostics) -> Optio
 
 fn build_campaigns(
     config: &HandleConfig,
-    allowlist: &Allowlist,
+    dest: Destinations<'_>,
     diags: &mut Diagnostics,
     find_template: &FindTemplate<'_>,
 ) -> Vec<Campaign> {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::default();
     let mut campaigns = Vec::with_capacity(config.campaigns.len());
     for (i, doc) in config.campaigns.iter().enumerate() {
         let path = format!("campaigns[{i}]");
@@ -408,12 +440,9 @@ fn build_campaigns(
                     format!("another variant already has the key {:?}", v.key),
                 );
             }
-            if let Some(target) = target(
-                &v.destination,
-                &format!("{vpath}.destination"),
-                allowlist,
-                diags,
-            ) {
+            if let Some(target) =
+                target(&v.destination, &format!("{vpath}.destination"), dest, diags)
+            {
                 variants.push(Variant {
                     key: v.key.clone(),
                     weight: v.weight,
@@ -454,27 +483,19 @@ fn build_campaigns(
 
 fn build_rules(
     config: &HandleConfig,
-    allowlist: &Allowlist,
+    dest: Destinations<'_>,
     entries: &HashSet<&str>,
     campaigns: &[Campaign],
     diags: &mut Diagnostics,
     find_template: &FindTemplate<'_>,
 ) -> Vec<(Rule, Vec<String>)> {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::default();
     let mut rules = Vec::with_capacity(config.rules.len());
     for (i, doc) in config.rules.iter().enumerate() {
         let path = format!("rules[{i}]");
         diags.set_id(Some(&doc.id));
         check_id("rule", &doc.id, &path, &mut seen, diags);
-        if let Some(rule) = build_rule(
-            doc,
-            &path,
-            allowlist,
-            entries,
-            campaigns,
-            diags,
-            find_template,
-        ) {
+        if let Some(rule) = build_rule(doc, &path, dest, entries, campaigns, diags, find_template) {
             rules.push((rule, doc.entries.clone()));
         }
     }
@@ -486,7 +507,7 @@ fn build_rules(
 pub(crate) fn build_rule(
     doc: &RuleDoc,
     path: &str,
-    allowlist: &Allowlist,
+    dest: Destinations<'_>,
     entries: &HashSet<&str>,
     campaigns: &[Campaign],
     diags: &mut Diagnostics,
@@ -512,7 +533,7 @@ pub(crate) fn build_rule(
     let destination = doc
         .destination
         .as_deref()
-        .and_then(|d| target(d, &format!("{path}.destination"), allowlist, diags));
+        .and_then(|d| target(d, &format!("{path}.destination"), dest, diags));
     let campaign = doc.campaign.as_deref().and_then(|id| {
         let found = campaigns.iter().position(|c| c.id == id);
         if found.is_none() {

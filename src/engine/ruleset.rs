@@ -28,12 +28,61 @@ use crate::engine::template::{render, RenderValues, Template};
 use crate::model::lifecycle::{effective_status, CampaignStatus};
 
 /// A destination and whether it may be routed to.
+///
+/// Checked when the configuration is compiled for the management API (every problem is
+/// reported then, [`Target::checked`]); a published snapshot's destinations were checked
+/// by its publisher, so loading one only keeps their text and each is parsed and checked
+/// against the allowlist the first time a visit reaches it ([`Target::deferred`]): a
+/// 1,000-rule snapshot costs an isolate's first visitor no 1,000 URL parses. A deferred
+/// destination that does not parse (a snapshot written by something else) is not routable
+/// (`not_a_domain`), like one on no allowlist: no visitor is ever sent there.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The parsed URL.
-    pub url: Url,
-    /// Routability, decided at compile time against the handle's allowlist.
-    pub routable: Result<(), NotRoutable>,
+    raw: Box<str>,
+    url: std::sync::OnceLock<Option<Url>>,
+    routable: std::sync::OnceLock<Result<(), NotRoutable>>,
+}
+
+impl Target {
+    /// A destination parsed and checked already.
+    pub(crate) fn checked(url: Url, routable: Result<(), NotRoutable>) -> Self {
+        Target {
+            raw: url.as_str().into(),
+            url: Some(url).into(),
+            routable: routable.into(),
+        }
+    }
+
+    /// A destination parsed and checked when first asked.
+    pub(crate) fn deferred(raw: &str) -> Self {
+        Target {
+            raw: raw.trim().into(),
+            url: std::sync::OnceLock::new(),
+            routable: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The parsed URL (`None` only for a deferred destination that does not parse).
+    pub fn url(&self) -> Option<&Url> {
+        self.url.get_or_init(|| Url::parse(&self.raw).ok()).as_ref()
+    }
+
+    /// The URL as text (as written, for a destination that does not parse).
+    pub fn as_str(&self) -> &str {
+        self.url().map_or(&self.raw, Url::as_str)
+    }
+
+    /// The URL, when visitors may be sent there by `allowlist` (the handle's own).
+    ///
+    /// # Errors
+    /// [`NotRoutable`]: why not.
+    pub fn routable(&self, allowlist: &Allowlist) -> Result<&Url, NotRoutable> {
+        let url = self.url().ok_or(NotRoutable::NotADomain)?;
+        match self.routable.get_or_init(|| allowlist.check_url(url)) {
+            Ok(()) => Ok(url),
+            Err(why) => Err(why.clone()),
+        }
+    }
 }
 
 /// A compiled rule.
@@ -341,7 +390,7 @@ impl RuleSet {
                 let reason = rule
                     .destination
                     .as_ref()
-                    .and_then(|t| t.routable.clone().err());
+                    .and_then(|t| t.routable(&self.allowlist).err());
                 RuleStep::Unroutable(reason.unwrap_or(NotRoutable::NotADomain))
             };
             steps.push((rule, step));
@@ -366,17 +415,20 @@ impl RuleSet {
         };
         let Some(campaign) = rule.campaign.and_then(|i| self.campaigns.get(i)) else {
             let target = rule.destination.as_ref()?;
-            return target.routable.is_ok().then(|| won(&target.url));
+            return target.routable(&self.allowlist).ok().map(won);
         };
-        match assign(campaign, visit) {
-            Ok(assignment) => Some(Decision {
+        match assign(campaign, visit, &self.allowlist) {
+            Ok((assignment, location)) => Some(Decision {
                 assignment: Some(assignment),
-                ..won(&assignment.variant.target.url)
+                ..won(location)
             }),
             Err(reason) => {
-                let own = rule.destination.as_ref().filter(|t| t.routable.is_ok());
+                let own = rule
+                    .destination
+                    .as_ref()
+                    .and_then(|t| t.routable(&self.allowlist).ok());
                 let mut decision = match own {
-                    Some(target) => won(&target.url),
+                    Some(location) => won(location),
                     None => Decision {
                         rule: Some(rule),
                         ..self.entry_default(entry)
@@ -389,11 +441,15 @@ impl RuleSet {
     }
 
     fn entry_default<'r>(&'r self, entry: &'r Entry) -> Decision<'r> {
-        let (outcome, location) = if entry.default.routable.is_ok() {
-            (Outcome::EntryDefault, Some(&entry.default.url))
+        let (outcome, location) = if let Ok(url) = entry.default.routable(&self.allowlist) {
+            (Outcome::EntryDefault, Some(url))
         } else {
-            match self.fallback.as_ref().filter(|f| f.routable.is_ok()) {
-                Some(fallback) => (Outcome::HandleFallback, Some(&fallback.url)),
+            match self
+                .fallback
+                .as_ref()
+                .and_then(|f| f.routable(&self.allowlist).ok())
+            {
+                Some(fallback) => (Outcome::HandleFallback, Some(fallback)),
                 None => (Outcome::SafePage, None),
             }
         };
@@ -471,8 +527,12 @@ impl RuleSet {
     }
 }
 
-/// Assigns a variant of a campaign, or says why not.
-fn assign<'r>(campaign: &'r Campaign, visit: &Visit<'_>) -> Result<Assignment<'r>, NoVariant> {
+/// The visitor's variant of `campaign` and its destination, or why there is none.
+fn assign<'r>(
+    campaign: &'r Campaign,
+    visit: &Visit<'_>,
+    allowlist: &Allowlist,
+) -> Result<(Assignment<'r>, &'r Url), NoVariant> {
     let facts = visit.facts;
     if facts.device == DeviceCategory::Crawler {
         return Err(NoVariant::Crawler);
@@ -498,16 +558,20 @@ fn assign<'r>(campaign: &'r Campaign, visit: &Visit<'_>) -> Result<Assignment<'r
             (variant, Some(n))
         }
     };
-    if let Err(reason) = &variant.target.routable {
-        return Err(NoVariant::VariantUnroutable {
-            variant: variant.key.clone(),
-            reason: reason.clone(),
-        });
-    }
-    Ok(Assignment {
+    let location = match variant.target.routable(allowlist) {
+        Ok(location) => location,
+        Err(reason) => {
+            return Err(NoVariant::VariantUnroutable {
+                variant: variant.key.clone(),
+                reason,
+            })
+        }
+    };
+    let assignment = Assignment {
         campaign,
         variant,
         bucket,
         forced: forced.is_some(),
-    })
+    };
+    Ok((assignment, location))
 }

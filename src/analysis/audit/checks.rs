@@ -11,14 +11,14 @@ use super::{EmptySet, RuleEntries, Unroutable, UnroutableKind};
 pub(super) fn unroutable(ruleset: &RuleSet, rules: &RuleEntries<'_>) -> Vec<Unroutable> {
     let mut out = Vec::new();
     let finding = |kind, rules, entries, target: &Target, effect: String| {
-        let reason = target.routable.clone().err()?;
+        let reason = target.routable(ruleset.allowlist()).err()?;
         Some(Unroutable {
             kind,
             rules,
             campaign: None,
             variant: None,
             entries,
-            destination: target.url.to_string(),
+            destination: target.as_str().to_owned(),
             message: reason.to_string(),
             reason,
             effect,
@@ -85,7 +85,7 @@ pub(super) fn unroutable(ruleset: &RuleSet, rules: &RuleEntries<'_>) -> Vec<Unro
     let fallback_ok = ruleset
         .fallback
         .as_ref()
-        .is_some_and(|f| f.routable.is_ok());
+        .is_some_and(|f| f.routable(ruleset.allowlist()).is_ok());
     let mut bad_defaults = Vec::new();
     for slug in ruleset.entry_slugs() {
         let Some(entry) = ruleset.entry(slug) else {
