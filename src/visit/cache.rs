@@ -209,7 +209,9 @@ pub fn refresh(handle: &str, held: &Held, read: KvRead) -> (Held, Option<Note>) 
         KvRead::Value(bytes) => bytes,
     };
     let floor = held.floor();
-    let head = snapshot::peek(&bytes);
+    // Peeked only over something held (an unchanged value is not built again); an
+    // isolate's first read is parsed straight away (see `snapshot::parse_peeked`).
+    let head = floor.and_then(|_| snapshot::peek(&bytes));
     if let (Some(head), Some(floor)) = (head, floor) {
         if let Some(next) = not_newer(handle, held, head.revision, head.tombstone, floor) {
             return next;
