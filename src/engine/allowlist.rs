@@ -271,17 +271,40 @@ pub fn normalise_domain(raw: &str) -> Result<String, DomainNameError> {
     if host.contains('*') {
         return Err(DomainNameError::BadWildcard);
     }
+    let ascii = match plain(host) {
+        Some(plain) => plain.to_owned(),
+        None => host_to_ascii(host)?,
+    };
+    Ok(if wildcard {
+        format!("*.{ascii}")
+    } else {
+        ascii
+    })
+}
+
+/// The ASCII form of a host name through the URL standard's host parser (IDNA and all),
+/// its labels checked.
+fn host_to_ascii(host: &str) -> Result<String, DomainNameError> {
     let ascii = match url::Host::parse(host) {
         Ok(url::Host::Domain(d)) => d,
         _ => return Err(DomainNameError::Invalid),
     };
     let ascii = ascii.strip_suffix('.').unwrap_or(&ascii).to_owned();
     check_labels(&ascii)?;
-    Ok(if wildcard {
-        format!("*.{ascii}")
-    } else {
-        ascii
-    })
+    Ok(ascii)
+}
+
+/// A host name already in the form [`host_to_ascii`] gives, told without the host parser:
+/// lower-case letters, digits and '-' in valid labels, none an IDNA (`xn--`) label, the
+/// last one starting with a letter (so not a number the parser would read as IPv4).
+/// Domains are stored normalised, so compiling a snapshot's 500 domains takes this path
+/// (the host parser cost its first visit about 1.6 ms of cold wasm).
+fn plain(host: &str) -> Option<&str> {
+    let last = host.rsplit('.').next()?;
+    let ok = check_labels(host).is_ok()
+        && last.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && !host.split('.').any(|label| label.starts_with("xn--"));
+    ok.then_some(host)
 }
 
 fn check_labels(host: &str) -> Result<(), DomainNameError> {
@@ -314,6 +337,40 @@ fn check_labels(host: &str) -> Result<(), DomainNameError> {
 mod tests {
     use super::*;
     use crate::model::config::DomainDecision;
+
+    /// The shortcut past the host parser only ever gives what the parser gives.
+    #[test]
+    fn plain_names_normalise_as_the_host_parser_does() {
+        for host in ["gharart.com", "m.gharart.in", "a-b.c9.example", "x.co"] {
+            assert_eq!(plain(host), Some(host));
+            assert_eq!(host_to_ascii(host).as_deref(), Ok(host));
+        }
+        // Left to the parser: IDNA labels, numbers, upper case, trailing dots, bad labels.
+        for host in [
+            "xn--bcher-kva.example",
+            "a.xn--p1ai",
+            "example.0x10",
+            "1.2.3.4",
+            "Gharart.com",
+            "gharart.com.",
+            "a..b",
+            "-a.com",
+            "com",
+        ] {
+            assert_eq!(plain(host), None, "{host}");
+        }
+        assert_eq!(normalise_domain("a.b9"), host_to_ascii("a.b9"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, failure_persistence: None, ..Default::default() })]
+        #[test]
+        fn any_plain_name_is_what_the_host_parser_makes_of_it(host in "((xn--)?[a-z0-9-]{0,8}\\.){0,3}[a-z0-9x-]{0,8}") {
+            if let Some(fast) = plain(&host) {
+                proptest::prop_assert_eq!(host_to_ascii(&host), Ok(fast.to_owned()));
+            }
+        }
+    }
 
     fn doc(
         domain: &str,
