@@ -2,9 +2,10 @@
 //
 // - Floor comparison: a null JavaScript worker answering a fixed 302 and our release
 //   worker with a large snapshot (the festive rules expanded to 1,000 rules over 40
-//   countries and 500 domains), each served by one programmatic Miniflare instance (no
-//   wrangler dev proxy), loaded in turn by wrk on loopback after a warm-up, at 1 and 16
-//   connections, with a mix of user agents, client IPs and cookies (bench/mix.lua).
+//   countries and 500 domains) in production's settings, each served by one programmatic
+//   Miniflare instance (no wrangler dev proxy), loaded by wrk on loopback after a warm-up,
+//   at 1 and 16 connections, in alternating rounds (the median round of each counts), with
+//   a mix of user agents, client IPs and cookies (bench/mix.lua).
 // - Core microbenchmarks: criterion (bench/core.rs), natively.
 // - Size: raw and gzipped wasm and JS bundle.
 // - Cold start: process start to first 302, median of COLD_RUNS fresh processes, in the
@@ -24,9 +25,11 @@ import { Miniflare } from 'miniflare';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(root, 'bench/results.json');
-const DURATION = process.env.BENCH_SECONDS ?? '10';
+const DURATION = process.env.BENCH_SECONDS ?? '15';
 const WARMUP = process.env.BENCH_WARMUP_SECONDS ?? '3';
 const COLD_RUNS = Number(process.env.COLD_RUNS ?? 20);
+/** Rounds of each worker per connection count in the floor comparison (see loadSideBySide). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 export const COMPAT = '2026-04-20';
 const SECRET = 'bench-secret-0123456789abcdef';
 export const NULL_WORKER = `export default {
@@ -126,33 +129,64 @@ function wrk(url, connections, seconds) {
   };
 }
 
-async function loadTest(name, mf) {
-  const url = new URL('/gharart/festive', await mf.ready).toString();
-  log(`${name}: warm-up ${WARMUP}s`);
-  wrk(url, 16, WARMUP);
-  const figures = {};
+/**
+ * Loads the null worker and ours in turn, ROUNDS times each per connection count
+ * (DURATION/ROUNDS seconds a round, the order alternating), and keeps each one's median
+ * round: the VM's speed drifts over a run, and taking the two side by side, round after
+ * round, keeps the drift out of the ratio.
+ */
+async function loadSideBySide(workers) {
+  const urls = await Promise.all(workers.map(async ([, mf]) => new URL('/gharart/festive', await mf.ready).toString()));
+  for (const [i, [name]] of workers.entries()) {
+    log(`${name}: warm-up ${WARMUP}s`);
+    wrk(urls[i], 16, WARMUP);
+  }
+  const seconds = Math.max(1, Math.round(Number(DURATION) / ROUNDS));
+  const figures = workers.map(() => ({}));
   for (const c of [1, 16]) {
-    log(`${name}: ${c} connection(s), ${DURATION}s`);
-    figures[`c${c}`] = wrk(url, c, DURATION);
+    const rounds = workers.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? [...workers.keys()] : [...workers.keys()].reverse();
+      for (const i of order) {
+        log(`${workers[i][0]}: ${c} connection(s), round ${round + 1} of ${ROUNDS}, ${seconds}s`);
+        rounds[i].push(wrk(urls[i], c, seconds));
+      }
+    }
+    for (const [i, runs] of rounds.entries()) {
+      const median = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
+      figures[i][`c${c}`] = { ...median, rounds_rps: runs.map((r) => r.rps) };
+    }
   }
   return figures;
 }
 
 async function floor(snapshot) {
+  // KV reads per request come from the worker's own counter (`X-Kv-Reads`, on with
+  // EXPOSE_COUNTERS), read on an instance of their own, before and after a moment of the
+  // mix: the loaded instance answers as production does, without that header (each
+  // header of an answer costs the whole pipeline a few microseconds).
+  const counted = await ourInstance(snapshot, BINDINGS);
+  const kvReads = await kvReadsPerRequest(counted);
+  wrk(new URL('/gharart/festive', await counted.ready).toString(), 16, WARMUP);
+  const warm = await kvReadsPerRequest(counted);
+  await counted.dispose();
   const nullMf = new Miniflare({ host: '127.0.0.1', port: 0, modules: true, script: NULL_WORKER, compatibilityDate: COMPAT });
-  const nullFigures = await loadTest('null worker', nullMf);
+  const ours = await ourInstance(snapshot, { ...BINDINGS, EXPOSE_COUNTERS: 'false' });
+  const [nullFigures, ourFigures] = await loadSideBySide([['null worker', nullMf], ['edge-router', ours]]);
   await nullMf.dispose();
-  const ours = new Miniflare(ourWorkerOptions());
-  await ours.ready;
-  await seed(ours, snapshot);
-  // Exposures on, as in production: the campaign visitors of the mix are queued and written.
-  await migrate(ours);
-  const kvReads = await kvReadsPerRequest(ours);
-  const ourFigures = await loadTest('edge-router', ours);
-  const warm = await kvReadsPerRequest(ours);
   await ours.dispose();
   const ratio = (c) => +(ourFigures[c].rps / nullFigures[c].rps).toFixed(3);
   return { null: nullFigures, ours: ourFigures, ratio_rps: { c1: ratio('c1'), c16: ratio('c16') }, kv_reads: { cold_first_request: kvReads.first, warm_max: warm.max } };
+}
+
+/** Our release worker with `bindings`, the snapshot and the MaxMind DB seeded, D1 migrated. */
+async function ourInstance(snapshot, bindings) {
+  const mf = new Miniflare(ourWorkerOptions({ bindings }));
+  await mf.ready;
+  await seed(mf, snapshot);
+  // Exposures on, as in production: the campaign visitors of the mix are queued and written.
+  await migrate(mf);
+  return mf;
 }
 
 /** KV reads of the first request of this isolate and the most any of 50 later ones made. */
