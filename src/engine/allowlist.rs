@@ -135,7 +135,7 @@ pub struct Allowlist {
 
 impl Allowlist {
     /// Builds the allowlist from (already normalised) domain entries.
-    pub fn new(domains: &[DomainDoc], threshold: u8) -> Self {
+    pub fn new<'a>(domains: impl IntoIterator<Item = &'a DomainDoc>, threshold: u8) -> Self {
         let mut allowlist = Allowlist::default();
         for doc in domains {
             let verdict = entry_routability(doc, threshold);

@@ -294,7 +294,7 @@ fn build_allowlist(config: &HandleConfig, diags: &mut Diagnostics) -> Allowlist 
                         "this domain is listed twice",
                     );
                 }
-                domains.push(doc.clone());
+                domains.push(doc);
             }
             Err(why) => diags.error("invalid_domain", format!("{path}.domain"), why.to_string()),
         }
@@ -309,7 +309,8 @@ fn build_allowlist(config: &HandleConfig, diags: &mut Diagnostics) -> Allowlist 
             parse_time(Some(&decision.at), &format!("{path}.decision.at"), diags);
         }
     }
-    Allowlist::new(&domains, config.risk_threshold)
+    // The documents themselves, not copies: a snapshot has hundreds.
+    Allowlist::new(domains, config.risk_threshold)
 }
 
 fn build_templates(docs: &[TemplateDoc], diags: &mut Diagnostics) -> Vec<Template> {
