@@ -53,9 +53,12 @@
 //! adds query parameters) is checked against the allowlist once more: no decision ever
 //! redirects off the allowlist.
 //!
-//! Deciding cannot fail and never parses: [`compile()`] parses URLs, times and templates
-//! once, reports every problem with its JSON path ([`model::diag`]), and builds a per-entry
-//! country index so that deciding looks only at rules that can match.
+//! Deciding cannot fail and parses nothing it has parsed before: [`compile()`] parses URLs,
+//! times and templates once, reports every problem with its JSON path ([`model::diag`]),
+//! and builds a per-entry country index so that deciding looks only at rules that can
+//! match. The edge loads a published snapshot with [`compile_published()`], which leaves
+//! each destination (its publisher checked them all) to be parsed and checked against the
+//! allowlist the first time a visit reaches it.
 
 pub mod analysis;
 pub mod api;

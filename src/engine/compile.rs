@@ -44,7 +44,7 @@ pub fn compile(config: &HandleConfig) -> Result<Compiled, CompileError> {
 
 /// Compiles a published snapshot's configuration, which its publisher compiled with
 /// [`compile`] already: the same checks, save that destinations are parsed and checked
-/// against the allowlist when a visit first reaches them ([`Target::deferred`]), so no
+/// against the allowlist when a visit first reaches them (`Target::deferred`), so no
 /// `unroutable_destination` warnings. The edge loads snapshots with it.
 ///
 /// # Errors

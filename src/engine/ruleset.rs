@@ -6,7 +6,8 @@
 //! then resolves to a variant (active campaign), or to its own destination or the entry's
 //! default (no variant, with the reason). No winner: the entry's default; default not
 //! routable: the handle's fallback; that not routable either: the safe page. Deciding
-//! never fails and never parses.
+//! never fails, and parses only a published snapshot's destination the first time a visit
+//! reaches it ([`Target`]).
 //!
 //! [`RuleSet::decide`] walks only the rules that can match the visitor's country (an
 //! index built at compile time); [`RuleSet::explain`] walks every rule of the entry and
@@ -30,9 +31,9 @@ use crate::model::lifecycle::{effective_status, CampaignStatus};
 /// A destination and whether it may be routed to.
 ///
 /// Checked when the configuration is compiled for the management API (every problem is
-/// reported then, [`Target::checked`]); a published snapshot's destinations were checked
+/// reported then, `Target::checked`); a published snapshot's destinations were checked
 /// by its publisher, so loading one only keeps their text and each is parsed and checked
-/// against the allowlist the first time a visit reaches it ([`Target::deferred`]): a
+/// against the allowlist the first time a visit reaches it (`Target::deferred`): a
 /// 1,000-rule snapshot costs an isolate's first visitor no 1,000 URL parses. A deferred
 /// destination that does not parse (a snapshot written by something else) is not routable
 /// (`not_a_domain`), like one on no allowlist: no visitor is ever sent there.
