@@ -39,6 +39,8 @@ use crate::model::lifecycle::{effective_status, CampaignStatus};
 /// (`not_a_domain`), like one on no allowlist: no visitor is ever sent there.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The destination as written: a deferred one's only form until it is parsed (a
+    /// checked one holds its URL and keeps no copy of the text).
     raw: Box<str>,
     url: std::sync::OnceLock<Option<Url>>,
     routable: std::sync::OnceLock<Result<(), NotRoutable>>,
@@ -48,7 +50,7 @@ impl Target {
     /// A destination parsed and checked already.
     pub(crate) fn checked(url: Url, routable: Result<(), NotRoutable>) -> Self {
         Target {
-            raw: url.as_str().into(),
+            raw: Box::default(),
             url: Some(url).into(),
             routable: routable.into(),
         }
