@@ -96,22 +96,28 @@ function log(...args) {
   console.error('bench:', ...args);
 }
 
-/** The large snapshot: 1,000 rules, 40 countries, 500 generated domains. */
+/**
+ * The large snapshot (1,000 rules, 40 countries, 500 generated domains) as a publisher
+ * stores it: its JSON and its edge form (`router snapshot --edge-form`).
+ */
 export function bigSnapshot() {
-  const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'snapshot.json');
-  execFileSync(join(root, 'target/debug/router'), ['snapshot', join(root, 'rules/gharart'), '--expand', '1000', '--countries', '40', '--domains', '500', '--version', '1', '-o', out]);
-  return readFileSync(out, 'utf8');
+  const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'snapshot.bin');
+  execFileSync(join(root, 'target/debug/router'), ['snapshot', join(root, 'rules/gharart'), '--expand', '1000', '--countries', '40', '--domains', '500', '--version', '1', '--edge-form', '-o', out]);
+  return readFileSync(out);
+}
+
+/** Miniflare's KV proxy takes an ArrayBuffer, not a Node Buffer view of a shared pool. */
+function arrayBuffer(bytes) {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
 }
 
 function mmdb() {
-  const bytes = readFileSync(join(root, 'node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb'));
-  // Miniflare's KV proxy takes an ArrayBuffer, not a Node Buffer view of a shared pool.
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return arrayBuffer(readFileSync(join(root, 'node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb')));
 }
 
 export async function seed(mf, snapshot) {
   const kv = await mf.getKVNamespace('CONFIG');
-  await kv.put('snapshot:gharart', snapshot);
+  await kv.put('snapshot:gharart', arrayBuffer(snapshot));
   await kv.put('geo:mmdb', mmdb());
 }
 

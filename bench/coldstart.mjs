@@ -17,7 +17,7 @@ const mf = new Miniflare(options);
 await mf.ready;
 const ready = performance.now();
 if (mode === 'seed') {
-  await seed(mf, readFileSync(0, 'utf8'));
+  await seed(mf, readFileSync(0));
   await mf.dispose();
   process.exit(0);
 }

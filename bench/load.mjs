@@ -289,8 +289,8 @@ function runWrk(url, script, seconds = SECONDS) {
 async function main() {
   prerequisites();
   const scratch = mkdtempSync(join(tmpdir(), 'load-'));
-  const snapshotFile = join(scratch, 'snapshot.json');
-  execFileSync(join(root, 'target/debug/router'), ['snapshot', join(root, 'rules', HANDLE), '--version', '1', '-o', snapshotFile]);
+  const snapshotFile = join(scratch, 'snapshot.bin');
+  execFileSync(join(root, 'target/debug/router'), ['snapshot', join(root, 'rules', HANDLE), '--version', '1', '--edge-form', '-o', snapshotFile]);
   const script = join(scratch, 'load.lua');
   writeFileSync(script, LUA);
 
@@ -326,7 +326,7 @@ async function main() {
   const origin = base.origin;
   let failed = false;
   try {
-    await seed(mf, readFileSync(snapshotFile, 'utf8'));
+    await seed(mf, readFileSync(snapshotFile));
     const pat = await migrateWithPat(mf);
     const transport = [];
     const api = async (method, path, body, headers = {}) => {

@@ -17,8 +17,8 @@ trap 'rm -rf "$work"' EXIT
 put() { "$wrangler" kv key put --local --persist-to "$persist" --binding CONFIG "$1" --path "$2" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; }
 for dir in rules/*/; do
   handle=$(basename "$dir")
-  "$router" snapshot "$dir" -o "$work/$handle.json"
-  put "snapshot:$handle" "$work/$handle.json"
+  "$router" snapshot "$dir" --edge-form -o "$work/$handle.snapshot"
+  put "snapshot:$handle" "$work/$handle.snapshot"
   echo "seeded snapshot:$handle from $dir" >&2
 done
 put geo:mmdb "$mmdb"

@@ -60,6 +60,7 @@ macro_rules! corpus_tests {
 corpus_tests!(
     api_bodies,
     decide,
+    edge_form,
     headers,
     query_overrides,
     rule_files,

@@ -23,6 +23,7 @@ use edge_router::engine::bucket::{bucket_number, choose};
 use edge_router::engine::explain::ExplainContext;
 use edge_router::engine::facts::Overrides;
 use edge_router::engine::facts::{gather, FactInputs, Facts};
+use edge_router::engine::snapshot::{self, Published, Snapshot, EDGE_MAGIC};
 use edge_router::model::config::{DecisionValue, DomainDoc, HandleConfig, Verification};
 use edge_router::{compile, compile_published, validate, RuleSet, Visit};
 use proptest::prelude::*;
@@ -164,6 +165,27 @@ fn check_visit(
     Ok(location)
 }
 
+/// The rule set an isolate builds from the snapshot's edge form alone: its JSON is broken,
+/// so nothing else could have built it.
+fn from_edge_form(config: &HandleConfig) -> Result<RuleSet, TestCaseError> {
+    let stored = Snapshot::new(config.clone(), 1, "2026-11-30T00:00:00Z".into())
+        .to_stored()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let (_, edge) = snapshot::split(&stored);
+    let edge =
+        edge.ok_or_else(|| TestCaseError::fail("a compiling configuration has an edge form"))?;
+    let mut value = b"{".to_vec();
+    value.extend_from_slice(edge);
+    value.extend_from_slice(&(edge.len() as u32).to_le_bytes());
+    value.extend_from_slice(&EDGE_MAGIC);
+    match snapshot::load(&config.handle, &value) {
+        Ok(Published::Live(loaded)) => Ok(loaded.ruleset),
+        other => Err(TestCaseError::fail(format!(
+            "the edge form did not load: {other:?}"
+        ))),
+    }
+}
+
 fn entries_and_a_stranger(config: &HandleConfig) -> Vec<String> {
     config
         .entries
@@ -187,11 +209,15 @@ proptest! {
         // The edge's compile of the same configuration once published (destinations
         // parsed and checked when first reached) decides every visit the same way.
         let published = compile_published(&config).map_err(|e| TestCaseError::fail(e.to_string()))?.ruleset;
+        // And so does the rule set decoded from the snapshot's edge form, as publishers
+        // store it.
+        let decoded = from_edge_form(&config)?;
         for (facts, visitor_id, forced) in &visits {
             for entry in entries_and_a_stranger(&config) {
                 let visit = Visit { entry: &entry, facts, visitor_id, forced_variant: forced.as_deref() };
                 let location = check_visit(&set, &config, &visit)?;
-                prop_assert_eq!(check_visit(&published, &config, &visit)?, location);
+                prop_assert_eq!(check_visit(&published, &config, &visit)?, location.clone());
+                prop_assert_eq!(check_visit(&decoded, &config, &visit)?, location);
             }
         }
     }

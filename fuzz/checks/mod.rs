@@ -6,6 +6,7 @@
 
 pub(crate) mod api_bodies;
 pub(crate) mod decide;
+pub(crate) mod edge_form;
 pub(crate) mod headers;
 pub(crate) mod query_overrides;
 pub(crate) mod rule_files;

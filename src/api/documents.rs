@@ -74,9 +74,9 @@ pub async fn load<S: Store>(store: &S, handle: &str) -> Result<Current, ApiError
     let raw = store.published(handle).await?;
     let generation = raw
         .as_deref()
-        .and_then(|json| snapshot::peek(json.as_bytes()))
+        .and_then(snapshot::peek)
         .map_or(0, |head| head.revision.generation);
-    let published = match raw.map(|json| snapshot::parse(handle, json.as_bytes())) {
+    let published = match raw.map(|value| snapshot::parse(handle, &value)) {
         Some(Ok(Stored::Tombstone(_))) => return Err(ApiError::not_found(Missing::Handle, handle)),
         Some(Ok(Stored::Snapshot(s))) => Some(*s),
         Some(Err(_)) | None => None,
@@ -342,7 +342,7 @@ async fn commit<S: Store, R: Resolver>(
     }
     let snapshot = Snapshot::new(config.clone(), version, at.clone())
         .in_generation(current.generation)
-        .to_json()
+        .to_stored()
         .map_err(|e| ApiError::Internal(format!("serialising the snapshot of {handle}: {e}")))?;
     let Err(error) = cx.store.publish(handle, &snapshot).await else {
         return Ok(version);

@@ -54,7 +54,7 @@ pub struct Tables {
     /// The change history: (handle, version) → entry with its configuration.
     pub changes: BTreeMap<(String, u64), StoredChange>,
     /// Published snapshots by handle.
-    pub published: BTreeMap<String, String>,
+    pub published: BTreeMap<String, Vec<u8>>,
     /// PATs by hash.
     pub pats: BTreeMap<String, PatRecord>,
     /// Counters: key → (count, expires at).
@@ -109,7 +109,7 @@ impl Store for MemoryStore {
         }))
     }
 
-    async fn published(&self, handle: &str) -> Result<Option<String>, StoreError> {
+    async fn published(&self, handle: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.enter()?;
         Ok(self.tables.borrow().published.get(handle).cloned())
     }
@@ -182,7 +182,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn publish(&self, handle: &str, snapshot: &str) -> Result<(), StoreError> {
+    async fn publish(&self, handle: &str, snapshot: &[u8]) -> Result<(), StoreError> {
         self.enter()?;
         if self.faults.borrow().publish {
             return Err(StoreError::Unavailable("injected publish fault".into()));
@@ -190,7 +190,7 @@ impl Store for MemoryStore {
         self.tables
             .borrow_mut()
             .published
-            .insert(handle.to_owned(), snapshot.to_owned());
+            .insert(handle.to_owned(), snapshot.to_vec());
         Ok(())
     }
 

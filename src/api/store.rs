@@ -140,8 +140,9 @@ pub type StoredPage = (PageState, u64);
 pub trait Store {
     /// The handle's stored configuration document, if any.
     async fn document(&self, handle: &str) -> Result<Option<StoredDocument>, StoreError>;
-    /// The snapshot published for the handle (the JSON the visitor path reads), if any.
-    async fn published(&self, handle: &str) -> Result<Option<String>, StoreError>;
+    /// The value published for the handle (what the visitor path reads: a snapshot's JSON
+    /// and edge form, or a tombstone), if any.
+    async fn published(&self, handle: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes the document if the stored version is `expected` (`None`: no document
     /// yet); `false` when it is not.
     async fn swap_document(
@@ -163,8 +164,8 @@ pub trait Store {
     async fn change(&self, handle: &str, version: u64) -> Result<Option<StoredChange>, StoreError>;
     /// Removes the history entry of `version` (a write that was rolled back).
     async fn discard_change(&self, handle: &str, version: u64) -> Result<(), StoreError>;
-    /// Publishes a snapshot (JSON) for the visitor path.
-    async fn publish(&self, handle: &str, snapshot: &str) -> Result<(), StoreError>;
+    /// Publishes a snapshot for the visitor path ([`crate::engine::snapshot::Snapshot::to_stored`]).
+    async fn publish(&self, handle: &str, snapshot: &[u8]) -> Result<(), StoreError>;
     /// Every handle with a stored document or a published snapshot.
     async fn handles(&self) -> Result<Vec<String>, StoreError>;
 

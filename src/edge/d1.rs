@@ -110,7 +110,7 @@ impl Store for D1Store {
         self.select_document(handle).await
     }
 
-    async fn published(&self, handle: &str) -> Result<Option<String>, StoreError> {
+    async fn published(&self, handle: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read_published(handle).await
     }
 
@@ -143,10 +143,10 @@ impl Store for D1Store {
         self.discard(handle, version).await
     }
 
-    async fn publish(&self, handle: &str, snapshot: &str) -> Result<(), StoreError> {
+    async fn publish(&self, handle: &str, snapshot: &[u8]) -> Result<(), StoreError> {
         faults::kv_write().map_err(unavailable)?;
         self.kv
-            .put(&snapshot_key(handle), snapshot)
+            .put_bytes(&snapshot_key(handle), snapshot)
             .map_err(unavailable)?
             .execute()
             .await

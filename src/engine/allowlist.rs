@@ -11,7 +11,7 @@
 use foldhash::HashMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::model::config::{DecisionValue, DomainDoc, Verification};
@@ -126,11 +126,109 @@ pub fn entry_routability(doc: &DomainDoc, threshold: u8) -> Result<(), NotRoutab
 }
 
 /// The compiled allowlist of one handle.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(into = "AllowlistForm", from = "AllowlistForm")]
 pub struct Allowlist {
     exact: HashMap<String, Result<(), NotRoutable>>,
     /// `(suffix with leading dot, verdict)`, longest suffix first.
     wildcards: Vec<(String, Result<(), NotRoutable>)>,
+}
+
+/// The allowlist in a snapshot's edge form (`engine::snapshot`): its verdicts in a shape
+/// a compact binary format reads back ([`NotRoutable`]'s JSON form is internally tagged,
+/// which only self-describing formats decode).
+#[derive(Serialize, Deserialize)]
+struct AllowlistForm {
+    exact: Vec<(String, Verdict)>,
+    wildcards: Vec<(String, Verdict)>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Verdict {
+    Routable,
+    NotHttps,
+    HasUserInfo,
+    HasPort,
+    NotADomain,
+    UnknownDomain(String),
+    Unverified(String, Verification),
+    Rejected(String),
+    RiskTooHigh(String, u8, u8),
+    Unscored(String),
+}
+
+impl From<Result<(), NotRoutable>> for Verdict {
+    fn from(verdict: Result<(), NotRoutable>) -> Self {
+        match verdict {
+            Ok(()) => Verdict::Routable,
+            Err(NotRoutable::NotHttps) => Verdict::NotHttps,
+            Err(NotRoutable::HasUserInfo) => Verdict::HasUserInfo,
+            Err(NotRoutable::HasPort) => Verdict::HasPort,
+            Err(NotRoutable::NotADomain) => Verdict::NotADomain,
+            Err(NotRoutable::UnknownDomain { host }) => Verdict::UnknownDomain(host),
+            Err(NotRoutable::Unverified {
+                domain,
+                verification,
+            }) => Verdict::Unverified(domain, verification),
+            Err(NotRoutable::Rejected { domain }) => Verdict::Rejected(domain),
+            Err(NotRoutable::RiskTooHigh {
+                domain,
+                score,
+                threshold,
+            }) => Verdict::RiskTooHigh(domain, score, threshold),
+            Err(NotRoutable::Unscored { domain }) => Verdict::Unscored(domain),
+        }
+    }
+}
+
+impl From<Verdict> for Result<(), NotRoutable> {
+    fn from(verdict: Verdict) -> Self {
+        Err(match verdict {
+            Verdict::Routable => return Ok(()),
+            Verdict::NotHttps => NotRoutable::NotHttps,
+            Verdict::HasUserInfo => NotRoutable::HasUserInfo,
+            Verdict::HasPort => NotRoutable::HasPort,
+            Verdict::NotADomain => NotRoutable::NotADomain,
+            Verdict::UnknownDomain(host) => NotRoutable::UnknownDomain { host },
+            Verdict::Unverified(domain, verification) => NotRoutable::Unverified {
+                domain,
+                verification,
+            },
+            Verdict::Rejected(domain) => NotRoutable::Rejected { domain },
+            Verdict::RiskTooHigh(domain, score, threshold) => NotRoutable::RiskTooHigh {
+                domain,
+                score,
+                threshold,
+            },
+            Verdict::Unscored(domain) => NotRoutable::Unscored { domain },
+        })
+    }
+}
+
+impl From<Allowlist> for AllowlistForm {
+    fn from(allowlist: Allowlist) -> Self {
+        let form = |entries: Vec<(String, Result<(), NotRoutable>)>| {
+            entries.into_iter().map(|(d, v)| (d, v.into())).collect()
+        };
+        AllowlistForm {
+            exact: form(allowlist.exact.into_iter().collect()),
+            wildcards: form(allowlist.wildcards),
+        }
+    }
+}
+
+impl From<AllowlistForm> for Allowlist {
+    fn from(form: AllowlistForm) -> Self {
+        // Kept in the order they were written: the wildcards longest suffix first.
+        Allowlist {
+            exact: form.exact.into_iter().map(|(d, v)| (d, v.into())).collect(),
+            wildcards: form
+                .wildcards
+                .into_iter()
+                .map(|(d, v)| (d, v.into()))
+                .collect(),
+        }
+    }
 }
 
 impl Allowlist {

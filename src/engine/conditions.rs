@@ -8,7 +8,7 @@
 //! `start <= now < end`, either bound open.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::device::DeviceCategory;
 use crate::engine::facts::Facts;
@@ -18,7 +18,7 @@ use crate::model::config::{Conditions, SetTest, TimeWindow};
 use crate::model::diag::Diagnostics;
 
 /// A compiled string set test.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Set<T> {
     negate: bool,
     values: Vec<T>,
@@ -73,7 +73,7 @@ impl<T: std::fmt::Display> Set<T> {
 pub(crate) type DateWindow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// CompiledConditions conditions of one rule.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CompiledConditions {
     pub(crate) country: Option<Set<String>>,
     pub(crate) continent: Option<Set<String>>,

@@ -18,6 +18,7 @@
 use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::engine::allowlist::{Allowlist, NotRoutable};
@@ -88,8 +89,24 @@ impl Target {
     }
 }
 
+/// In a snapshot's edge form a destination is its text; it decodes deferred, so the
+/// decoding isolate parses and checks it against the decoded allowlist when a visit first
+/// reaches it, like one compiled from the JSON.
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&str>::deserialize(deserializer)?;
+        Ok(Target::deferred(raw))
+    }
+}
+
 /// A compiled rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     /// Id.
     pub id: String,
@@ -105,7 +122,7 @@ pub struct Rule {
 }
 
 /// A compiled campaign variant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Variant {
     /// Key.
     pub key: String,
@@ -116,7 +133,7 @@ pub struct Variant {
 }
 
 /// A compiled campaign.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Campaign {
     /// Id.
     pub id: String,
@@ -141,7 +158,7 @@ impl Campaign {
 }
 
 /// Rules of one entry, indexed by the visitor's country.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct EntryIndex {
     /// Enabled rules whose country condition is `in` a set containing the key, merged
     /// with `open`, in evaluation order.
@@ -153,7 +170,7 @@ pub(crate) struct EntryIndex {
 }
 
 /// A compiled entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     /// Slug.
     pub slug: String,
@@ -166,7 +183,7 @@ pub struct Entry {
 }
 
 /// Everything one handle decides with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleSet {
     pub(crate) handle: String,
     pub(crate) fallback: Option<Target>,
@@ -283,6 +300,25 @@ impl RuleSet {
     /// The handle.
     pub fn handle(&self) -> &str {
         &self.handle
+    }
+
+    /// Whether every rule, campaign and template it refers to is one it has: always so
+    /// for a compiled one; checked on a decoded one (`engine::snapshot`'s edge form).
+    pub(crate) fn indices_in_range(&self) -> bool {
+        let rule = |i: &u32| (*i as usize) < self.rules.len();
+        let template = |t: &Option<usize>| t.is_none_or(|i| i < self.templates.len());
+        self.entries.values().all(|e| {
+            template(&e.template)
+                && e.rules.iter().all(rule)
+                && e.index.open.iter().all(rule)
+                && e.index.crawler.iter().all(rule)
+                && e.index.by_country.values().flatten().all(rule)
+        }) && self
+            .rules
+            .iter()
+            .all(|r| template(&r.template) && r.campaign.is_none_or(|i| i < self.campaigns.len()))
+            && self.campaigns.iter().all(|c| template(&c.template))
+            && template(&self.default_template)
     }
 
     /// The allowlist.

@@ -24,6 +24,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::model::config::{ParamSource, TemplateDoc};
@@ -36,7 +37,7 @@ pub const DEFAULT_PRECEDENCE: [ParamSource; 3] = [
 ];
 
 /// A placeholder name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Placeholder {
     /// The handle.
     Handle,
@@ -96,7 +97,7 @@ impl fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Piece {
     Text(String),
     Hole(Placeholder),
@@ -137,7 +138,7 @@ pub fn check_value(value: &str) -> Result<(), TemplateError> {
 }
 
 /// A compiled tracking template.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
     id: String,
     params: Vec<(String, Vec<Piece>)>,

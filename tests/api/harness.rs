@@ -14,7 +14,7 @@ use edge_router::api::context::ApiSettings;
 use edge_router::api::memory::{FixedResolver, MemoryStore};
 use edge_router::api::routes::{Route, RouteId};
 use edge_router::api::service::{Api, ApiRequest};
-use edge_router::engine::snapshot::Snapshot;
+use edge_router::engine::snapshot::{self, Snapshot, Stored};
 use edge_router::model::config::HandleConfig;
 use edge_router::visit::tokens::{self, CtxClaims, SiteClaims, TokenKind};
 use serde_json::{json, Value};
@@ -104,7 +104,7 @@ impl World {
             log: RefCell::new(Vec::new()),
         };
         let snapshot = Snapshot::new(gharart(), 1, "2026-11-01T00:00:00Z".into())
-            .to_json()
+            .to_stored()
             .unwrap();
         let now = world.now().timestamp();
         let mut tables = world.store.tables.borrow_mut();
@@ -225,7 +225,11 @@ impl World {
     /// The configuration of the published snapshot and its version.
     pub(crate) fn published(&self) -> (u64, HandleConfig) {
         let tables = self.store.tables.borrow();
-        let snapshot: Snapshot = serde_json::from_str(&tables.published[HANDLE]).unwrap();
+        let Stored::Snapshot(snapshot) =
+            snapshot::parse(HANDLE, &tables.published[HANDLE]).unwrap()
+        else {
+            panic!("a tombstone is published");
+        };
         (snapshot.version, snapshot.config)
     }
 

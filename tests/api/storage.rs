@@ -38,7 +38,7 @@ fn publish_raw(w: &World, json: String) {
         .tables
         .borrow_mut()
         .published
-        .insert(HANDLE.into(), json);
+        .insert(HANDLE.into(), json.into_bytes());
 }
 
 #[test]

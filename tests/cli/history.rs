@@ -27,7 +27,7 @@ fn api_server() -> String {
             let (config, _) =
                 edge_router::model::files::load_dir(Path::new(&rules_dir())).expect("rules load");
             let snapshot = Snapshot::new(config, 1, "2026-11-01T00:00:00Z".into())
-                .to_json()
+                .to_stored()
                 .expect("snapshot");
             let mut tables = store.tables.borrow_mut();
             tables.published.insert("gharart".into(), snapshot);

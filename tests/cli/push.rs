@@ -266,10 +266,12 @@ fn push_local_puts_the_snapshot_with_wrangler() {
     );
     let calls = std::fs::read_to_string(&log).expect("wrangler was called");
     let persist = persist.display();
+    // Read as bytes (no --text: the value's edge form is binary).
     assert!(
-        calls.contains(&format!(
-            "kv key get --local --persist-to {persist} --binding CONFIG snapshot:gharart --text"
-        )),
+        calls.lines().any(|line| line
+            == format!(
+                "kv key get --local --persist-to {persist} --binding CONFIG snapshot:gharart"
+            )),
         "{calls}"
     );
     assert!(
@@ -279,6 +281,12 @@ fn push_local_puts_the_snapshot_with_wrangler() {
         "{calls}"
     );
     let snapshot = std::fs::read(&stored).expect("the snapshot file was handed to wrangler");
+    let (json, edge) = edge_router::engine::snapshot::split(&snapshot);
+    assert!(
+        edge.is_some(),
+        "stored with its edge form, as the API publishes"
+    );
+    serde_json::from_slice::<serde_json::Value>(json).expect("the JSON comes first, whole");
     let Ok(Published::Live(loaded)) = edge_router::engine::snapshot::load("gharart", &snapshot)
     else {
         panic!("a valid snapshot")

@@ -184,12 +184,17 @@ export async function waitFor(check, { timeoutMs = 10_000, intervalMs = 100, wha
 // ---------------------------------------------------------------------------------------
 // The CLI: snapshots and preview tokens.
 
-/** Compiles a rule directory into a snapshot file with the CLI; returns the file path. */
-export async function buildSnapshot({ out, version, generation, dir = RULES_DIR }) {
+/**
+ * Compiles a rule directory into a snapshot file with the CLI; returns the file path. With
+ * `edgeForm`, the file is what publishers store (the JSON, then the compiled edge form);
+ * without, the JSON alone (which the worker loads too, by parsing and compiling it).
+ */
+export async function buildSnapshot({ out, version, generation, dir = RULES_DIR, edgeForm = false }) {
   requireFile(ROUTER, 'run `cargo build --bin router` first');
   const args = ['snapshot', dir, '-o', out];
   if (version !== undefined) args.push('--version', String(version));
   if (generation !== undefined) args.push('--generation', String(generation));
+  if (edgeForm) args.push('--edge-form');
   await run(ROUTER, args);
   return out;
 }
@@ -469,7 +474,9 @@ export async function startWorker({ vars = {}, kv = {}, mmdb = true, snapshotVer
     for (const [k, v] of Object.entries(allVars)) if (v === null || v === undefined) delete allVars[k];
 
     const seeds = new Map();
-    seeds.set('snapshot:gharart', { path: await buildSnapshot({ out: join(scratch, 'snapshot-gharart.json'), version: snapshotVersion }) });
+    // As the API publishes it (with its edge form); tests that write snapshots later write
+    // the JSON alone (`snapshotFile`), so both ways of loading one are exercised.
+    seeds.set('snapshot:gharart', { path: await buildSnapshot({ out: join(scratch, 'snapshot-gharart.bin'), version: snapshotVersion, edgeForm: true }) });
     if (mmdb) seeds.set('geo:mmdb', { path: MMDB });
     for (const [key, value] of Object.entries(kv)) {
       if (value === null) seeds.delete(key);

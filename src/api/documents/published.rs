@@ -40,12 +40,16 @@ fn store() -> (MemoryStore, String) {
 }
 
 fn publish(store: &MemoryStore, value: String) {
-    store.tables.borrow_mut().published.insert(H.into(), value);
+    store
+        .tables
+        .borrow_mut()
+        .published
+        .insert(H.into(), value.into_bytes());
 }
 
 fn published_revision(store: &MemoryStore) -> Revision {
     let tables = store.tables.borrow();
-    peek(tables.published[H].as_bytes()).unwrap().revision
+    peek(&tables.published[H]).unwrap().revision
 }
 
 fn call(store: &MemoryStore, auth: &str, method: &str, body: &str, key: &str) -> Answer {
@@ -133,7 +137,7 @@ fn a_taken_down_handle_is_unknown_to_the_api_and_no_write_lifts_it() {
     }
     assert_eq!(
         store.tables.borrow().published[H],
-        tombstone,
+        tombstone.into_bytes(),
         "the tombstone stays"
     );
 }

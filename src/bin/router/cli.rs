@@ -235,6 +235,10 @@ enum Command {
         /// Generated destination domains (with --expand).
         #[arg(long, default_value_t = 500)]
         domains: usize,
+        /// Append the edge form (the compiled rule set in binary, after the JSON), as
+        /// publishers store the value: what an isolate loads fastest. Needs --out.
+        #[arg(long, requires = "out")]
+        edge_form: bool,
     },
     /// Mint tokens from the local secret (TOKEN_SECRET in the environment, else in --dev-vars).
     Token {
@@ -360,9 +364,11 @@ fn run(command: Command, json: bool) -> crate::common::CmdResult {
             expand,
             countries,
             domains,
+            edge_form,
         } => {
             let grow = expand.map(|rules| (rules, countries, domains));
-            crate::push::snapshot(&dir, (version, generation), out.as_deref(), grow, json)
+            let out = out.as_deref().map(|path| (path, edge_form));
+            crate::push::snapshot(&dir, (version, generation), out, grow, json)
         }
         Command::Token {
             kind:

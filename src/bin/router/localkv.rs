@@ -26,13 +26,13 @@ impl LocalKv<'_> {
     /// The head (revision, tombstone or not) of what local KV holds under `key`, if
     /// anything readable.
     pub(crate) fn head(&self, key: &str) -> Option<Head> {
-        peek(&self.run(&self.argv("get", key, &["--text"])).ok()?)
+        peek(&self.run(&self.argv("get", key, &[])).ok()?)
     }
 
     /// Stores `value` under `key` (through a temporary file, as `kv key put --path`).
-    pub(crate) fn put(&self, key: &str, value: &str) -> Result<(), CliError> {
+    pub(crate) fn put(&self, key: &str, value: &[u8]) -> Result<(), CliError> {
         let file: PathBuf = std::env::temp_dir().join(format!(
-            "router-kv-{}-{}.json",
+            "router-kv-{}-{}",
             std::process::id(),
             key.replace(':', "-")
         ));

@@ -290,7 +290,7 @@ fn push_local(args: &PushArgs, rules: &Rules, json: bool) -> CmdResult {
     let revision = next_revision(current, args.generation, args.version)?;
     let snapshot = Snapshot::new(rules.config.clone(), revision.version, published_at())
         .in_generation(revision.generation);
-    kv.put(&key, &snapshot_json(snapshot)?)?;
+    kv.put(&key, &stored(&snapshot)?)?;
     let persist = kv.persist();
     if json {
         print_json(&json!({
@@ -340,7 +340,7 @@ pub(crate) fn next_revision(
 pub(crate) fn snapshot(
     dir: &Path,
     revision: (Option<u64>, u64),
-    out: Option<&Path>,
+    out: Option<(&Path, bool)>,
     grow: Option<(usize, usize, usize)>,
     json: bool,
 ) -> CmdResult {
@@ -359,11 +359,15 @@ pub(crate) fn snapshot(
     })?;
     let (version, generation) = revision;
     let version = version.unwrap_or(unix_now() as u64);
-    let snapshot =
-        snapshot_json(Snapshot::new(config, version, published_at()).in_generation(generation))?;
+    let snapshot = Snapshot::new(config, version, published_at()).in_generation(generation);
     match out {
-        Some(path) => {
-            std::fs::write(path, &snapshot).map_err(|error| CliError::Io {
+        Some((path, edge_form)) => {
+            let bytes = if edge_form {
+                stored(&snapshot)?
+            } else {
+                snapshot_json(snapshot)?.into_bytes()
+            };
+            std::fs::write(path, bytes).map_err(|error| CliError::Io {
                 path: path.to_owned(),
                 error,
             })?;
@@ -371,9 +375,16 @@ pub(crate) fn snapshot(
                 print_json(&json!({ "ok": true, "out": path, "version": version }))?;
             }
         }
-        None => say!("{snapshot}"),
+        None => say!("{}", snapshot_json(snapshot)?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The value a publisher stores: the JSON and the edge form.
+fn stored(snapshot: &Snapshot) -> Result<Vec<u8>, CliError> {
+    snapshot
+        .to_stored()
+        .map_err(|e| CliError::Usage(format!("cannot serialise the snapshot: {e}")))
 }
 
 fn snapshot_json(snapshot: Snapshot) -> Result<String, CliError> {

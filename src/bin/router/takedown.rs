@@ -65,7 +65,7 @@ pub(crate) fn takedown(args: &TakedownArgs, json: bool) -> CmdResult {
             };
             let current = kv.head(&key).map(|head| head.revision);
             let revision = next_revision(current, args.generation, args.version)?;
-            kv.put(&key, &tombstone(args, revision)?)?;
+            kv.put(&key, tombstone(args, revision)?.as_bytes())?;
             (format!("local KV ({key} in {})", kv.persist()), revision)
         }
         _ => {

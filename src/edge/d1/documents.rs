@@ -22,10 +22,10 @@ impl D1Store {
         }))
     }
 
-    pub(super) async fn read_published(&self, handle: &str) -> Result<Option<String>, StoreError> {
+    pub(super) async fn read_published(&self, handle: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.kv
             .get(&snapshot_key(handle))
-            .text()
+            .bytes()
             .await
             .map_err(unavailable)
     }
