@@ -54,10 +54,29 @@ thread_local! {
     static DEVICES: RefCell<Memo> = RefCell::new(Memo::default());
 }
 
-/// Compiles woothee's patterns when the isolate starts, not on a visitor's request.
+/// Compiles woothee's patterns when the isolate starts, not on a visitor's request, and
+/// rehearses one whole visit on a built-in handle ([`crate::visit::rehearsal`]).
 #[worker::event(start)]
 fn start() {
     crate::visit::user_agent::warm();
+    if let Some(plan) = crate::visit::rehearsal::rehearse() {
+        let exposure = match &plan {
+            Plan::Redirect {
+                exposure: Some(exposure),
+                ..
+            } => Some(exposure.to_message()),
+            _ => None,
+        };
+        let tasks = Tasks {
+            refresh: None,
+            exposure,
+        };
+        drop(encode(
+            plan.answer("00000000000000000000000000000000"),
+            false,
+            &tasks,
+        ));
+    }
 }
 
 /// One visit (see the module's table).

@@ -13,6 +13,7 @@ pub mod exposure;
 pub mod geodb;
 pub mod headers;
 pub mod plan;
+pub mod rehearsal;
 pub mod reserved_query;
 pub mod tokens;
 pub mod user_agent;
