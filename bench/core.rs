@@ -293,6 +293,7 @@ fn visit(c: &mut Criterion) {
                     cf: None,
                     client_ip: Some(r.ip),
                     mmdb: Some(&db),
+                    mmdb_answer: None,
                 },
                 head: false,
             };

@@ -104,7 +104,7 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
             if !cf_read && order.first() == Some(&GeoSource::Cf) {
                 return ask("C", refresh, &handle);
             }
-            let cf = cf_geo(&parts);
+            let cf = if cf_read { cf_geo(&parts) } else { None };
             let client_ip = headers::client_ip(
                 parts.get(Field::ConnectingIp),
                 parts.get(Field::ForwardedFor),
@@ -120,7 +120,12 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
                 }
                 _ => None,
             };
-            if !cf_read && needs_cf(order, mmdb.as_deref(), client_ip) {
+            // Looked up once: `plan` takes the answer.
+            let mmdb_answer = match (mmdb.as_deref(), client_ip) {
+                (Some(db), Some(ip)) => Some(db.lookup(ip)),
+                _ => None,
+            };
+            if !cf_read && needs_cf(order, mmdb_answer.as_ref().and_then(Option::as_ref)) {
                 return ask("C", refresh, &handle);
             }
             let device_headers = DeviceHeaders {
@@ -143,6 +148,7 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
                     cf,
                     client_ip,
                     mmdb: mmdb.as_deref(),
+                    mmdb_answer,
                 },
                 head,
             };

@@ -89,6 +89,20 @@ pub struct GeoInput<'a> {
     pub client_ip: Option<IpAddr>,
     /// The MaxMind DB, when the edge has it (it reads it only when [`needs_mmdb`]).
     pub mmdb: Option<&'a GeoDb>,
+    /// The MaxMind DB's answer for `client_ip`, when the caller looked it up already (the
+    /// edge does, to know whether `request.cf` is needed): not looked up again.
+    pub mmdb_answer: Option<Option<GeoFacts>>,
+}
+
+impl GeoInput<'_> {
+    /// What the MaxMind DB says about `client_ip` (`None`: no DB, no address, no record).
+    pub fn mmdb_lookup(&self) -> Option<GeoFacts> {
+        match (&self.mmdb_answer, self.mmdb, self.client_ip) {
+            (Some(answer), _, _) => answer.clone(),
+            (None, Some(db), Some(ip)) => db.lookup(ip),
+            _ => None,
+        }
+    }
 }
 
 /// The parts of a visitor request a visit reads.
@@ -199,21 +213,14 @@ pub fn needs_mmdb(order: &[GeoSource], cf: Option<&GeoFacts>) -> bool {
 }
 
 /// Whether `request.cf` is needed: it comes before any source that knows the country
-/// (with the MaxMind DB as held, `None` when it is not needed or absent). The edge reads
-/// `request.cf` only then.
-pub fn needs_cf(order: &[GeoSource], mmdb: Option<&GeoDb>, client_ip: Option<IpAddr>) -> bool {
+/// (`mmdb`: what the MaxMind DB says about the client, `None` when it was not asked, is
+/// not held or has no record). The edge reads `request.cf` only then.
+pub fn needs_cf(order: &[GeoSource], mmdb: Option<&GeoFacts>) -> bool {
     for source in order {
         match source {
             GeoSource::Cf => return true,
-            GeoSource::Mmdb => {
-                let known = match (mmdb, client_ip) {
-                    (Some(db), Some(ip)) => db.lookup(ip).is_some_and(|g| g.country.is_some()),
-                    _ => false,
-                };
-                if known {
-                    return false;
-                }
-            }
+            GeoSource::Mmdb if mmdb.is_some_and(|g| g.country.is_some()) => return false,
+            GeoSource::Mmdb => {}
         }
     }
     false
@@ -229,10 +236,7 @@ fn geo_sources(order: &[GeoSource], geo: &GeoInput<'_>) -> Vec<(GeoSource, GeoFa
         }
         let facts = match source {
             GeoSource::Cf => geo.cf.clone(),
-            GeoSource::Mmdb => match (geo.mmdb, geo.client_ip) {
-                (Some(db), Some(ip)) => db.lookup(ip),
-                _ => None,
-            },
+            GeoSource::Mmdb => geo.mmdb_lookup(),
         };
         if let Some(facts) = facts {
             found.push((*source, facts));

@@ -68,6 +68,7 @@ pub fn rehearse() -> Option<Plan> {
             )),
             client_ip: None,
             mmdb: None,
+            mmdb_answer: None,
         },
         head: false,
     };

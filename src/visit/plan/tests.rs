@@ -22,15 +22,26 @@ fn the_mmdb_is_read_only_when_a_source_before_it_left_the_country_unknown() {
 #[test]
 fn request_cf_is_read_when_it_comes_first_or_the_mmdb_cannot_say() {
     let (cf, mmdb) = (GeoSource::Cf, GeoSource::Mmdb);
-    let ip: Option<IpAddr> = "49.36.0.1".parse().ok();
-    assert!(needs_cf(&[cf, mmdb], None, ip), "production asks cf first");
+    let known = country("IN");
+    let no_country = GeoFacts {
+        country: None,
+        ..known.clone()
+    };
     assert!(
-        needs_cf(&[mmdb, cf], None, ip),
-        "no MaxMind DB held: cf is the only source"
+        needs_cf(&[cf, mmdb], Some(&known)),
+        "production asks cf first"
     );
-    assert!(needs_cf(&[mmdb, cf], None, None));
-    assert!(!needs_cf(&[mmdb], None, ip), "cf is not in the order");
-    assert!(!needs_cf(&[], None, ip));
+    assert!(
+        !needs_cf(&[mmdb, cf], Some(&known)),
+        "the mmdb knows the country"
+    );
+    assert!(
+        needs_cf(&[mmdb, cf], None),
+        "no MaxMind DB held, no address or no record: cf is the only source"
+    );
+    assert!(needs_cf(&[mmdb, cf], Some(&no_country)));
+    assert!(!needs_cf(&[mmdb], None), "cf is not in the order");
+    assert!(!needs_cf(&[], None));
 }
 
 #[test]
@@ -47,6 +58,14 @@ fn geo_sources_stop_at_the_first_country() {
         vec![(GeoSource::Cf, country("US"))],
         "no database: the next source answers"
     );
+    // The edge looked the client up already (to know whether to read request.cf): its
+    // answer counts, with no database at hand to ask again.
+    let looked_up = GeoInput {
+        mmdb_answer: Some(Some(country("IN"))),
+        ..input
+    };
+    let found = geo_sources(&[GeoSource::Mmdb, GeoSource::Cf], &looked_up);
+    assert_eq!(found, vec![(GeoSource::Mmdb, country("IN"))]);
 }
 
 #[test]
