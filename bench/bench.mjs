@@ -213,7 +213,9 @@ async function kvReadsPerRequest(mf) {
 /**
  * Cold starts: process start to the first 302, median of COLD_RUNS fresh processes each,
  * for the null worker and for ours in the production geo order (cf,mmdb: request.cf has
- * the country, the MaxMind DB is not read) and in local dev's (mmdb,cf: it is).
+ * the country, the MaxMind DB is not read) and in local dev's (mmdb,cf: it is). The three
+ * take turns, one process each per round, so the VM's drift over the run falls on all
+ * three alike.
  */
 function coldStart(snapshot) {
   const persist = mkdtempSync(join(tmpdir(), 'bench-cold-'));
@@ -222,19 +224,20 @@ function coldStart(snapshot) {
     const values = runs.map((r) => r[key]).sort((a, b) => a - b);
     return +values[Math.floor(values.length / 2)].toFixed(1);
   };
-  const runs = (mode, geoOrder) => {
-    const out = [];
+  const one = (mode, geoOrder) => {
     const env = { ...process.env, BENCH_GEO_ORDER: geoOrder ?? BINDINGS.GEO_ORDER };
-    for (let i = 0; i < COLD_RUNS; i++) {
-      const text = execFileSync(process.execPath, mode ? [script, persist, mode] : [script, persist], { encoding: 'utf8', env });
-      out.push(JSON.parse(text.trim().split('\n').pop()));
-    }
-    return out;
+    const text = execFileSync(process.execPath, mode ? [script, persist, mode] : [script, persist], { encoding: 'utf8', env });
+    return JSON.parse(text.trim().split('\n').pop());
   };
   try {
     execFileSync(process.execPath, [script, persist, 'seed'], { input: snapshot, stdio: ['pipe', 'ignore', 'inherit'] });
-    log(`cold starts: ${COLD_RUNS} x null worker, ${COLD_RUNS} x ours in each geo order`);
-    const floor = runs('null');
+    log(`cold starts: ${COLD_RUNS} rounds of the null worker and ours in each geo order`);
+    const [floor, production, localDev] = [[], [], []];
+    for (let i = 0; i < COLD_RUNS; i++) {
+      floor.push(one('null'));
+      production.push(one(undefined, 'cf,mmdb'));
+      localDev.push(one(undefined, 'mmdb,cf'));
+    }
     const figures = (ours) => ({
       process_to_first_302_ms: median(ours, 'total_ms'),
       runtime_ready_ms: median(ours, 'ready_ms'),
@@ -246,8 +249,8 @@ function coldStart(snapshot) {
       runs: COLD_RUNS,
       null_process_to_first_302_ms: median(floor, 'total_ms'),
       null_first_request_ms: median(floor, 'first_request_ms'),
-      production: figures(runs(undefined, 'cf,mmdb')),
-      local_dev: figures(runs(undefined, 'mmdb,cf')),
+      production: figures(production),
+      local_dev: figures(localDev),
     };
   } finally {
     rmSync(persist, { recursive: true, force: true });
