@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use edge_router::engine::device::DeviceCategory;
 use edge_router::engine::facts::Facts;
 use edge_router::engine::geo::GeoFacts;
-use edge_router::engine::snapshot::{self, Loaded, Published, Snapshot, EDGE_LAYOUT, EDGE_MAGIC};
+use edge_router::engine::snapshot::{self, Loaded, Published, Snapshot, EDGE_LAYOUT};
 use edge_router::model::files::load_dir;
 use edge_router::Visit;
 
@@ -46,11 +46,7 @@ fn an_edge_form_of_this_layout_still_decodes_to_what_its_json_decides() {
         "EDGE_LAYOUT changed: write the fixture again (see the module docs)"
     );
     // The edge form alone (its JSON broken, nothing else can build it).
-    let mut alone = b"{".to_vec();
-    alone.extend_from_slice(edge);
-    alone.extend_from_slice(&u32::try_from(edge.len()).unwrap().to_le_bytes());
-    alone.extend_from_slice(&EDGE_MAGIC);
-    let decoded = match snapshot::load("gharart", &alone) {
+    let decoded = match snapshot::load("gharart", &snapshot::join(b"{", edge)) {
         Ok(Published::Live(loaded)) => loaded,
         other => panic!(
             "this build no longer reads layout {EDGE_LAYOUT}'s edge form ({other:?}): a type it \

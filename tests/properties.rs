@@ -23,7 +23,7 @@ use edge_router::engine::bucket::{bucket_number, choose};
 use edge_router::engine::explain::ExplainContext;
 use edge_router::engine::facts::Overrides;
 use edge_router::engine::facts::{gather, FactInputs, Facts};
-use edge_router::engine::snapshot::{self, Published, Snapshot, EDGE_MAGIC};
+use edge_router::engine::snapshot::{self, Published, Snapshot};
 use edge_router::model::config::{DecisionValue, DomainDoc, HandleConfig, Verification};
 use edge_router::{compile, compile_published, validate, RuleSet, Visit};
 use proptest::prelude::*;
@@ -174,11 +174,7 @@ fn from_edge_form(config: &HandleConfig) -> Result<RuleSet, TestCaseError> {
     let (_, edge) = snapshot::split(&stored);
     let edge =
         edge.ok_or_else(|| TestCaseError::fail("a compiling configuration has an edge form"))?;
-    let mut value = b"{".to_vec();
-    value.extend_from_slice(edge);
-    value.extend_from_slice(&(edge.len() as u32).to_le_bytes());
-    value.extend_from_slice(&EDGE_MAGIC);
-    match snapshot::load(&config.handle, &value) {
+    match snapshot::load(&config.handle, &snapshot::join(b"{", edge)) {
         Ok(Published::Live(loaded)) => Ok(loaded.ruleset),
         other => Err(TestCaseError::fail(format!(
             "the edge form did not load: {other:?}"

@@ -5,15 +5,12 @@
 
 use edge_router::engine::device::DeviceCategory;
 use edge_router::engine::geo::GeoFacts;
-use edge_router::engine::snapshot::{self, Published, EDGE_MAGIC};
+use edge_router::engine::snapshot::{self, Published};
 use edge_router::{Facts, Visit};
 
 /// One input: panics when a property fails.
 pub(crate) fn run(data: &[u8]) {
-    let mut value = b"{".to_vec();
-    value.extend_from_slice(data);
-    value.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
-    value.extend_from_slice(&EDGE_MAGIC);
+    let value = snapshot::join(b"{", data);
     for value in [value.as_slice(), data] {
         let Ok(Published::Live(loaded)) = snapshot::load("gharart", value) else {
             continue;

@@ -79,6 +79,17 @@ pub fn split(bytes: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
+/// A value of `json` followed by `edge` as its edge form: what [`split`] takes apart.
+pub fn join(json: &[u8], edge: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() + edge.len() + 8);
+    out.extend_from_slice(json);
+    out.extend_from_slice(edge);
+    // An edge form is far below 4 GiB (KV values are at most 25 MiB).
+    out.extend_from_slice(&u32::try_from(edge.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&EDGE_MAGIC);
+    out
+}
+
 /// The head of an edge form of this build's [`EDGE_LAYOUT`], and the rest of it.
 fn edge_head(edge: &[u8]) -> Option<(EdgeHead, &[u8])> {
     postcard::take_from_bytes::<EdgeHead>(edge)
@@ -290,9 +301,9 @@ impl Snapshot {
     /// # Errors
     /// Only if serde cannot serialise it (a bug, never a client's fault).
     pub fn to_stored(&self) -> Result<Vec<u8>, SnapshotError> {
-        let mut out = self.to_json().map_err(SnapshotError::Parse)?.into_bytes();
+        let json = self.to_json().map_err(SnapshotError::Parse)?.into_bytes();
         let Ok(compiled) = compile_published(&self.config) else {
-            return Ok(out);
+            return Ok(json);
         };
         let head = EdgeHead {
             layout: EDGE_LAYOUT,
@@ -303,16 +314,10 @@ impl Snapshot {
             published_at: self.published_at.clone(),
             ruleset: compiled.ruleset,
         };
-        let start = out.len();
-        let encoded = postcard::to_extend(&head, out)
-            .and_then(|out| postcard::to_extend(&body, out))
+        let edge = postcard::to_allocvec(&head)
+            .and_then(|edge| postcard::to_extend(&body, edge))
             .map_err(|e| SnapshotError::Encode(e.to_string()))?;
-        out = encoded;
-        let len = u32::try_from(out.len() - start)
-            .map_err(|_| SnapshotError::Encode("edge form over 4 GiB".into()))?;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&EDGE_MAGIC);
-        Ok(out)
+        Ok(join(&json, &edge))
     }
 }
 
@@ -484,15 +489,6 @@ mod tests {
         Snapshot::new(config, 7, "2026-11-30T00:00:00Z".into()).in_generation(2)
     }
 
-    /// `json`, then `edge` as an edge form.
-    fn value(json: &[u8], edge: &[u8]) -> Vec<u8> {
-        let mut out = json.to_vec();
-        out.extend_from_slice(edge);
-        out.extend_from_slice(&u32::try_from(edge.len()).unwrap().to_le_bytes());
-        out.extend_from_slice(&EDGE_MAGIC);
-        out
-    }
-
     fn live(result: Result<Published, SnapshotError>) -> Box<Loaded> {
         match result {
             Ok(Published::Live(loaded)) => loaded,
@@ -530,7 +526,7 @@ mod tests {
         let stored = snapshot.to_stored().unwrap();
         let (_, edge) = split(&stored);
         // Its JSON broken, the value still loads: the edge form built it.
-        let from_edge = live(load("gharart", &value(b"{", edge.unwrap())));
+        let from_edge = live(load("gharart", &join(b"{", edge.unwrap())));
         let from_json = live(load("gharart", snapshot.to_json().unwrap().as_bytes()));
         assert_eq!(
             (from_edge.revision(), &from_edge.published_at),
@@ -584,9 +580,9 @@ mod tests {
             Vec::new(),
             bad_index,
         ] {
-            assert_eq!(live(load("gharart", &value(json, &unusable))).version, 7);
+            assert_eq!(live(load("gharart", &join(json, &unusable))).version, 7);
             assert!(matches!(
-                load("gharart", &value(b"{", &unusable)),
+                load("gharart", &join(b"{", &unusable)),
                 Err(SnapshotError::Parse(_))
             ));
         }
