@@ -13,7 +13,9 @@
 //! little-endian) and [`EDGE_MAGIC`]. An isolate's first visit decodes that instead of
 //! parsing 256 KB of JSON and compiling 1,000 rules (in cold wasm about 20 ms against a
 //! few). The JSON stays first and whole: the API, the CLI and people read it
-//! ([`split`] takes the two apart), and it is what counts. A value without an edge form
+//! ([`split`] takes the two apart), and it is the record; the edge trusts a usable edge
+//! form to say what its JSON says, as one publisher writes both in one value (a
+//! tombstone never has one: [`Tombstone::to_json`] is all of it). A value without an edge form
 //! (a plain JSON snapshot, as tests and older publishers write), one of another
 //! [`EDGE_LAYOUT`] (written by a build whose compiled types differ) or one that does not
 //! decode is loaded from its JSON, as before. `0xFF` never occurs in UTF-8 text, so no
