@@ -19,7 +19,7 @@
 //! (a plain JSON snapshot, as tests and older publishers write), one of another
 //! [`EDGE_LAYOUT`] (written by a build whose compiled types differ) or one that does not
 //! decode is loaded from its JSON, as before. `0xFF` never occurs in UTF-8 text, so no
-//! JSON value is taken for one with an edge form. Tombstones have none.
+//! JSON value is taken for one with an edge form.
 //!
 //! **Revisions** order what a handle's key has held: `(generation, version)`, compared
 //! generation first. `version` is bumped by every publication; `generation` only by an
@@ -223,7 +223,7 @@ pub enum SnapshotError {
     Compile(CompileError),
     /// Stored under one handle, naming another.
     WrongHandle(String),
-    /// The edge form could not be written (a bug).
+    /// The value could not be written (a bug).
     Encode(String),
 }
 
@@ -234,7 +234,7 @@ impl std::fmt::Display for SnapshotError {
             Self::Format(v) => write!(f, "snapshot format {v} is not {FORMAT}"),
             Self::Compile(e) => write!(f, "snapshot does not compile: {e}"),
             Self::WrongHandle(h) => write!(f, "snapshot belongs to handle {h:?}"),
-            Self::Encode(e) => write!(f, "the snapshot's edge form cannot be written: {e}"),
+            Self::Encode(e) => write!(f, "the snapshot cannot be written: {e}"),
         }
     }
 }
@@ -303,7 +303,10 @@ impl Snapshot {
     /// # Errors
     /// Only if serde cannot serialise it (a bug, never a client's fault).
     pub fn to_stored(&self) -> Result<Vec<u8>, SnapshotError> {
-        let json = self.to_json().map_err(SnapshotError::Parse)?.into_bytes();
+        let json = self
+            .to_json()
+            .map_err(|e| SnapshotError::Encode(e.to_string()))?
+            .into_bytes();
         let Ok(compiled) = compile_published(&self.config) else {
             return Ok(json);
         };
