@@ -60,16 +60,9 @@ thread_local! {
 fn start() {
     crate::visit::user_agent::warm();
     if let Some(plan) = crate::visit::rehearsal::rehearse() {
-        let exposure = match &plan {
-            Plan::Redirect {
-                exposure: Some(exposure),
-                ..
-            } => Some(exposure.to_message()),
-            _ => None,
-        };
         let tasks = Tasks {
             refresh: None,
-            exposure,
+            exposure: exposure_message(&plan),
         };
         drop(encode(
             plan.answer("00000000000000000000000000000000"),
@@ -169,17 +162,22 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
     };
     let tasks = Tasks {
         refresh: refresh.then_some(handle.as_str()),
-        exposure: match &plan {
-            Plan::Redirect {
-                exposure: Some(exposure),
-                ..
-            } => Some(exposure.to_message()),
-            _ => None,
-        },
+        exposure: exposure_message(&plan),
     };
     let mut answer = plan.answer(&request_id);
     counters(&mut answer, &plan, &settings, &parts);
     encode(answer, head, &tasks)
+}
+
+/// The queue message of the exposure a visit records, if it records one.
+fn exposure_message(plan: &Plan) -> Option<String> {
+    match plan {
+        Plan::Redirect {
+            exposure: Some(exposure),
+            ..
+        } => Some(exposure.to_message()),
+        _ => None,
+    }
 }
 
 /// `X-Kv-Reads` (benchmarks only).
