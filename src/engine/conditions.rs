@@ -86,6 +86,7 @@ pub(crate) struct CompiledConditions {
     pub(crate) browser: Option<Set<String>>,
     pub(crate) language: Option<Set<String>>,
     pub(crate) query: Vec<(String, Set<String>)>,
+    #[serde(with = "crate::engine::edge_time::window")]
     pub(crate) time: Option<DateWindow>,
 }
 

@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod compile;
 pub mod conditions;
 pub mod device;
+mod edge_time;
 pub mod explain;
 pub mod facts;
 pub mod geo;

@@ -140,8 +140,10 @@ pub struct Campaign {
     /// Stored status.
     pub status: CampaignStatus,
     /// Start of assignment.
+    #[serde(with = "crate::engine::edge_time::optional")]
     pub start: Option<DateTime<Utc>>,
     /// Completion time.
+    #[serde(with = "crate::engine::edge_time::optional")]
     pub end: Option<DateTime<Utc>>,
     /// Variants in range order.
     pub variants: Vec<Variant>,

@@ -43,7 +43,7 @@ pub const FORMAT: u32 = 1;
 /// whenever one of them changes (`tests/edge_form.rs` decodes a committed edge form and
 /// fails when the types no longer read it), so that values written by an older build are
 /// loaded from their JSON instead of misread.
-pub const EDGE_LAYOUT: u32 = 1;
+pub const EDGE_LAYOUT: u32 = 2;
 
 /// The last four bytes of a value with an edge form.
 pub const EDGE_MAGIC: [u8; 4] = [0xFF, b'E', b'D', b'G'];
