@@ -70,7 +70,7 @@ mod tests {
         #[serde(with = "optional")]
         at: Option<DateTime<Utc>>,
         #[serde(with = "window")]
-        window: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+        window: Option<crate::engine::conditions::DateWindow>,
     }
 
     fn round_trip(value: &Both) -> Both {
@@ -114,10 +114,11 @@ mod tests {
 
     #[test]
     fn an_instant_chrono_cannot_hold_is_an_error_not_a_panic() {
+        type Instant = Option<(i64, u32)>;
         #[derive(Serialize)]
         struct Raw {
-            at: Option<(i64, u32)>,
-            window: Option<(Option<(i64, u32)>, Option<(i64, u32)>)>,
+            at: Instant,
+            window: Option<(Instant, Instant)>,
         }
         for raw in [
             Raw {
