@@ -31,8 +31,6 @@
 
 mod wire;
 
-use std::cell::RefCell;
-
 use chrono::{DateTime, Utc};
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::Env;
@@ -47,28 +45,52 @@ use crate::visit::headers;
 use crate::visit::plan::{
     self, needs_cf, needs_mmdb, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts,
 };
-use crate::visit::user_agent::{DeviceHeaders, Memo};
+use crate::visit::user_agent::DeviceHeaders;
 use wire::{ask, cf_geo, encode, Field, Parts, Tasks};
 
-thread_local! {
-    static DEVICES: RefCell<Memo> = RefCell::new(Memo::default());
-}
-
 /// Compiles woothee's patterns when the isolate starts, not on a visitor's request, and
-/// rehearses one whole visit on a built-in handle ([`crate::visit::rehearsal`]).
+/// rehearses one whole visit (the built-in handle of [`crate::visit::rehearsal`]) through
+/// [`visit`], the function every visit runs, on caches and settings of its own: the
+/// snapshot's read and decode, the route, the device memo, the plan, the answer and its
+/// encoding have run once before the first visitor. Nothing of it is kept.
 #[worker::event(start)]
 fn start() {
     crate::visit::user_agent::warm();
-    if let Some(plan) = crate::visit::rehearsal::rehearse() {
-        let tasks = Tasks {
-            refresh: None,
-            exposure: exposure_message(&plan),
-        };
-        drop(encode(
-            plan.answer("00000000000000000000000000000000"),
-            false,
-            &tasks,
-        ));
+    if let Err(why) = rehearse() {
+        worker::console_error!("the start-up rehearsal failed: {why}");
+    }
+}
+
+fn rehearse() -> Result<(), String> {
+    use crate::visit::rehearsal::{self as r, ENTRY, HANDLE_NAME};
+    let stored = r::stored().ok_or("the built-in handle does not publish")?;
+    let now_ms = r::NOW_MS as f64;
+    let held = store::Held::default();
+    held.apply_snapshot(HANDLE_NAME, KvRead::Value(stored), now_ms);
+    let settings = Settings::from_vars(&|name| match name {
+        "GEO_ORDER" => Some("cf,mmdb".to_owned()),
+        "TOKEN_SECRET" => Some(r::TOKEN_SECRET.to_owned()),
+        _ => None,
+    });
+    let parts = format!(
+        "GET\n/{HANDLE_NAME}/{ENTRY}\n{}\n{}\n\n\n{}\n\n\n\nIN\nAS\nMH\nMumbai\n55836\n1\n0",
+        r::QUERY,
+        r::USER_AGENT,
+        r::ACCEPT_LANGUAGE
+    );
+    let parts = Parts::split(&parts);
+    let Route::Visit { handle, entry } = super::route(true, parts.get(Field::Path).unwrap_or("/"))
+    else {
+        return Err("its path is not a visitor's".into());
+    };
+    let answer = visit(&held, &settings, &parts, &handle, &entry, now_ms, || {
+        Some([7; 32])
+    });
+    if answer.starts_with("A\n302\n") && answer.contains("\n@exposure: ") {
+        Ok(())
+    } else {
+        let start: Vec<&str> = answer.lines().take(2).collect();
+        Err(format!("no campaign redirect but {:?}", start.join(" ")))
     }
 }
 
@@ -82,22 +104,57 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
     };
     let settings = settings::get(&env);
     faults::visit(path);
+    store::with(|held| {
+        visit(
+            held,
+            &settings,
+            &parts,
+            &handle,
+            &entry,
+            now_ms,
+            respond::random_bytes::<32>,
+        )
+    })
+}
+
+/// A visit to `handle`'s `entry` against what `held` holds: the answer string, or what to
+/// read first. `random` gives the visit's 32 random bytes (the request id's 16 and the
+/// visitor's 16), or none when the platform's generator failed.
+fn visit(
+    held: &store::Held,
+    settings: &Settings,
+    parts: &Parts<'_>,
+    handle: &str,
+    entry: &str,
+    now_ms: f64,
+    random: fn() -> Option<[u8; 32]>,
+) -> String {
     let read_now = parts.get(Field::KvReads).is_some_and(|n| n != "0");
-    let (lookup, refresh) = match store::serve(&handle, now_ms, settings.snapshot_ttl_ms, read_now)
-    {
+    let (lookup, refresh) = match held.serve(handle, now_ms, settings.snapshot_ttl_ms, read_now) {
         Served::Unread => return format!("S {handle}"),
         Served::Held { lookup, refresh } => (lookup, refresh),
     };
-    let request_id = respond::request_id();
+    let random = random();
+    let (id_bytes, visitor_bytes) = match random {
+        Some(bytes) => {
+            let (id, visitor) = bytes.split_at(16);
+            (
+                <[u8; 16]>::try_from(id).unwrap_or_default(),
+                <[u8; 16]>::try_from(visitor).ok(),
+            )
+        }
+        None => ([0; 16], None),
+    };
+    let request_id = respond::hex(&id_bytes);
     let head = parts.get(Field::Method) == Some("HEAD");
     let plan = match lookup.ready() {
         Ok((loaded, stale)) => {
             let order = &settings.visit.geo_order;
             let cf_read = parts.get(Field::CfRead).is_some();
             if !cf_read && order.first() == Some(&GeoSource::Cf) {
-                return ask("C", refresh, &handle);
+                return ask("C", refresh, handle);
             }
-            let cf = if cf_read { cf_geo(&parts) } else { None };
+            let cf = if cf_read { cf_geo(parts) } else { None };
             let client_ip = headers::client_ip(
                 parts.get(Field::ConnectingIp),
                 parts.get(Field::ForwardedFor),
@@ -105,10 +162,10 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
             );
             let mmdb = match client_ip {
                 Some(_) if needs_mmdb(&settings.visit.geo_order, cf.as_ref()) => {
-                    match store::geodb(now_ms) {
+                    match held.geodb(now_ms) {
                         Geo::Ready(db) => Some(db),
                         Geo::Absent => None,
-                        Geo::Unread => return ask("G", refresh, &handle),
+                        Geo::Unread => return ask("G", refresh, handle),
                     }
                 }
                 _ => None,
@@ -119,17 +176,17 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
                 _ => None,
             };
             if !cf_read && needs_cf(order, mmdb_answer.as_ref().and_then(Option::as_ref)) {
-                return ask("C", refresh, &handle);
+                return ask("C", refresh, handle);
             }
             let device_headers = DeviceHeaders {
                 user_agent: parts.get(Field::UserAgent),
                 ch_mobile: parts.get(Field::ChMobile),
                 ch_platform: parts.get(Field::ChPlatform),
             };
-            let device = DEVICES.with(|m| m.borrow_mut().classify(device_headers));
+            let device = held.classify(device_headers);
             let request = RequestParts {
                 request_id: &request_id,
-                entry: &entry,
+                entry,
                 query: parts.get(Field::Query).unwrap_or_default(),
                 cookie: parts.get(Field::Cookie),
                 accept_language: parts.get(Field::AcceptLanguage),
@@ -150,22 +207,16 @@ pub fn hot_visit(env: Env, parts: &str, now_ms: f64) -> String {
                 stale,
             };
             let now = DateTime::<Utc>::from_timestamp_millis(now_ms as i64).unwrap_or_default();
-            plan::plan(
-                held,
-                &request,
-                &settings.visit,
-                now,
-                respond::random_bytes(),
-            )
+            plan::plan(held, &request, &settings.visit, now, visitor_bytes)
         }
         Err(why) => plan::without_snapshot(why, &settings.visit),
     };
     let tasks = Tasks {
-        refresh: refresh.then_some(handle.as_str()),
+        refresh: refresh.then_some(handle),
         exposure: exposure_message(&plan),
     };
     let mut answer = plan.answer(&request_id);
-    counters(&mut answer, &plan, &settings, &parts);
+    counters(&mut answer, &plan, settings, parts);
     encode(answer, head, &tasks)
 }
 

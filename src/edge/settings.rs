@@ -75,54 +75,64 @@ fn https_resolver(configured: Option<String>) -> String {
     }
 }
 
+impl Settings {
+    /// Settings from a lookup of the variables by name (`env`'s, or the start-up
+    /// rehearsal's own: one body of code for both, so the rehearsal runs what a first
+    /// visit would).
+    pub(crate) fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Settings {
+        let number = |name: &str, default: i64| {
+            var(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .unwrap_or(default)
+        };
+        let token_secret = var("TOKEN_SECRET")
+            .filter(|s| s.len() >= 16)
+            .map(String::into_bytes);
+        let ctx_ttl_seconds = number("CTX_TTL_SECONDS", 7 * 24 * 3600);
+        Settings {
+            snapshot_ttl_ms: number("SNAPSHOT_TTL_SECONDS", 30) as f64 * 1000.0,
+            visit: VisitSettings {
+                geo_order: GeoSource::parse_order(&var("GEO_ORDER").unwrap_or_default()),
+                token_secret: token_secret.clone(),
+                ctx_ttl_seconds,
+                safe_fallback: var("SAFE_FALLBACK_URL")
+                    .and_then(|u| Url::parse(&u).ok())
+                    .filter(|u| u.scheme() == "https"),
+            },
+            api: ApiSettings {
+                max_body_bytes: number("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64)
+                    as usize,
+                reads_per_minute: number("API_READS_PER_MINUTE", 300) as u32,
+                writes_per_minute: number("API_WRITES_PER_MINUTE", 60) as u32,
+                daily_write_limit: number("DAILY_WRITE_LIMIT", 1000) as u32,
+                auth_failures_per_minute: number("API_AUTH_FAILURES_PER_MINUTE", 120) as u32,
+                public_per_minute: number("API_PUBLIC_PER_MINUTE", 600) as u32,
+                token_secret,
+                jwt_secret: var("JWT_SECRET")
+                    .filter(|s| s.len() >= 16)
+                    .map(String::into_bytes),
+                jwt_audience: var("JWT_AUDIENCE"),
+                ctx_ttl_seconds,
+            },
+            trust_forwarded_ip: var("TRUST_FORWARDED_IP").is_some_and(|v| v == "true" || v == "1"),
+            expose_counters: var("EXPOSE_COUNTERS").is_some_and(|v| v == "true"),
+            doh_resolver: https_resolver(var("DOH_RESOLVER_URL")),
+            reverify_interval_seconds: number("REVERIFY_INTERVAL_SECONDS", 6 * 3600),
+            exposure_dedupe_seconds: number(
+                "EXPOSURE_DEDUPE_SECONDS",
+                crate::api::exposures::DEFAULT_DEDUPE_SECONDS,
+            ),
+        }
+    }
+}
+
 /// The isolate's settings, read from `env` the first time.
 pub(crate) fn get(env: &Env) -> Rc<Settings> {
     if let Some(settings) = SETTINGS.with(|s| s.borrow().clone()) {
         return settings;
     }
-    let number = |name: &str, default: i64| {
-        var(env, name)
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .unwrap_or(default)
-    };
-    let token_secret = var(env, "TOKEN_SECRET")
-        .filter(|s| s.len() >= 16)
-        .map(String::into_bytes);
-    let ctx_ttl_seconds = number("CTX_TTL_SECONDS", 7 * 24 * 3600);
-    let settings = Rc::new(Settings {
-        snapshot_ttl_ms: number("SNAPSHOT_TTL_SECONDS", 30) as f64 * 1000.0,
-        visit: VisitSettings {
-            geo_order: GeoSource::parse_order(&var(env, "GEO_ORDER").unwrap_or_default()),
-            token_secret: token_secret.clone(),
-            ctx_ttl_seconds,
-            safe_fallback: var(env, "SAFE_FALLBACK_URL")
-                .and_then(|u| Url::parse(&u).ok())
-                .filter(|u| u.scheme() == "https"),
-        },
-        api: ApiSettings {
-            max_body_bytes: number("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64) as usize,
-            reads_per_minute: number("API_READS_PER_MINUTE", 300) as u32,
-            writes_per_minute: number("API_WRITES_PER_MINUTE", 60) as u32,
-            daily_write_limit: number("DAILY_WRITE_LIMIT", 1000) as u32,
-            auth_failures_per_minute: number("API_AUTH_FAILURES_PER_MINUTE", 120) as u32,
-            public_per_minute: number("API_PUBLIC_PER_MINUTE", 600) as u32,
-            token_secret,
-            jwt_secret: var(env, "JWT_SECRET")
-                .filter(|s| s.len() >= 16)
-                .map(String::into_bytes),
-            jwt_audience: var(env, "JWT_AUDIENCE"),
-            ctx_ttl_seconds,
-        },
-        trust_forwarded_ip: var(env, "TRUST_FORWARDED_IP").is_some_and(|v| v == "true" || v == "1"),
-        expose_counters: var(env, "EXPOSE_COUNTERS").is_some_and(|v| v == "true"),
-        doh_resolver: https_resolver(var(env, "DOH_RESOLVER_URL")),
-        reverify_interval_seconds: number("REVERIFY_INTERVAL_SECONDS", 6 * 3600),
-        exposure_dedupe_seconds: number(
-            "EXPOSURE_DEDUPE_SECONDS",
-            crate::api::exposures::DEFAULT_DEDUPE_SECONDS,
-        ),
-    });
+    let settings = Rc::new(Settings::from_vars(&|name| var(env, name)));
     super::faults::install(super::faults::Faults::parse(
         &var(env, "FAULTS").unwrap_or_default(),
     ));

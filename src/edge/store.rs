@@ -10,37 +10,80 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::engine::device::DeviceFacts;
 use crate::visit::cache::{Cache, KvRead, Level, Served};
 use crate::visit::geodb::GeoDb;
+use crate::visit::user_agent::{DeviceHeaders, Memo};
 
 /// How long a failed MaxMind DB read is remembered before trying again.
 const MMDB_RETRY_MS: f64 = 60_000.0;
 
+/// What an isolate holds between visits: each handle's snapshot, the MaxMind DB and the
+/// device classifications made. The isolate's own is [`with`]'s; the start-up rehearsal
+/// (`super::hot`) runs a visit against one of its own, so the code a visitor runs is the
+/// code it ran.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    snapshots: RefCell<Cache>,
+    geodb: RefCell<GeoSlot>,
+    devices: RefCell<Memo>,
+}
+
 thread_local! {
-    static SNAPSHOTS: RefCell<Cache> = RefCell::new(Cache::default());
-    static GEODB: RefCell<GeoSlot> = const { RefCell::new(GeoSlot::NotRead) };
+    static ISOLATE: Held = Held::default();
 }
 
-/// What the isolate holds for `handle` (see [`Cache::serve`]).
-pub(crate) fn serve(handle: &str, now_ms: f64, ttl_ms: f64, read_now: bool) -> Served {
-    SNAPSHOTS.with(|c| c.borrow_mut().serve(handle, now_ms, ttl_ms, read_now))
+/// Runs `f` with the isolate's [`Held`].
+pub(crate) fn with<R>(f: impl FnOnce(&Held) -> R) -> R {
+    ISOLATE.with(f)
 }
 
-/// Applies one read of the handle's snapshot key, logging what the policy notes.
+/// Applies one read of the handle's snapshot key to the isolate's [`Held`].
 pub(crate) fn apply_snapshot(handle: &str, read: KvRead, now_ms: f64) {
-    let (_, note) = SNAPSHOTS.with(|c| c.borrow_mut().refresh(handle, read, now_ms));
-    match note {
-        Some(n) if n.level == Level::Error => worker::console_error!("{}", n.text),
-        Some(n) => worker::console_warn!("{}", n.text),
-        None => {}
+    with(|held| held.apply_snapshot(handle, read, now_ms));
+}
+
+impl Held {
+    /// What this holds for `handle` (see [`Cache::serve`]).
+    pub(crate) fn serve(&self, handle: &str, now_ms: f64, ttl_ms: f64, read_now: bool) -> Served {
+        self.snapshots
+            .borrow_mut()
+            .serve(handle, now_ms, ttl_ms, read_now)
+    }
+
+    /// Applies one read of the handle's snapshot key, logging what the policy notes.
+    pub(crate) fn apply_snapshot(&self, handle: &str, read: KvRead, now_ms: f64) {
+        let (_, note) = self.snapshots.borrow_mut().refresh(handle, read, now_ms);
+        match note {
+            Some(n) if n.level == Level::Error => worker::console_error!("{}", n.text),
+            Some(n) => worker::console_warn!("{}", n.text),
+            None => {}
+        }
+    }
+
+    /// The MaxMind DB, if read.
+    pub(crate) fn geodb(&self, now_ms: f64) -> Geo {
+        match &*self.geodb.borrow() {
+            GeoSlot::Ready(db) => Geo::Ready(db.clone()),
+            GeoSlot::Failed { at_ms } if now_ms - at_ms < MMDB_RETRY_MS => Geo::Absent,
+            _ => Geo::Unread,
+        }
+    }
+
+    /// A device classification, remembered ([`Memo::classify`]).
+    pub(crate) fn classify(&self, headers: DeviceHeaders<'_>) -> DeviceFacts {
+        self.devices.borrow_mut().classify(headers)
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 enum GeoSlot {
+    #[default]
     NotRead,
     Ready(Rc<GeoDb>),
-    Failed { at_ms: f64 },
+    Failed {
+        at_ms: f64,
+    },
 }
 
 /// The MaxMind DB as the isolate holds it.
@@ -51,15 +94,6 @@ pub(crate) enum Geo {
     Absent,
     /// Never read, or a failure a minute old: the visit waits for one read.
     Unread,
-}
-
-/// The MaxMind DB, if the isolate has read it.
-pub(crate) fn geodb(now_ms: f64) -> Geo {
-    GEODB.with(|g| match &*g.borrow() {
-        GeoSlot::Ready(db) => Geo::Ready(db.clone()),
-        GeoSlot::Failed { at_ms } if now_ms - at_ms < MMDB_RETRY_MS => Geo::Absent,
-        _ => Geo::Unread,
-    })
 }
 
 /// Applies one read of the MaxMind DB key (`MMDB_KEY` in `entry.mjs`).
@@ -83,5 +117,5 @@ pub(crate) fn apply_geodb(read: KvRead, now_ms: f64) {
             GeoSlot::Failed { at_ms: now_ms }
         }
     };
-    GEODB.with(|g| *g.borrow_mut() = slot);
+    with(|held| *held.geodb.borrow_mut() = slot);
 }

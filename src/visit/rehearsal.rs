@@ -2,7 +2,10 @@
 //! any visitor: a small built-in handle is stored as a publisher stores it, loaded from its
 //! edge form and visited by a campaign visitor with a ctx template, so the code a first
 //! visit runs (the edge form's decoding, deciding, the URL, the template, the ctx token,
-//! the cookie, the answer) has run once. A fresh isolate's first visitor then pays less
+//! the cookie, the answer) has run once. The edge runs it through the very function a
+//! visit calls (`hot_visit`'s body, on the rehearsal's own caches and settings, from
+//! [`stored`] and the request constants here); [`rehearse`] is the same visit at the level
+//! of [`plan::plan`], which the tests below check natively. A fresh isolate's first visitor then pays less
 //! of V8's first-run costs (`make bench`'s cold start; measured about 4 ms of 30). Nothing
 //! of it is kept: the handle is not the isolate's, no random byte or clock is read (the
 //! platform forbids both at start-up), and a rehearsal that fails changes nothing.
@@ -33,15 +36,36 @@ const HANDLE: &str = r#"{
   ]
 }"#;
 
-const USER_AGENT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+/// The rehearsal's handle.
+pub const HANDLE_NAME: &str = "rehearsal";
+/// The entry visited.
+pub const ENTRY: &str = "sale";
+/// The visitor's query.
+pub const QUERY: &str = "utm_campaign=diwali&ref=friend";
+/// The visitor's `Accept-Language`.
+pub const ACCEPT_LANGUAGE: &str = "en-IN,en;q=0.9";
+/// The token secret of the rehearsal's settings (not a real one).
+pub const TOKEN_SECRET: &str = "rehearsal-secret-not-a-real-one";
+/// The rehearsal's clock: 2026-11-30T00:00:00Z, in milliseconds.
+pub const NOW_MS: i64 = 1_795_996_800_000;
 
-/// Rehearses the visit; its plan (`None` only if the built-in handle did not load).
-pub fn rehearse() -> Option<Plan> {
+/// The rehearsal's User-Agent.
+pub const USER_AGENT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+/// The built-in handle's snapshot as a publisher stores it (its JSON and edge form).
+pub fn stored() -> Option<Vec<u8>> {
     let config: HandleConfig = serde_json::from_str(HANDLE).ok()?;
-    let stored = Snapshot::new(config, 1, "2026-11-30T00:00:00Z".into())
+    Snapshot::new(config, 1, "2026-11-30T00:00:00Z".into())
         .to_stored()
-        .ok()?;
-    let Ok(Published::Live(loaded)) = snapshot::load("rehearsal", &stored) else {
+        .ok()
+}
+
+/// The rehearsal at the level of [`plan::plan`]: the built-in handle loaded from its
+/// edge form and visited by an Indian phone; its plan (`None` only if the handle did not
+/// load).
+pub fn rehearse() -> Option<Plan> {
+    let stored = stored()?;
+    let Ok(Published::Live(loaded)) = snapshot::load(HANDLE_NAME, &stored) else {
         return None;
     };
     let headers = DeviceHeaders {
@@ -50,10 +74,10 @@ pub fn rehearse() -> Option<Plan> {
     };
     let request = RequestParts {
         request_id: "00000000000000000000000000000000",
-        entry: "sale",
-        query: "utm_campaign=diwali&ref=friend",
+        entry: ENTRY,
+        query: QUERY,
         cookie: None,
-        accept_language: Some("en-IN,en;q=0.9"),
+        accept_language: Some(ACCEPT_LANGUAGE),
         device: DeviceInput::Classified {
             headers,
             facts: classify(headers),
@@ -74,11 +98,11 @@ pub fn rehearse() -> Option<Plan> {
     };
     let settings = VisitSettings {
         geo_order: vec![GeoSource::Cf, GeoSource::Mmdb],
-        token_secret: Some(b"rehearsal-secret-not-a-real-one".to_vec()),
+        token_secret: Some(TOKEN_SECRET.as_bytes().to_vec()),
         ctx_ttl_seconds: 3600,
         safe_fallback: None,
     };
-    let now = DateTime::<Utc>::from_timestamp(1_795_996_800, 0)?;
+    let now = DateTime::<Utc>::from_timestamp_millis(NOW_MS)?;
     let held = HeldSnapshot {
         loaded: &loaded,
         stale: false,
