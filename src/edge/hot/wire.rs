@@ -55,7 +55,7 @@ impl<'a> Parts<'a> {
 }
 
 /// Asks the entry for something before the answer (`G`, `C`); the snapshot re-read this
-/// visit was due to start (marked in flight by `store::serve`) is handed over with it.
+/// visit was due to start (marked in flight by `store::Held::serve`) is handed over with it.
 pub(super) fn ask(what: &str, refresh: bool, handle: &str) -> String {
     if refresh {
         format!("{what} {handle}")
