@@ -26,6 +26,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use url::Url;
+use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::api::body::DEFAULT_MAX_BODY_BYTES;
@@ -53,12 +54,15 @@ thread_local! {
     static SETTINGS: RefCell<Option<Rc<Settings>>> = const { RefCell::new(None) };
 }
 
+/// A variable or secret of `env` as text: `None` when it is not set, not a string (a
+/// `[vars]` table or number) or blank. Read directly (`Reflect.get`, then the string if it
+/// is one) rather than through `Env::var`, whose type check by constructor name takes
+/// four more calls into JavaScript per variable: of twenty, on an isolate's first visit.
 fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .ok()
-        .map(|v| v.to_string())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    let value = worker::js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    let text = value.as_string()?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The configured DoH resolver if [`doh::acceptable_resolver`], else the default (logged).
