@@ -4,21 +4,14 @@
 //! visit runs (the edge form's decoding, deciding, the URL, the template, the ctx token,
 //! the cookie, the answer) has run once. The edge runs it through the very function a
 //! visit calls (`hot_visit`'s body, on the rehearsal's own caches and settings, from
-//! [`stored`] and the request constants here); [`rehearse`] is the same visit at the level
-//! of [`plan::plan`], which the tests below check natively. A fresh isolate's first visitor then pays less
+//! [`stored`] and the request constants here); the tests below visit it the same way at
+//! the level of `visit::plan`, natively. A fresh isolate's first visitor then pays less
 //! of V8's first-run costs (`make bench`'s cold start; measured about 4 ms of 30). Nothing
 //! of it is kept: the handle is not the isolate's, no random byte or clock is read (the
 //! platform forbids both at start-up), and a rehearsal that fails changes nothing.
 
-use chrono::{DateTime, Utc};
-
-use crate::engine::geo::{GeoFacts, GeoSource};
-use crate::engine::snapshot::{self, Published, Snapshot};
+use crate::engine::snapshot::Snapshot;
 use crate::model::config::HandleConfig;
-use crate::visit::plan::{
-    self, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts, VisitSettings,
-};
-use crate::visit::user_agent::{classify, DeviceHeaders};
 
 /// The rehearsal's handle: a campaign rule with a ctx template and a plain rule.
 const HANDLE: &str = r#"{
@@ -60,60 +53,68 @@ pub fn stored() -> Option<Vec<u8>> {
         .ok()
 }
 
-/// The rehearsal at the level of [`plan::plan`]: the built-in handle loaded from its
-/// edge form and visited by an Indian phone; its plan (`None` only if the handle did not
-/// load).
-pub fn rehearse() -> Option<Plan> {
-    let stored = stored()?;
-    let Ok(Published::Live(loaded)) = snapshot::load(HANDLE_NAME, &stored) else {
-        return None;
-    };
-    let headers = DeviceHeaders {
-        user_agent: Some(USER_AGENT),
-        ..DeviceHeaders::default()
-    };
-    let request = RequestParts {
-        request_id: "00000000000000000000000000000000",
-        entry: ENTRY,
-        query: QUERY,
-        cookie: None,
-        accept_language: Some(ACCEPT_LANGUAGE),
-        device: DeviceInput::Classified {
-            headers,
-            facts: classify(headers),
-        },
-        geo: GeoInput {
-            cf: Some(GeoFacts::from_source(
-                Some("IN"),
-                Some("AS"),
-                Some("MH"),
-                Some("Mumbai"),
-                Some(55836),
-            )),
-            client_ip: None,
-            mmdb: None,
-            mmdb_answer: None,
-        },
-        head: false,
-    };
-    let settings = VisitSettings {
-        geo_order: vec![GeoSource::Cf, GeoSource::Mmdb],
-        token_secret: Some(TOKEN_SECRET.as_bytes().to_vec()),
-        ctx_ttl_seconds: 3600,
-        safe_fallback: None,
-    };
-    let now = DateTime::<Utc>::from_timestamp_millis(NOW_MS)?;
-    let held = HeldSnapshot {
-        loaded: &loaded,
-        stale: false,
-    };
-    Some(plan::plan(held, &request, &settings, now, Some([7; 16])))
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
+    use crate::engine::geo::{GeoFacts, GeoSource};
     use crate::engine::ruleset::Outcome;
+    use crate::engine::snapshot::{self, Published};
+    use crate::visit::plan::{
+        self, DeviceInput, GeoInput, HeldSnapshot, Plan, RequestParts, VisitSettings,
+    };
+    use crate::visit::user_agent::{classify, DeviceHeaders};
+
+    /// The rehearsal at the level of [`plan::plan`]: the built-in handle loaded from its
+    /// edge form and visited by an Indian phone, as the edge's rehearsal visits it; its plan
+    /// (`None` only if the handle did not load).
+    fn rehearse() -> Option<Plan> {
+        let stored = stored()?;
+        let Ok(Published::Live(loaded)) = snapshot::load(HANDLE_NAME, &stored) else {
+            return None;
+        };
+        let headers = DeviceHeaders {
+            user_agent: Some(USER_AGENT),
+            ..DeviceHeaders::default()
+        };
+        let request = RequestParts {
+            request_id: "00000000000000000000000000000000",
+            entry: ENTRY,
+            query: QUERY,
+            cookie: None,
+            accept_language: Some(ACCEPT_LANGUAGE),
+            device: DeviceInput::Classified {
+                headers,
+                facts: classify(headers),
+            },
+            geo: GeoInput {
+                cf: Some(GeoFacts::from_source(
+                    Some("IN"),
+                    Some("AS"),
+                    Some("MH"),
+                    Some("Mumbai"),
+                    Some(55836),
+                )),
+                client_ip: None,
+                mmdb: None,
+                mmdb_answer: None,
+            },
+            head: false,
+        };
+        let settings = VisitSettings {
+            geo_order: vec![GeoSource::Cf, GeoSource::Mmdb],
+            token_secret: Some(TOKEN_SECRET.as_bytes().to_vec()),
+            ctx_ttl_seconds: 3600,
+            safe_fallback: None,
+        };
+        let now = DateTime::<Utc>::from_timestamp_millis(NOW_MS)?;
+        let held = HeldSnapshot {
+            loaded: &loaded,
+            stale: false,
+        };
+        Some(plan::plan(held, &request, &settings, now, Some([7; 16])))
+    }
 
     #[test]
     fn the_rehearsal_handle_is_clean() {
