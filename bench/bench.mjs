@@ -140,7 +140,7 @@ function wrk(url, connections, seconds) {
 /**
  * Loads the workers in turn (the null worker first), ROUNDS times each per connection count
  * (DURATION/ROUNDS seconds a round, the order alternating), and keeps each one's median
- * round: the VM's speed drifts over a run, and taking the two side by side, round after
+ * round: the VM's speed drifts over a run, and taking them side by side, round after
  * round, keeps the drift out of the ratio.
  */
 async function loadSideBySide(workers) {
