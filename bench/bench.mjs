@@ -205,10 +205,12 @@ const TRANSPORT = new Set(['content-length', 'transfer-encoding', 'connection', 
 /**
  * Our worker's answers to the mix's two kinds of visitor (a new one, who gets the cookie,
  * and a returning one), as they come over HTTP: `[{ status, headers: [[name, value]] }]`.
+ * Asked as wrk asks (no compression accepted: Miniflare's entry, like Cloudflare's front
+ * line, would add `Content-Encoding` to an answer for a client that accepts gzip).
  */
 async function answers(mf) {
   const url = new URL('/gharart/festive', await mf.ready);
-  const headers = { 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1', 'X-Forwarded-For': '49.36.0.1', 'Accept-Language': 'en-IN,en;q=0.9' };
+  const headers = { 'Accept-Encoding': 'identity', 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1', 'X-Forwarded-For': '49.36.0.1', 'Accept-Language': 'en-IN,en;q=0.9' };
   const out = [];
   for (const cookie of [null, 'gh_vid=0123456789abcdef0123456789abcdef']) {
     const res = await fetch(url, { headers: cookie ? { ...headers, Cookie: cookie } : headers, redirect: 'manual' });
