@@ -72,13 +72,21 @@ fn rehearse() -> Result<(), String> {
         "TOKEN_SECRET" => Some(r::TOKEN_SECRET.to_owned()),
         _ => None,
     });
-    let parts = format!(
-        "GET\n/{HANDLE_NAME}/{ENTRY}\n{}\n{}\n\n\n{}\n\n\n\nIN\nAS\nMH\nMumbai\n55836\n1\n0",
-        r::QUERY,
-        r::USER_AGENT,
-        r::ACCEPT_LANGUAGE
-    );
-    let parts = Parts::split(&parts);
+    let path = format!("/{HANDLE_NAME}/{ENTRY}");
+    let parts = Parts::of(&[
+        (Field::Method, "GET"),
+        (Field::Path, &path),
+        (Field::Query, r::QUERY),
+        (Field::UserAgent, r::USER_AGENT),
+        (Field::AcceptLanguage, r::ACCEPT_LANGUAGE),
+        (Field::CfCountry, "IN"),
+        (Field::CfContinent, "AS"),
+        (Field::CfRegionCode, "MH"),
+        (Field::CfCity, "Mumbai"),
+        (Field::CfAsn, "55836"),
+        (Field::CfRead, "1"),
+        (Field::KvReads, "0"),
+    ]);
     let Route::Visit { handle, entry } = super::route(true, parts.get(Field::Path).unwrap_or("/"))
     else {
         return Err("its path is not a visitor's".into());

@@ -46,6 +46,18 @@ impl<'a> Parts<'a> {
         Parts(fields)
     }
 
+    /// The parts of a request made here (the start-up rehearsal's), field by field; the
+    /// fields not named are absent.
+    pub(super) fn of(fields: &[(Field, &'a str)]) -> Self {
+        let mut parts = [""; FIELDS];
+        for &(field, value) in fields {
+            if let Some(slot) = parts.get_mut(field as usize) {
+                *slot = value;
+            }
+        }
+        Parts(parts)
+    }
+
     pub(super) fn get(&self, field: Field) -> Option<&'a str> {
         self.0
             .get(field as usize)
