@@ -265,7 +265,7 @@ export default {
  * An answer that starts a snapshot re-read (`@refresh`) is not kept. Ours runs slower
  * than this by what the wasm call costs.
  */
-export function memoizedEntry() {
+function memoizedEntry() {
   const entry = readFileSync(join(root, 'src/edge/entry.mjs'), 'utf8');
   const call = 'const out = wasm.visit(env, `${headers}\\n${geo}\\n${reads}`, Date.now());';
   const state = 'const reading = new Map();';
